@@ -1,0 +1,90 @@
+"""``milon`` entry point: argparse from the command registry, errors mapped to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from milon_app import __version__
+from milon_app.cli.context import Context
+from milon_app.cli.registry import Command, Registry, load_commands
+from milon_app.config import Paths
+from milon_app.errors import MilonError
+from milon_app.exit_codes import DESCRIPTIONS, ExitCode
+
+log = logging.getLogger("milon")
+
+
+def _epilog() -> str:
+    lines = ["exit codes:"]
+    lines += [f"  {int(code):>3}  {DESCRIPTIONS[code]}" for code in ExitCode]
+    return "\n".join(lines)
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="milon",
+        description="MILON node: federated, blockchain-governed model training.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"milon {__version__}")
+    parser.add_argument(
+        "--home", metavar="DIR", help="keep config and data under DIR (default: platform folders)"
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    subparsers: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+
+    def sub_of(path: tuple[str, ...]) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        if path not in subparsers:
+            owner = parser_of(path)
+            subparsers[path] = owner.add_subparsers(title="commands", metavar="COMMAND")
+        return subparsers[path]
+
+    def parser_of(path: tuple[str, ...]) -> argparse.ArgumentParser:
+        if path not in parsers:
+            parent = sub_of(path[:-1])
+            summary = registry.groups.get(path, "")
+            p = parent.add_parser(path[-1], help=summary, description=summary)
+            p.set_defaults(_group=p)
+            parsers[path] = p
+        return parsers[path]
+
+    for cmd in registry:
+        parent = sub_of(cmd.path[:-1])
+        p = parent.add_parser(
+            cmd.path[-1], help=cmd.summary, description=cmd.description or cmd.summary
+        )
+        cmd.configure(p)
+        p.set_defaults(_command=cmd)
+        parsers[cmd.path] = p
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    registry = load_commands()
+    parser = build_parser(registry)
+    args = parser.parse_args(args_list)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    command: Command | None = getattr(args, "_command", None)
+    if command is None:
+        group = getattr(args, "_group", None)
+        (group or parser).print_help()
+        return int(ExitCode.USAGE) if group is not None or args_list else int(ExitCode.OK)
+    ctx = Context(paths=Paths.default(args.home), json_output=args.json)
+    try:
+        return int(command.run(args, ctx))
+    except MilonError as exc:
+        print(f"milon: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("milon: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)

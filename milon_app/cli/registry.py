@@ -1,0 +1,87 @@
+"""The command registry.
+
+Every user-visible action is a :class:`Command`; the CLI builds its argparse
+tree from the registry, and other front-ends (daemon, GUI) look commands up
+by path. Command modules keep heavy imports (torch, web3) inside ``run`` so
+``milon --help`` and ``milon --version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from milon_app.cli.context import Context
+
+Configure = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace, Context], int]
+
+
+def _no_args(_parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Command:
+    """One action: ``path`` is its words on the command line, e.g. ("wallet", "create")."""
+
+    path: tuple[str, ...]
+    summary: str
+    run: Handler
+    configure: Configure = _no_args
+    description: str = ""
+
+
+@dataclass
+class Registry:
+    commands: dict[tuple[str, ...], Command] = field(default_factory=dict)
+    groups: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def add(self, cmd: Command) -> Command:
+        if cmd.path in self.commands:
+            raise ValueError(f"command {' '.join(cmd.path)!r} registered twice")
+        self.commands[cmd.path] = cmd
+        return cmd
+
+    def group(self, path: tuple[str, ...], summary: str) -> None:
+        """Declare a command group such as ``wallet`` with its help line."""
+        self.groups[path] = summary
+
+    def command(
+        self, *path: str, summary: str, configure: Configure = _no_args, description: str = ""
+    ) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`add`."""
+
+        def wrap(fn: Handler) -> Handler:
+            self.add(Command(path, summary, fn, configure, description))
+            return fn
+
+        return wrap
+
+    def get(self, *path: str) -> Command:
+        return self.commands[tuple(path)]
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(sorted(self.commands.values(), key=lambda c: c.path))
+
+
+REGISTRY = Registry()
+
+# Modules that register commands on import. Later features append here.
+COMMAND_MODULES: tuple[str, ...] = (
+    "milon_app.cli.cmd_wallet",
+    "milon_app.cli.cmd_hw",
+    "milon_app.cli.cmd_chain",
+)
+
+
+def load_commands() -> Registry:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency, not a missing module
+                raise
+    return REGISTRY

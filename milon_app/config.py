@@ -1,0 +1,163 @@
+"""Typed configuration with defaults and descriptions.
+
+The settings screen renders fields from the ``description`` metadata; the file
+is JSON under the platform's config folder, written atomically. Unknown keys
+and wrongly typed values are refused with the key named, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from milon_app.errors import ConfigError
+from milon_app.util.atomic import atomic_write_text
+
+APP_NAME = "milon"
+T = TypeVar("T")
+
+
+def _f(default: Any, description: str) -> Any:
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass
+class ChainSettings:
+    rpc_url: str = _f("embedded", "JSON-RPC URL of the chain, or 'embedded' for the in-process EVM")
+    manifest: str = _f("", "Path of the deployment manifest (contract addresses); empty: default")
+    expected_chain_id: int = _f(0, "Refuse to run if the RPC reports another chain id (0: any)")
+    poll_interval_s: float = _f(1.0, "Seconds between polls for new chain events")
+
+
+@dataclass
+class WalletSettings:
+    keystore: str = _f("", "Path of the keystore file; empty: the default in the data folder")
+    secret_store: str = _f(
+        "os-keyring",
+        "Where the keystore password is kept: os-keyring, encrypted-file, prompt, password-file",
+    )
+    password_file: str = _f("", "Password file (mode 0600) used when secret_store=password-file")
+
+
+@dataclass
+class ComputeSettings:
+    device: str = _f("auto", "Training device: auto, cpu, cuda, cuda:N or mps")
+    max_threads: int = _f(0, "CPU threads for training (0: all cores)")
+
+
+@dataclass
+class P2PSettings:
+    listen: str = _f("/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
+    bootstrap: list[str] = field(
+        default_factory=list, metadata={"description": "Multiaddrs of peers to dial at start"}
+    )
+
+
+@dataclass
+class Config:
+    chain: ChainSettings = field(default_factory=ChainSettings)
+    wallet: WalletSettings = field(default_factory=WalletSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
+    p2p: P2PSettings = field(default_factory=P2PSettings)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where MILON keeps its files. ``MILON_HOME`` puts everything under one folder."""
+
+    config_dir: Path
+    data_dir: Path
+
+    @classmethod
+    def default(cls, home: str | os.PathLike[str] | None = None) -> Paths:
+        root = home or os.environ.get("MILON_HOME")
+        if root:
+            base = Path(root)
+            return cls(config_dir=base / "config", data_dir=base / "data")
+        return cls(
+            config_dir=Path(platformdirs.user_config_dir(APP_NAME)),
+            data_dir=Path(platformdirs.user_data_dir(APP_NAME)),
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.json"
+
+
+def describe(cfg: Config) -> list[tuple[str, Any, str]]:
+    """(dotted key, value, description) for every setting: what a settings screen lists."""
+    rows: list[tuple[str, Any, str]] = []
+    for section in dataclasses.fields(cfg):
+        obj = getattr(cfg, section.name)
+        for fld in dataclasses.fields(obj):
+            rows.append(
+                (f"{section.name}.{fld.name}", getattr(obj, fld.name), fld.metadata["description"])
+            )
+    return rows
+
+
+def _check_type(key: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin in (list,):
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key!r}: expected a list, got {type(value).__name__}")
+        return [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"config key {key!r}: unsupported union type")
+    if not isinstance(tp, type):
+        return value
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"config key {key!r}: expected {tp.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _build(cls: type[T], data: Any, prefix: str) -> T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {prefix or '<root>'!r}: expected an object")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, f"{prefix}{name}.")  # type: ignore[arg-type]
+        else:
+            kwargs[name] = _check_type(prefix + name, value, tp)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: Any) -> Config:
+    return _build(Config, data, "")
+
+
+def load_config(path: Path) -> Config:
+    """Read the config file; a missing file means all defaults."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+    return config_from_dict(data)
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    atomic_write_text(path, json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from milon_app.config import Config, Paths, describe, load_config, save_config
+from milon_app.errors import ConfigError
+
+
+def test_defaults_when_missing(tmp_path):
+    cfg = load_config(tmp_path / "nope.json")
+    assert cfg == Config()
+    assert cfg.chain.rpc_url == "embedded"
+
+
+def test_round_trip_is_atomic_and_typed(tmp_path):
+    path = tmp_path / "c" / "config.json"
+    cfg = Config()
+    cfg.chain.rpc_url = "http://127.0.0.1:8545"
+    cfg.p2p.bootstrap = ["/ip4/127.0.0.1/tcp/4001"]
+    save_config(cfg, path)
+    assert load_config(path) == cfg
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_every_setting_has_a_description():
+    rows = describe(Config())
+    assert len(rows) >= 10
+    for key, _value, text in rows:
+        assert text, key
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"chain": {"rpc_url": 5}}', "'chain.rpc_url': expected str"),
+        ('{"chain": {"nope": 1}}', "unknown config key 'chain.nope'"),
+        ('{"bogus": {}}', "unknown config key 'bogus'"),
+        ('{"chain": []}', "section 'chain.'"),
+        ('{"compute": {"max_threads": true}}', "expected int"),
+        ('{"p2p": {"bootstrap": [1]}}', "'p2p.bootstrap[0]'"),
+        ("[]", "expected an object"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key_named(tmp_path, payload, message):
+    path = tmp_path / "config.json"
+    path.write_text(payload)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(path)
+
+
+def test_int_accepted_for_float(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"chain": {"poll_interval_s": 2}}))
+    assert load_config(path).chain.poll_interval_s == 2.0
+
+
+def test_milon_home_puts_everything_under_one_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MILON_HOME", str(tmp_path))
+    paths = Paths.default()
+    assert paths.config_file == tmp_path / "config" / "config.json"
+    assert paths.data_dir == tmp_path / "data"
