@@ -1,0 +1,1 @@
+"""EVM contract layer: client, deployment, typed bindings, event following."""

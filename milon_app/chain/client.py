@@ -1,0 +1,320 @@
+"""A chain client that works the same on the embedded EVM and on any JSON-RPC node.
+
+It signs locally (the node never hands keys to an RPC), tracks nonces itself
+(so several transactions per block work without round trips), retries
+transient RPC failures with backoff, and turns every revert into a
+:class:`~milon_app.chain.errors.ContractRevert`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from milon_app.chain.artifacts import load_artifact
+from milon_app.chain.errors import (
+    ContractRevert,
+    RpcUnavailableError,
+    WrongChainError,
+    revert_from_exception,
+)
+from milon_app.errors import ChainError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Well-known public test mnemonic of anvil/hardhat: THROWAWAY dev keys, never for real funds.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+EMBEDDED = "embedded"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    first_delay_s: float = 0.25
+    max_delay_s: float = 8.0
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    return isinstance(
+        exc,
+        (
+            ConnectionError,
+            TimeoutError,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            ProviderConnectionError,
+            TimeExhausted,
+        ),
+    )
+
+
+def dev_accounts_from_mnemonic(count: int) -> list[LocalAccount]:
+    """The devnet's funded THROWAWAY accounts (public test mnemonic)."""
+    Account.enable_unaudited_hdwallet_features()
+    return [
+        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        for i in range(count)
+    ]
+
+
+class ChainClient:
+    """Thread-safe: one lock serialises nonce use per client."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        kind: str,
+        rpc_url: str | None = None,
+        dev_accounts: list[LocalAccount] | None = None,
+        retry: RetryPolicy | None = None,
+        receipt_timeout_s: float = 120.0,
+    ) -> None:
+        self.w3 = w3
+        self.kind = kind
+        self.rpc_url = rpc_url
+        self.dev_accounts: list[LocalAccount] = dev_accounts or []
+        self.retry = retry or RetryPolicy()
+        self.receipt_timeout_s = receipt_timeout_s
+        self._lock = threading.RLock()
+        self._nonces: dict[str, int] = {}
+        self._fee_cache: tuple[float, int] | None = None
+        self._chain_id: int | None = None
+        self.connected = True
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def embedded(cls) -> ChainClient:
+        """A fresh in-process EVM (py-evm) with 10 funded THROWAWAY test accounts."""
+        from web3 import EthereumTesterProvider
+
+        provider = EthereumTesterProvider()
+        w3 = Web3(provider)
+        tester: Any = provider.ethereum_tester
+        keys = tester.backend.account_keys
+        accounts = [Account.from_key(k.to_bytes()) for k in keys]
+        return cls(w3, kind=EMBEDDED, dev_accounts=accounts)
+
+    @classmethod
+    def connect(
+        cls,
+        rpc_url: str,
+        *,
+        expected_chain_id: int | None = None,
+        dev_accounts: int = 0,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 10.0,
+    ) -> ChainClient:
+        """Connect to a JSON-RPC URL (http/https); checks it answers and serves the right chain."""
+        if rpc_url == EMBEDDED:
+            return cls.embedded()
+        if not rpc_url.startswith(("http://", "https://")):
+            raise ChainError(f"unsupported RPC URL {rpc_url!r}: expected http(s)://host:port")
+        provider = Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
+        )
+        client = cls(
+            Web3(provider),
+            kind="rpc",
+            rpc_url=rpc_url,
+            dev_accounts=dev_accounts_from_mnemonic(dev_accounts) if dev_accounts else None,
+            retry=retry,
+        )
+        chain_id = client.chain_id
+        if expected_chain_id and chain_id != expected_chain_id:
+            raise WrongChainError(
+                f"RPC {rpc_url} serves chain id {chain_id}, expected {expected_chain_id}"
+            )
+        return client
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def rpc(self, fn: Callable[[], T], what: str = "RPC call") -> T:
+        """Run ``fn`` with retries on transient connection errors."""
+        delay = self.retry.first_delay_s
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                result = fn()
+                self.connected = True
+                return result
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                self.connected = False
+                if attempt == self.retry.attempts:
+                    raise RpcUnavailableError(
+                        f"{what}: RPC {self.rpc_url or self.kind} unreachable after "
+                        f"{attempt} attempts ({type(exc).__name__})"
+                    ) from exc
+                log.warning("%s failed (%s); retry %d in %.2fs", what, exc, attempt, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry.max_delay_s)
+        raise AssertionError("unreachable")
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.rpc(lambda: self.w3.eth.chain_id, "eth_chainId"))
+        return self._chain_id
+
+    def block_number(self) -> int:
+        return int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
+
+    def now(self) -> int:
+        """Timestamp of the latest block (contract deadlines compare against this)."""
+        return int(self.rpc(lambda: self.w3.eth.get_block("latest"), "eth_getBlock")["timestamp"])
+
+    def balance(self, address: str) -> int:
+        return int(self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address))))
+
+    def _fees(self) -> dict[str, int]:
+        cached = self._fee_cache
+        if cached is None or time.monotonic() - cached[0] > 10:
+            block = self.rpc(lambda: self.w3.eth.get_block("latest"), "eth_getBlock")
+            cached = (time.monotonic(), int(block.get("baseFeePerGas", 0) or 0))
+            self._fee_cache = cached
+        tip = 10**9
+        return {"maxFeePerGas": 2 * cached[1] + tip, "maxPriorityFeePerGas": tip}
+
+    def _next_nonce(self, address: str) -> int:
+        if address not in self._nonces:
+            checksum = Web3.to_checksum_address(address)
+            self._nonces[address] = int(
+                self.rpc(lambda: self.w3.eth.get_transaction_count(checksum, "pending"))
+            )
+        return self._nonces[address]
+
+    # -- contracts -----------------------------------------------------------------------------
+    def contract(self, name: str, address: str) -> Contract:
+        art = load_artifact(name)
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=art["abi"])
+
+    def has_code(self, address: str) -> bool:
+        code = self.rpc(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address)))
+        return len(code) > 0
+
+    def call(self, fn: Any, block: int | str = "latest") -> Any:
+        try:
+            return self.rpc(lambda: fn.call(block_identifier=block), f"call {fn.fn_name}")
+        except ChainError:
+            raise
+        except Exception as exc:
+            rev = revert_from_exception(exc, fn.fn_name)
+            if rev is None:
+                raise
+            raise rev from exc
+
+    def transact(
+        self, fn: Any, sender: LocalAccount, *, value: int = 0, gas: int | None = None
+    ) -> TxReceipt:
+        """Sign and send ``fn`` from ``sender``; wait for the receipt; raise on revert."""
+        name = getattr(fn, "fn_name", "constructor")
+        with self._lock:
+            params: dict[str, Any] = {"from": sender.address, "value": value}
+            if gas is None:
+                try:
+                    est = self.rpc(lambda: fn.estimate_gas(params), f"estimate {name}")
+                except ChainError:
+                    raise
+                except Exception as exc:
+                    rev = revert_from_exception(exc, name)
+                    if rev is None:
+                        raise
+                    raise rev from exc
+                gas = int(est * 1.2) + 20_000
+            nonce = self._next_nonce(sender.address)
+            tx = fn.build_transaction(
+                {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id, **self._fees()}
+            )
+            raw = sender.sign_transaction(tx).raw_transaction
+            try:
+                tx_hash = self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), f"send {name}")
+            except Exception:
+                self._nonces.pop(sender.address, None)  # re-read from the chain next time
+                raise
+            self._nonces[sender.address] = nonce + 1
+        receipt = self.rpc(
+            lambda: self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout_s
+            ),
+            f"receipt of {name}",
+        )
+        if receipt["status"] != 1:
+            raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
+        return receipt
+
+    def deploy(self, name: str, *args: Any, sender: LocalAccount) -> Contract:
+        art = load_artifact(name)
+        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        receipt = self.transact(factory.constructor(*args), sender)
+        address = receipt["contractAddress"]
+        if address is None:
+            raise ChainError(f"deploying {name} produced no contract address")
+        return self.contract(name, address)
+
+    def send_eth(self, sender: LocalAccount, to: str, amount_wei: int) -> TxReceipt:
+        with self._lock:
+            nonce = self._next_nonce(sender.address)
+            tx: dict[str, Any] = {
+                "to": Web3.to_checksum_address(to),
+                "value": amount_wei,
+                "gas": 21_000,
+                "nonce": nonce,
+                "chainId": self.chain_id,
+                **self._fees(),
+            }
+            raw = sender.sign_transaction(tx).raw_transaction
+            tx_hash = self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), "send ETH")
+            self._nonces[sender.address] = nonce + 1
+        return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash), "receipt")
+
+    # -- dev-chain controls (embedded and anvil) -----------------------------------------------
+    def _tester(self) -> Any:
+        return self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+
+    def mine(self, blocks: int = 1) -> None:
+        if self.kind == EMBEDDED:
+            self._tester().mine_blocks(blocks)
+        else:
+            self.rpc(lambda: self.w3.provider.make_request("anvil_mine", [hex(blocks)]))  # type: ignore[arg-type]
+
+    def increase_time(self, seconds: int) -> None:
+        """Move chain time forward and mine a block carrying the new time."""
+        if self.kind == EMBEDDED:
+            self._tester().time_travel(self.now() + int(seconds) + 1)
+        else:
+            self.rpc(lambda: self.w3.provider.make_request("evm_increaseTime", [int(seconds)]))  # type: ignore[arg-type]
+            self.rpc(lambda: self.w3.provider.make_request("evm_mine", []))  # type: ignore[arg-type]
+        self._fee_cache = None
+
+    def snapshot(self) -> Any:
+        """Save chain state (dev chains only); pass the id to :meth:`revert`."""
+        if self.kind == EMBEDDED:
+            return self._tester().take_snapshot()
+        return self.rpc(lambda: self.w3.provider.make_request("evm_snapshot", []))["result"]  # type: ignore[arg-type]
+
+    def revert(self, snapshot_id: Any) -> None:
+        if self.kind == EMBEDDED:
+            self._tester().revert_to_snapshot(snapshot_id)
+        else:
+            self.rpc(lambda: self.w3.provider.make_request("evm_revert", [snapshot_id]))  # type: ignore[arg-type]
+        self.forget_nonces()
+
+    def forget_nonces(self) -> None:
+        """Drop cached nonces and fees (after a revert, or when another process sent txs)."""
+        with self._lock:
+            self._nonces.clear()
+            self._fee_cache = None

@@ -1,0 +1,125 @@
+"""A local anvil devnet on loopback, started from the npm package's binary.
+
+Anvil is started by its binary's path and stopped by that PID: killing an npx
+or node wrapper can leave the real anvil running (see STACK.md).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from milon_app.errors import ChainError, NotFoundError
+
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+_OS = {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}
+
+
+def find_anvil() -> Path:
+    """$MILON_ANVIL, else contracts/node_modules of a source checkout, else ``anvil`` on PATH."""
+    env = os.environ.get("MILON_ANVIL")
+    if env:
+        if not Path(env).is_file():
+            raise NotFoundError(f"MILON_ANVIL points at {env}, which is not a file")
+        return Path(env)
+    system = _OS.get(platform.system(), platform.system().lower())
+    arch = _ARCH.get(platform.machine().lower(), platform.machine().lower())
+    exe = "anvil.exe" if system == "win32" else "anvil"
+    repo = Path(__file__).resolve().parents[2]
+    candidate = repo / "contracts" / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}"
+    if (candidate / "bin" / exe).is_file():
+        return candidate / "bin" / exe
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise NotFoundError(
+        "anvil not found: run `npm ci` in contracts/ (it ships in @foundry-rs/anvil), "
+        "or set MILON_ANVIL to the binary"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Anvil:
+    """One anvil process on 127.0.0.1; use as a context manager or call stop()."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        accounts: int = 10,
+        chain_id: int = 31337,
+        state_file: Path | None = None,
+        block_time_s: float | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.accounts = accounts
+        self.chain_id = chain_id
+        self.state_file = state_file
+        self.block_time_s = block_time_s
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> Anvil:
+        cmd = [
+            str(find_anvil()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--accounts",
+            str(self.accounts),
+            "--chain-id",
+            str(self.chain_id),
+            "--silent",
+        ]
+        if self.state_file is not None:
+            cmd += ["--state", str(self.state_file)]
+        if self.block_time_s:
+            cmd += ["--block-time", str(self.block_time_s)]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise ChainError(f"anvil exited with code {self.proc.returncode}: {err.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise ChainError(f"anvil did not open 127.0.0.1:{self.port} within {timeout_s}s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+    def __enter__(self) -> Anvil:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

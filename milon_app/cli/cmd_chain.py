@@ -1,0 +1,199 @@
+"""Chain commands: ``milon devnet``, ``milon deploy``, ``milon chain info``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from milon_app.cli.context import Context
+from milon_app.cli.registry import REGISTRY
+from milon_app.errors import BadInputError
+
+ETHER = 10**18
+
+
+def default_manifest_path(ctx: Context, name: str) -> Path:
+    return ctx.paths.data_dir / "deployments" / f"{name}.json"
+
+
+def _dev_account_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dev-account",
+        type=int,
+        metavar="N",
+        help="sign with THROWAWAY dev account N of the public test mnemonic (devnets only)",
+    )
+
+
+def _configure_devnet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8545, help="RPC port on 127.0.0.1 (default 8545)")
+    p.add_argument("--accounts", type=int, default=10, help="funded dev accounts (default 10)")
+    p.add_argument(
+        "--milon", type=int, default=100_000, help="MILON sent to each dev account (default 1e5)"
+    )
+    p.add_argument(
+        "--fund", action="append", default=[], metavar="ADDRESS", help="also fund this address"
+    )
+    p.add_argument("--manifest", type=Path, help="where to write the deployment manifest")
+    p.add_argument("--state", type=Path, help="anvil state file (persist the chain across runs)")
+    p.add_argument(
+        "--no-wait", action="store_true", help="deploy, print, then stop (for scripts/tests)"
+    )
+
+
+@REGISTRY.command(
+    "devnet",
+    summary="start a local anvil devnet on 127.0.0.1, deploy the suite and fund dev accounts",
+    configure=_configure_devnet,
+)
+def _devnet(args: argparse.Namespace, ctx: Context) -> int:
+    from rich.progress import Progress
+    from web3 import Web3
+
+    from milon_app.chain.client import ChainClient
+    from milon_app.chain.deploy import deploy_suite
+    from milon_app.chain.devnet import Anvil
+
+    if not 1 <= args.accounts <= 1000:
+        raise BadInputError(f"--accounts must be in 1..1000, got {args.accounts}")
+    if not 0 < args.port < 65536:
+        raise BadInputError(f"--port must be in 1..65535, got {args.port}")
+    recipients = [Web3.to_checksum_address(a) for a in _check_addresses(args.fund)]
+    stop = threading.Event()
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    node = Anvil(args.port, accounts=args.accounts, state_file=args.state)
+    try:
+        node.start()
+        client = ChainClient.connect(node.url, dev_accounts=args.accounts)
+        deployer = client.dev_accounts[0]
+        targets = [a.address for a in client.dev_accounts[1:]] + recipients
+        with Progress(console=None, transient=True) as bar:
+            task = bar.add_task("deploying", total=1 + len(targets))
+            suite = deploy_suite(client, deployer, dev=True)
+            bar.advance(task)
+            for addr in targets:
+                bar.update(task, description=f"funding {addr[:10]}…")
+                if addr in recipients:
+                    client.send_eth(deployer, addr, 100 * ETHER)
+                amount = args.milon * ETHER
+                client.transact(suite.token.functions.transfer(addr, amount), deployer)
+                bar.advance(task)
+        path = args.manifest or default_manifest_path(ctx, "devnet")
+        suite.manifest.rpc_url = node.url
+        suite.manifest.save(path)
+        info = {
+            "rpc_url": node.url,
+            "chain_id": client.chain_id,
+            "manifest": str(path),
+            "contracts": suite.manifest.contracts,
+            "dev_accounts": [a.address for a in client.dev_accounts],
+            "funded": recipients,
+        }
+        ctx.emit(info, _render_devnet)
+        if not args.no_wait:
+            ctx.info("devnet running; Ctrl-C or SIGTERM stops it")
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _render_devnet(info: dict[str, Any]) -> str:
+    lines = [
+        f"RPC URL   {info['rpc_url']}  (chain id {info['chain_id']})",
+        f"manifest  {info['manifest']}",
+    ]
+    lines += [f"  {name:<19} {addr}" for name, addr in sorted(info["contracts"].items())]
+    lines.append("dev accounts (THROWAWAY keys of the public test mnemonic):")
+    lines += [f"  [{i}] {a}" for i, a in enumerate(info["dev_accounts"])]
+    return "\n".join(lines)
+
+
+def _check_addresses(values: list[str]) -> list[str]:
+    from web3 import Web3
+
+    for v in values:
+        if not Web3.is_address(v):
+            raise BadInputError(f"not an Ethereum address: {v!r}")
+    return values
+
+
+def _configure_deploy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rpc", required=True, help="JSON-RPC URL of the target chain")
+    p.add_argument("--chain-id", type=int, help="refuse to deploy unless the RPC reports this id")
+    p.add_argument("--manifest", type=Path, help="where to write the deployment manifest")
+    p.add_argument("--dev", action="store_true", help="dev parameters (faucet, short governance)")
+    _dev_account_arg(p)
+
+
+@REGISTRY.command(
+    "deploy", summary="deploy the contract suite to an existing chain", configure=_configure_deploy
+)
+def _deploy(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.client import ChainClient
+    from milon_app.chain.deploy import deploy_suite
+
+    if args.dev_account is None:
+        raise BadInputError(
+            "no deployer key: pass --dev-account N on a devnet (deploying from the wallet "
+            "comes with the node's wallet integration)"
+        )
+    client = ChainClient.connect(
+        args.rpc, expected_chain_id=args.chain_id, dev_accounts=args.dev_account + 1
+    )
+    ctx.info(f"deploying to chain {client.chain_id} at {args.rpc} …")
+    suite = deploy_suite(client, client.dev_accounts[args.dev_account], dev=args.dev)
+    path = args.manifest or default_manifest_path(ctx, str(client.chain_id))
+    suite.manifest.save(path)
+    ctx.emit(
+        {"manifest": str(path), "chain_id": client.chain_id, "contracts": suite.manifest.contracts},
+        lambda d: "\n".join(
+            [f"manifest {d['manifest']}"] + [f"  {k:<19} {v}" for k, v in d["contracts"].items()]
+        ),
+    )
+    return 0
+
+
+REGISTRY.group(("chain",), "inspect the chain and the deployment")
+
+
+def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rpc", required=True, help="JSON-RPC URL")
+    p.add_argument("--manifest", type=Path, required=True, help="deployment manifest")
+
+
+@REGISTRY.command(
+    "chain", "info", summary="check an RPC and a deployment manifest", configure=_configure_info
+)
+def _info(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.client import ChainClient, RetryPolicy
+    from milon_app.chain.deploy import Suite
+    from milon_app.chain.manifest import Manifest
+
+    manifest = Manifest.load(args.manifest)
+    client = ChainClient.connect(
+        args.rpc, expected_chain_id=manifest.chain_id, retry=RetryPolicy(attempts=3)
+    )
+    suite = Suite.attach(client, manifest)
+    data = {
+        "chain_id": client.chain_id,
+        "block": client.block_number(),
+        "token_supply": str(client.call(suite.token.functions.totalSupply())),
+        "federations": client.call(suite.registry.functions.federationCount()),
+        "jobs": client.call(suite.jobs.functions.jobCount()),
+        "contracts": manifest.contracts,
+    }
+    ctx.emit(data, lambda d: "\n".join(f"{k:<13} {v}" for k, v in d.items()))
+    return 0

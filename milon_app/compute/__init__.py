@@ -1,0 +1,1 @@
+"""Local compute: hardware detection, model specs, datasets, the trainer, the weights format."""

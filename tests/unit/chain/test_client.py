@@ -1,0 +1,89 @@
+"""The chain client on both real chains (embedded py-evm and anvil over JSON-RPC)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from milon_app.chain.client import ChainClient, RetryPolicy
+from milon_app.chain.deploy import Suite
+from milon_app.chain.devnet import free_port
+from milon_app.chain.errors import ContractRevert, RpcUnavailableError, WrongChainError
+from milon_app.chain.events import EventCursor
+from milon_app.chain.manifest import Manifest
+from milon_app.exit_codes import ExitCode
+
+ETHER = 10**18
+
+
+def test_transfers_and_local_nonce_tracking(client, suite, accounts):
+    token = suite.token
+    for i in range(1, 4):
+        client.transact(token.functions.transfer(accounts[i].address, i * ETHER), accounts[0])
+    for i in range(1, 4):
+        assert client.call(token.functions.balanceOf(accounts[i].address)) == i * ETHER
+
+
+def test_revert_names_the_custom_error(client, suite, accounts):
+    with pytest.raises(ContractRevert) as info:
+        client.transact(suite.token.functions.faucet(accounts[1].address, 10**30), accounts[1])
+    assert info.value.error_name == "FaucetAmountTooLarge"
+    assert info.value.error_args == (10**30, 10_000 * ETHER)
+    assert "faucet: reverted with FaucetAmountTooLarge" in str(info.value)
+    assert info.value.exit_code == ExitCode.CHAIN
+
+
+def test_nonce_recovers_after_a_revert(client, suite, accounts):
+    with pytest.raises(ContractRevert):
+        client.transact(suite.token.functions.transfer(accounts[2].address, 10**40), accounts[1])
+    client.transact(suite.token.functions.faucet(accounts[1].address, ETHER), accounts[1])
+    assert client.call(suite.token.functions.balanceOf(accounts[1].address)) == ETHER
+
+
+def test_time_and_blocks(client):
+    t0, b0 = client.now(), client.block_number()
+    client.increase_time(3600)
+    assert client.now() >= t0 + 3600
+    client.mine(3)
+    assert client.block_number() >= b0 + 4
+
+
+def test_event_cursor_is_resumable(client, suite, accounts):
+    names = suite.by_name()
+    start = client.block_number() + 1
+    cursor = EventCursor(client, names, start)
+    client.transact(suite.token.functions.transfer(accounts[1].address, 1), accounts[0])
+    first = cursor.poll()
+    assert [(e.name, e.args["value"]) for e in first] == [("Transfer", 1)]
+    assert cursor.poll() == []
+    client.transact(suite.token.functions.transfer(accounts[2].address, 2), accounts[0])
+    resumed = EventCursor(client, names, cursor.next_block)  # as after a restart
+    assert [(e.name, e.args["to"]) for e in resumed.poll()] == [("Transfer", accounts[2].address)]
+
+
+def test_attach_refuses_wrong_chain_and_missing_code(client, suite):
+    manifest = Manifest(**{**suite.manifest.__dict__})
+    manifest.chain_id = 999
+    with pytest.raises(WrongChainError, match="manifest is for chain id 999"):
+        Suite.attach(client, manifest)
+    manifest.chain_id = client.chain_id
+    manifest.contracts = {**manifest.contracts, "TrainingJobs": "0x" + "11" * 20}
+    with pytest.raises(WrongChainError, match="no contract code"):
+        Suite.attach(client, manifest)
+
+
+def test_unreachable_rpc_is_a_clear_error_after_retries():
+    url = f"http://127.0.0.1:{free_port()}"
+    t0 = time.monotonic()
+    with pytest.raises(RpcUnavailableError, match="unreachable after 3 attempts") as info:
+        ChainClient.connect(url, retry=RetryPolicy(attempts=3, first_delay_s=0.01))
+    assert info.value.exit_code == ExitCode.CHAIN
+    assert time.monotonic() - t0 < 30
+
+
+def test_bad_url_and_wrong_chain_id(anvil_node):
+    with pytest.raises(Exception, match="unsupported RPC URL"):
+        ChainClient.connect("ftp://x")
+    with pytest.raises(WrongChainError, match="expected 1"):
+        ChainClient.connect(anvil_node.url, expected_chain_id=1)
