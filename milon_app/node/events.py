@@ -1,0 +1,243 @@
+"""The typed event catalogue: everything the core tells its front-ends.
+
+Front-ends match on classes, never on strings: the GUI bridge re-emits these
+as Qt signals, the daemon writes one structured log line per event, tests
+wait for them. Every event is a frozen dataclass and serialises to JSON via
+:func:`event_to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    node: str = ""  # address of the node that published it ("" for process-wide)
+    ts: float = field(default_factory=time.time, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeStarted(Event):
+    chain_id: int = 0
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class NodeStopped(Event):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ChainStatus(Event):
+    connected: bool = True
+    block: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NodeError(Event):
+    where: str = ""
+    message: str = ""
+
+
+# -- federation and jobs -------------------------------------------------------------------
+@dataclass(frozen=True)
+class FederationJoined(Event):
+    fed_id: int = 0
+    stake: int = 0
+    capacity: int = 0
+
+
+@dataclass(frozen=True)
+class JobCreated(Event):
+    job_id: int = 0
+    fed_id: int = 0
+    total_epochs: int = 0
+    escrow: int = 0
+
+
+@dataclass(frozen=True)
+class RoundStarted(Event):
+    job_id: int = 0
+    round: int = 0
+    epochs: int = 0
+
+
+@dataclass(frozen=True)
+class EpochsAssigned(Event):
+    job_id: int = 0
+    round: int = 0
+    member: str = ""
+    epochs: int = 0
+
+
+@dataclass(frozen=True)
+class AssignmentDecision(Event):
+    job_id: int = 0
+    round: int = 0
+    epochs: int = 0
+    accepted: bool = True
+    reason: str = ""
+
+
+# -- training ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingProgress(Event):
+    job_id: int = 0
+    round: int = 0
+    epoch: int = 0
+    step: int = 0
+    steps_total: int = 0
+    loss: float = 0.0
+    samples_per_s: float = 0.0
+    eta_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainingFinished(Event):
+    job_id: int = 0
+    round: int = 0
+    train_loss: float = 0.0
+    val_accuracy: float = 0.0
+    samples: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class UpdateCommitted(Event):
+    job_id: int = 0
+    round: int = 0
+    update_hash: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateRevealed(Event):
+    job_id: int = 0
+    round: int = 0
+    update_hash: str = ""
+
+
+# -- validation and finalization -----------------------------------------------------------
+@dataclass(frozen=True)
+class UpdatesValidated(Event):
+    job_id: int = 0
+    round: int = 0
+    accepted: tuple[str, ...] = ()
+    rejected: tuple[tuple[str, str], ...] = ()  # (member, reason)
+    model_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ProposalSubmitted(Event):
+    job_id: int = 0
+    round: int = 0
+    model_hash: str = ""
+    accepted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoundFinalized(Event):
+    job_id: int = 0
+    round: int = 0
+    model_hash: str = ""
+    accepted_count: int = 0
+    epochs_trained: int = 0
+
+
+@dataclass(frozen=True)
+class RoundTimedOut(Event):
+    job_id: int = 0
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class JobCompleted(Event):
+    job_id: int = 0
+    final_model_hash: str = ""
+    refund: int = 0
+
+
+# -- money ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RewardCredited(Event):
+    job_id: int = 0
+    round: int = 0
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class RewardClaimed(Event):
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class Slashed(Event):
+    fed_id: int = 0
+    member: str = ""
+    amount: int = 0
+    reason: str = ""
+
+
+# -- network -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BlobStored(Event):
+    digest: str = ""
+    size: int = 0
+    blob_kind: str = ""
+
+
+@dataclass(frozen=True)
+class BlobFetched(Event):
+    digest: str = ""
+    size: int = 0
+    provider: str = ""
+
+
+@dataclass(frozen=True)
+class PeerStatus(Event):
+    peer_id: str = ""
+    connected: bool = True
+    peers: int = 0
+
+
+# -- governance ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProposalStateChanged(Event):
+    proposal_id: int = 0
+    state: str = ""
+    description: str = ""
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict with ``event`` = class name; bytes become hex."""
+    out: dict[str, Any] = {"event": event.kind}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, bytes):
+            value = "0x" + value.hex()
+        elif isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def catalogue() -> list[type[Event]]:
+    """Every concrete event class (for docs, the daemon log schema and tests)."""
+    return sorted(_subclasses(Event), key=lambda c: c.__name__)
+
+
+def _subclasses(cls: type[Event]) -> set[type[Event]]:
+    out: set[type[Event]] = set()
+    for sub in cls.__subclasses__():
+        out.add(sub)
+        out |= _subclasses(sub)
+    return out
