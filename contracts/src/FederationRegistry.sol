@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ITrainingJobsPending} from "./ITrainingJobsPending.sol";
+
+/// @title Federations, their members, stakes and capacities.
+/// @notice Members stake MILON to join a federation and declare a capacity score; the jobs
+///         contract splits work in proportion to capacity and slashes stakes for missing or
+///         rejected work. Active members are kept in a join-ordered linked list so rounds can
+///         read them in O(active) without walking members that left.
+contract FederationRegistry {
+    using SafeERC20 for IERC20;
+
+    uint8 public constant ADMISSION_OPEN = 0;
+    uint8 public constant ADMISSION_GOVERNANCE = 1;
+    uint256 public constant MAX_PEER_INFO = 512;
+    uint256 public constant MAX_STAKE_FLOOR = 1_000_000_000e18;
+    uint64 public constant MAX_LEAVE_COOLDOWN = 365 days;
+    uint256 public constant MAX_MEMBERS_LIMIT = 1024;
+
+    struct Federation {
+        string name;
+        bytes32 metadataHash;
+        uint256 minStake;
+        uint8 admission;
+        address creator;
+        uint256 memberCount;
+        uint256 totalCapacity;
+    }
+
+    struct Member {
+        uint256 stake;
+        uint64 capacity;
+        string peerInfo;
+        uint64 joinedAt;
+        uint64 leaveRequestedAt;
+        bool active;
+        bool admitted;
+    }
+
+    IERC20 public immutable token;
+    address public immutable governance;
+    address public immutable deployer;
+    address public jobs;
+
+    uint256 public minStakeFloor;
+    uint64 public leaveCooldown;
+    uint16 public slashBps;
+    uint256 public maxMembers = 256;
+
+    Federation[] private _federations;
+    mapping(uint256 fedId => address[]) private _everJoined;
+    mapping(uint256 fedId => mapping(address => bool)) private _listed;
+    mapping(uint256 fedId => mapping(address => Member)) private _members;
+    // Join-ordered doubly linked list of active members, per federation.
+    mapping(uint256 fedId => address) private _head;
+    mapping(uint256 fedId => address) private _tail;
+    mapping(uint256 fedId => mapping(address => address)) private _next;
+    mapping(uint256 fedId => mapping(address => address)) private _prev;
+
+    error NotAuthorized(address caller);
+    error NotGovernance(address caller);
+    error ZeroAddress();
+    error JobsAlreadySet();
+    error UnknownFederation(uint256 fedId);
+    error EmptyName();
+    error BadAdmission(uint8 admission);
+    error StakeBelowMinimum(uint256 stake, uint256 minimum);
+    error ZeroAmount();
+    error ZeroCapacity();
+    error PeerInfoTooLong(uint256 length, uint256 max);
+    error NotAdmitted(uint256 fedId, address account);
+    error AdmissionNotRequired(uint256 fedId);
+    error AlreadyMember(uint256 fedId, address account);
+    error NotMember(uint256 fedId, address account);
+    error LeavePending(uint256 fedId, address account);
+    error FederationFull(uint256 fedId, uint256 maxMembers);
+    error NothingToWithdraw(uint256 fedId, address account);
+    error CooldownActive(uint256 readyAt);
+    error WorkPending(uint256 fedId, address account, uint256 rounds);
+    error ParamOutOfRange(bytes32 name, uint256 value, uint256 min, uint256 max);
+
+    event JobsSet(address indexed jobs);
+    event FederationCreated(
+        uint256 indexed fedId,
+        address indexed creator,
+        string name,
+        bytes32 metadataHash,
+        uint256 minStake,
+        uint8 admission
+    );
+    event MemberAdmitted(uint256 indexed fedId, address indexed account);
+    event MemberRemoved(uint256 indexed fedId, address indexed account, uint256 readyAt);
+    event MemberJoined(
+        uint256 indexed fedId, address indexed account, uint256 stake, uint64 capacity, string peerInfo
+    );
+    event StakeAdded(uint256 indexed fedId, address indexed account, uint256 amount, uint256 newStake);
+    event MemberUpdated(uint256 indexed fedId, address indexed account, uint64 capacity, string peerInfo);
+    event LeaveRequested(uint256 indexed fedId, address indexed account, uint256 readyAt);
+    event StakeWithdrawn(uint256 indexed fedId, address indexed account, uint256 amount);
+    event Slashed(
+        uint256 indexed fedId, address indexed account, uint256 amount, bytes32 reason, address by
+    );
+    event MinStakeFloorSet(uint256 oldValue, uint256 newValue);
+    event SlashBpsSet(uint16 oldValue, uint16 newValue);
+    event LeaveCooldownSet(uint64 oldValue, uint64 newValue);
+    event MaxMembersSet(uint256 oldValue, uint256 newValue);
+
+    modifier onlyGovernance() {
+        if (msg.sender != governance) revert NotGovernance(msg.sender);
+        _;
+    }
+
+    constructor(IERC20 token_, address governance_, uint256 minStakeFloor_, uint64 leaveCooldown_, uint16 slashBps_) {
+        if (address(token_) == address(0) || governance_ == address(0)) revert ZeroAddress();
+        _checkRange("minStakeFloor", minStakeFloor_, 0, MAX_STAKE_FLOOR);
+        _checkRange("leaveCooldown", leaveCooldown_, 0, MAX_LEAVE_COOLDOWN);
+        _checkRange("slashBps", slashBps_, 0, 10_000);
+        token = token_;
+        governance = governance_;
+        deployer = msg.sender;
+        minStakeFloor = minStakeFloor_;
+        leaveCooldown = leaveCooldown_;
+        slashBps = slashBps_;
+    }
+
+    /// @notice Wire the jobs contract once, right after deployment.
+    function setJobs(address jobs_) external {
+        if (msg.sender != deployer) revert NotAuthorized(msg.sender);
+        if (jobs != address(0)) revert JobsAlreadySet();
+        if (jobs_ == address(0)) revert ZeroAddress();
+        jobs = jobs_;
+        emit JobsSet(jobs_);
+    }
+
+    // ------------------------------------------------------------------ federations
+
+    function createFederation(string calldata name, bytes32 metadataHash, uint256 minStake, uint8 admission)
+        external
+        returns (uint256 fedId)
+    {
+        if (bytes(name).length == 0) revert EmptyName();
+        if (admission > ADMISSION_GOVERNANCE) revert BadAdmission(admission);
+        if (minStake < minStakeFloor) revert StakeBelowMinimum(minStake, minStakeFloor);
+        _federations.push(Federation(name, metadataHash, minStake, admission, msg.sender, 0, 0));
+        fedId = _federations.length;
+        emit FederationCreated(fedId, msg.sender, name, metadataHash, minStake, admission);
+    }
+
+    function admitMember(uint256 fedId, address account) external onlyGovernance {
+        Federation storage f = _fed(fedId);
+        if (f.admission != ADMISSION_GOVERNANCE) revert AdmissionNotRequired(fedId);
+        if (account == address(0)) revert ZeroAddress();
+        _members[fedId][account].admitted = true;
+        emit MemberAdmitted(fedId, account);
+    }
+
+    /// @notice Deactivate a member; its stake is withdrawable after the cooldown, like a leave.
+    function removeMember(uint256 fedId, address account) external onlyGovernance {
+        _fed(fedId);
+        Member storage m = _members[fedId][account];
+        if (!m.active) revert NotMember(fedId, account);
+        m.admitted = false;
+        _deactivate(fedId, account, m);
+        emit MemberRemoved(fedId, account, uint256(m.leaveRequestedAt) + leaveCooldown);
+    }
+
+    // ------------------------------------------------------------------ membership
+
+    function join(uint256 fedId, uint256 stake, uint64 capacity, string calldata peerInfo) external {
+        Federation storage f = _fed(fedId);
+        Member storage m = _members[fedId][msg.sender];
+        if (m.active) revert AlreadyMember(fedId, msg.sender);
+        if (m.stake != 0) revert LeavePending(fedId, msg.sender);
+        if (f.admission == ADMISSION_GOVERNANCE && !m.admitted) revert NotAdmitted(fedId, msg.sender);
+        if (stake == 0) revert ZeroAmount();
+        if (stake < f.minStake) revert StakeBelowMinimum(stake, f.minStake);
+        if (capacity == 0) revert ZeroCapacity();
+        if (bytes(peerInfo).length > MAX_PEER_INFO) revert PeerInfoTooLong(bytes(peerInfo).length, MAX_PEER_INFO);
+        if (f.memberCount >= maxMembers) revert FederationFull(fedId, maxMembers);
+
+        m.stake = stake;
+        m.capacity = capacity;
+        m.peerInfo = peerInfo;
+        m.joinedAt = uint64(block.timestamp);
+        m.leaveRequestedAt = 0;
+        m.active = true;
+        f.memberCount += 1;
+        f.totalCapacity += capacity;
+        if (!_listed[fedId][msg.sender]) {
+            _listed[fedId][msg.sender] = true;
+            _everJoined[fedId].push(msg.sender);
+        }
+        _append(fedId, msg.sender);
+        emit MemberJoined(fedId, msg.sender, stake, capacity, peerInfo);
+        token.safeTransferFrom(msg.sender, address(this), stake);
+    }
+
+    function addStake(uint256 fedId, uint256 amount) external {
+        _fed(fedId);
+        Member storage m = _members[fedId][msg.sender];
+        if (!m.active) revert NotMember(fedId, msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        m.stake += amount;
+        emit StakeAdded(fedId, msg.sender, amount, m.stake);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    function updateMember(uint256 fedId, uint64 capacity, string calldata peerInfo) external {
+        Federation storage f = _fed(fedId);
+        Member storage m = _members[fedId][msg.sender];
+        if (!m.active) revert NotMember(fedId, msg.sender);
+        if (capacity == 0) revert ZeroCapacity();
+        if (bytes(peerInfo).length > MAX_PEER_INFO) revert PeerInfoTooLong(bytes(peerInfo).length, MAX_PEER_INFO);
+        f.totalCapacity = f.totalCapacity - m.capacity + capacity;
+        m.capacity = capacity;
+        m.peerInfo = peerInfo;
+        emit MemberUpdated(fedId, msg.sender, capacity, peerInfo);
+    }
+
+    /// @notice Stop taking new work now; the stake is withdrawable after the cooldown.
+    function requestLeave(uint256 fedId) external {
+        _fed(fedId);
+        Member storage m = _members[fedId][msg.sender];
+        if (!m.active) revert NotMember(fedId, msg.sender);
+        _deactivate(fedId, msg.sender, m);
+        emit LeaveRequested(fedId, msg.sender, uint256(m.leaveRequestedAt) + leaveCooldown);
+    }
+
+    function withdrawStake(uint256 fedId) external returns (uint256 amount) {
+        _fed(fedId);
+        Member storage m = _members[fedId][msg.sender];
+        if (m.active || m.stake == 0) revert NothingToWithdraw(fedId, msg.sender);
+        uint256 readyAt = uint256(m.leaveRequestedAt) + leaveCooldown;
+        if (block.timestamp < readyAt) revert CooldownActive(readyAt);
+        if (jobs != address(0)) {
+            uint256 pending = ITrainingJobsPending(jobs).pendingWork(fedId, msg.sender);
+            if (pending != 0) revert WorkPending(fedId, msg.sender, pending);
+        }
+        amount = m.stake;
+        m.stake = 0;
+        m.leaveRequestedAt = 0;
+        emit StakeWithdrawn(fedId, msg.sender, amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Take up to `amount` of a member's stake into the treasury (the governance timelock).
+    function slash(uint256 fedId, address account, uint256 amount, bytes32 reason) external returns (uint256 taken) {
+        if (msg.sender != jobs && msg.sender != governance) revert NotAuthorized(msg.sender);
+        _fed(fedId);
+        Member storage m = _members[fedId][account];
+        taken = amount < m.stake ? amount : m.stake;
+        if (taken == 0) return 0;
+        m.stake -= taken;
+        emit Slashed(fedId, account, taken, reason, msg.sender);
+        token.safeTransfer(governance, taken);
+    }
+
+    // ------------------------------------------------------------------ governed parameters
+
+    function setMinStakeFloor(uint256 value) external onlyGovernance {
+        _checkRange("minStakeFloor", value, 0, MAX_STAKE_FLOOR);
+        emit MinStakeFloorSet(minStakeFloor, value);
+        minStakeFloor = value;
+    }
+
+    function setSlashBps(uint16 value) external onlyGovernance {
+        _checkRange("slashBps", value, 0, 10_000);
+        emit SlashBpsSet(slashBps, value);
+        slashBps = value;
+    }
+
+    function setLeaveCooldown(uint64 value) external onlyGovernance {
+        _checkRange("leaveCooldown", value, 0, MAX_LEAVE_COOLDOWN);
+        emit LeaveCooldownSet(leaveCooldown, value);
+        leaveCooldown = value;
+    }
+
+    function setMaxMembers(uint256 value) external onlyGovernance {
+        _checkRange("maxMembers", value, 1, MAX_MEMBERS_LIMIT);
+        emit MaxMembersSet(maxMembers, value);
+        maxMembers = value;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function federation(uint256 fedId) external view returns (Federation memory) {
+        return _fed(fedId);
+    }
+
+    function federationCount() external view returns (uint256) {
+        return _federations.length;
+    }
+
+    /// @notice Everyone who ever joined, in first-join order.
+    function members(uint256 fedId) external view returns (address[] memory) {
+        _fed(fedId);
+        return _everJoined[fedId];
+    }
+
+    function member(uint256 fedId, address who) external view returns (Member memory) {
+        return _members[fedId][who];
+    }
+
+    function isActive(uint256 fedId, address who) external view returns (bool) {
+        return _members[fedId][who].active;
+    }
+
+    function stakeOf(uint256 fedId, address who) external view returns (uint256) {
+        return _members[fedId][who].stake;
+    }
+
+    /// @notice Active members in join order (a rejoin counts as a new join).
+    function activeMembers(uint256 fedId) external view returns (address[] memory list) {
+        (list,) = _candidates(fedId, type(uint256).max);
+    }
+
+    /// @notice The first `max` active members in join order with their capacities, in one call.
+    function roundCandidates(uint256 fedId, uint256 max)
+        external
+        view
+        returns (address[] memory accounts, uint64[] memory capacities)
+    {
+        _fed(fedId);
+        return _candidates(fedId, max);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _candidates(uint256 fedId, uint256 max)
+        internal
+        view
+        returns (address[] memory accounts, uint64[] memory capacities)
+    {
+        uint256 n = _fed(fedId).memberCount;
+        if (n > max) n = max;
+        accounts = new address[](n);
+        capacities = new uint64[](n);
+        address cur = _head[fedId];
+        for (uint256 i; i < n; ++i) {
+            accounts[i] = cur;
+            capacities[i] = _members[fedId][cur].capacity;
+            cur = _next[fedId][cur];
+        }
+    }
+
+    function _deactivate(uint256 fedId, address account, Member storage m) internal {
+        Federation storage f = _federations[fedId - 1];
+        m.active = false;
+        m.leaveRequestedAt = uint64(block.timestamp);
+        f.memberCount -= 1;
+        f.totalCapacity -= m.capacity;
+        _unlink(fedId, account);
+    }
+
+    function _append(uint256 fedId, address account) internal {
+        address tail = _tail[fedId];
+        if (tail == address(0)) {
+            _head[fedId] = account;
+        } else {
+            _next[fedId][tail] = account;
+            _prev[fedId][account] = tail;
+        }
+        _tail[fedId] = account;
+    }
+
+    function _unlink(uint256 fedId, address account) internal {
+        address prev = _prev[fedId][account];
+        address next = _next[fedId][account];
+        if (prev == address(0)) _head[fedId] = next;
+        else _next[fedId][prev] = next;
+        if (next == address(0)) _tail[fedId] = prev;
+        else _prev[fedId][next] = prev;
+        delete _prev[fedId][account];
+        delete _next[fedId][account];
+    }
+
+    function _fed(uint256 fedId) internal view returns (Federation storage) {
+        if (fedId == 0 || fedId > _federations.length) revert UnknownFederation(fedId);
+        return _federations[fedId - 1];
+    }
+
+    function _checkRange(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert ParamOutOfRange(name, value, min, max);
+    }
+}
