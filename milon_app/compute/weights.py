@@ -55,6 +55,8 @@ def parse_header(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str
         header = json.loads(data[8 : 8 + hlen])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"weights header is not valid JSON: {exc}") from exc
+    except RecursionError:  # a hostile header of deeply nested brackets
+        raise BadInputError("weights header is nested too deeply") from None
     if not isinstance(header, dict):
         raise BadInputError("weights header is not a JSON object")
     header.pop("__metadata__", None)

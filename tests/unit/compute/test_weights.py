@@ -70,6 +70,16 @@ def test_malformed_blobs_are_refused(blob, message):
         decode_state(blob)
 
 
+def test_deeply_nested_header_is_bad_input_not_a_crash():
+    with pytest.raises(BadInputError, match="nested too deeply|not valid JSON"):
+        decode_state(_raw_text("[" * 200_000))
+
+
+def _raw_text(text: str) -> bytes:
+    h = text.encode()
+    return struct.pack("<Q", len(h)) + h
+
+
 def test_oversized_blob_refused_before_parsing():
     data = encode_state(_state())
     with pytest.raises(BadInputError, match="over the limit"):
