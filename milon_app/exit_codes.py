@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     CONFIG = 9  # the config file is malformed or holds an invalid value
     HARDWARE = 10  # the requested compute device is not available
     TRAINING = 11  # training failed or diverged
+    STORAGE = 12  # could not write to disk (full, read-only or not permitted)
     INTERRUPTED = 130  # stopped by Ctrl-C / SIGINT
 
 
@@ -39,5 +40,6 @@ DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.CONFIG: "the config file is malformed or holds an invalid value",
     ExitCode.HARDWARE: "the requested compute device is not available",
     ExitCode.TRAINING: "training failed or diverged",
+    ExitCode.STORAGE: "could not write to disk (full, read-only or not permitted)",
     ExitCode.INTERRUPTED: "stopped by Ctrl-C / SIGINT",
 }
