@@ -1,0 +1,1 @@
+"""Peer transport: content-addressed blob exchange and small control messages."""

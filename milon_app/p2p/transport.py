@@ -1,0 +1,55 @@
+"""The transport interface the node core talks to.
+
+Two implementations sit behind it: an in-process hub (single-process runs
+and tests, explicit opt-in) and the libp2p peer (the default for the daemon,
+the GUI and the demo). The core never knows which one it has.
+
+Blobs are always addressed by sha256, fetched into the local
+:class:`~milon_app.store.blobs.BlobStore` (which verifies the hash and the
+size limit while streaming), and access is decided by the *provider* through
+an ``authorize(requester_peer, digest)`` callback, so only federation members
+can pull a job's blobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+# Control messages are small JSON objects; bytes always travel as blobs.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+Authorize = Callable[[str, str], bool]  # (requester peer id, digest) -> allowed
+MessageHandler = Callable[[str, dict[str, Any]], None]  # (sender peer id, message)
+
+
+class Transport(Protocol):
+    @property
+    def peer_id(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def provide(self, digest: str) -> None:
+        """Announce that the local store holds ``digest``."""
+
+    def fetch(
+        self,
+        digest: str,
+        *,
+        kind: str,
+        providers: Sequence[str] = (),
+        timeout_s: float = 60.0,
+    ) -> str:
+        """Fetch ``digest`` into the local store (hash- and size-checked); returns the digest.
+
+        Tries ``providers`` first, then any peer known to provide it; raises
+        :class:`~milon_app.errors.NetworkError` when nobody could serve it.
+        """
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> Callable[[], None]: ...
+
+    def peers(self) -> list[str]: ...
