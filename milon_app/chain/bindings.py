@@ -317,6 +317,9 @@ class Milon:
         fn = self.suite.jobs.functions.propose(job_id, r, model_hash, ordered)
         return self._tx(fn, sender)
 
+    def has_proposed(self, job_id: int, r: int, validator: str) -> bool:
+        return bool(self._call(self.suite.jobs.functions.hasProposed(job_id, r, validator)))
+
     def timeout_round(self, sender: LocalAccount, job_id: int) -> TxReceipt:
         return self._tx(self.suite.jobs.functions.timeoutRound(job_id), sender)
 
