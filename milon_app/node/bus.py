@@ -29,9 +29,7 @@ class EventBus:
         self._history: deque[Event] = deque(maxlen=history)
         self._cond = threading.Condition(self._lock)
 
-    def subscribe(
-        self, handler: Handler, *types: type[Event]
-    ) -> Callable[[], None]:
+    def subscribe(self, handler: Handler, *types: type[Event]) -> Callable[[], None]:
         """Call ``handler`` for events of ``types`` (all when none); returns an unsubscriber."""
         entry = (types or (Event,), handler)
         with self._lock:

@@ -182,7 +182,12 @@ class StateDB:
             return None
         uh, salt, n, committed, revealed = rows[0]
         return CommitRecord(
-            job_id, rnd, bytes.fromhex(uh), bytes.fromhex(salt), int(n), bool(committed),
+            job_id,
+            rnd,
+            bytes.fromhex(uh),
+            bytes.fromhex(salt),
+            int(n),
+            bool(committed),
             bool(revealed),
         )
 

@@ -1,0 +1,278 @@
+"""NodeCore: one object that owns a node's wallet account, chain, transport, store, state.
+
+Front-ends (GUI, daemon, demo, tests) construct one and call :meth:`tick`
+from a loop (or :meth:`run` on a thread); everything the node does follows
+from chain events and the chain's current state, so a restarted node picks
+up where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from eth_account.signers.local import LocalAccount
+
+from milon_app.chain.bindings import Job, JobStatus, Milon
+from milon_app.chain.deploy import Suite
+from milon_app.chain.events import ChainEvent, EventCursor
+from milon_app.compute.worker import TrainerWorker
+from milon_app.errors import BadInputError, MilonError
+from milon_app.node import events as ev
+from milon_app.node.behaviour import HONEST, Behaviour
+from milon_app.node.bus import EventBus
+from milon_app.node.contributor import Contributor
+from milon_app.node.jobs import JobContext
+from milon_app.node.keeper import Keeper
+from milon_app.node.owner import Owner
+from milon_app.node.policy import AcceptPolicy
+from milon_app.node.state import StateDB
+from milon_app.node.validator import Validator
+from milon_app.p2p.transport import Transport
+from milon_app.store.blobs import BlobStore
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+ROLES = frozenset({"contributor", "validator", "keeper", "owner"})
+
+
+class LocalData(Protocol):
+    def train_data(self, ctx: JobContext) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@dataclass
+class TensorData:
+    """Federated mode: this node's own samples, which never leave the machine."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def train_data(self, ctx: JobContext) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = tuple(ctx.spec.input_shape)
+        if self.x[0].numel() != _prod(shape):
+            raise BadInputError(
+                f"local data samples have {self.x[0].numel()} values, job {ctx.job_id}'s model "
+                f"expects input shape {list(shape)}"
+            )
+        return self.x.reshape(-1, *shape), self.y
+
+
+def _prod(shape: Iterable[int]) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+class NodeCore:
+    def __init__(
+        self,
+        *,
+        account: LocalAccount,
+        suite: Suite,
+        transport: Transport,
+        store: BlobStore,
+        state: StateDB,
+        bus: EventBus | None = None,
+        roles: Iterable[str] = ("contributor", "validator", "keeper"),
+        policy: AcceptPolicy | None = None,
+        data: LocalData | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+        behaviour: Behaviour = HONEST,
+        worker: TrainerWorker | None = None,
+        peer_of: Callable[[str], str | None] | None = None,
+    ) -> None:
+        unknown = set(roles) - ROLES
+        if unknown:
+            raise BadInputError(f"unknown node role {sorted(unknown)[0]!r}")
+        self.account = account
+        self.address = account.address
+        self.suite = suite
+        self.milon = Milon(suite)
+        self.transport = transport
+        self.store = store
+        self.state = state
+        self.bus = bus or EventBus()
+        self.roles = frozenset(roles)
+        self.policy = policy or AcceptPolicy()
+        self.data = data
+        self.device = device
+        self.threads = threads
+        self.behaviour = behaviour
+        self.worker = worker or TrainerWorker()
+        self._peer_of = peer_of or (lambda address: address)
+        self.contributor = Contributor(self)
+        self.validator = Validator(self)
+        self.keeper = Keeper(self)
+        self.owner = Owner(self)
+        self._contexts: dict[int, JobContext] = {}
+        self._cursor: EventCursor | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def publish(self, event: ev.Event) -> None:
+        object.__setattr__(event, "node", self.address)
+        self.bus.publish(event)
+
+    def start(self) -> None:
+        self.transport.start()
+        start = self.state.next_block(self.suite.manifest.deployed_block)
+        self._cursor = EventCursor(self.suite.client, self.suite.by_name(), start)
+        self.publish(ev.NodeStarted(chain_id=self.suite.client.chain_id, block=start))
+
+    def stop(self, reason: str = "stopped") -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self.contributor.cancel_all()
+        self.worker.shutdown(cancel=True, wait=True)
+        self.transport.stop()
+        self.publish(ev.NodeStopped(reason=reason))
+
+    def run(self, interval_s: float = 1.0) -> threading.Thread:
+        """Tick on a background thread until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except MilonError as exc:
+                    self.publish(ev.NodeError(where="tick", message=str(exc)))
+                except Exception as exc:  # keep the node alive; the log has the trace
+                    log.exception("tick failed")
+                    self.publish(ev.NodeError(where="tick", message=repr(exc)))
+                self._stop.wait(interval_s)
+
+        self._thread = threading.Thread(
+            target=loop, name=f"milon-node-{self.address[:8]}", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    # -- membership ---------------------------------------------------------------------------
+    def join(self, fed_id: int, stake: int, capacity: int, peer_info: str) -> None:
+        self.milon.join(self.account, fed_id, stake, capacity, peer_info)
+        self.state.record_membership(fed_id, stake, capacity, self.suite.client.block_number())
+        self.publish(ev.FederationJoined(fed_id=fed_id, stake=stake, capacity=capacity))
+
+    def peers_of(self, addresses: Iterable[str]) -> list[str]:
+        return [p for p in (self._peer_of(a) for a in addresses) if p]
+
+    def providers_for(self, ctx: JobContext) -> list[str]:
+        return self.peers_of([ctx.job.owner])
+
+    # -- the loop -----------------------------------------------------------------------------
+    def tick(self) -> bool:
+        """Handle new chain events, then do the next step of every open job.
+
+        Returns True while the node has work in flight (training), so a driver
+        knows whether waiting would help.
+        """
+        if self._cursor is None:
+            raise MilonError("node not started: call start() first")
+        for event in self._cursor.poll():
+            self._on_chain_event(event)
+        self.state.set_next_block(self._cursor.next_block)
+        now = self.suite.client.now()
+        for job_id in self.state.jobs():
+            self._reconcile(job_id, now)
+        return bool(self.contributor._training)
+
+    def _on_chain_event(self, e: ChainEvent) -> None:
+        a, me = e.args, self.address
+        if e.name == "JobCreated":
+            role = "owner" if a["owner"] == me else "member"
+            if self.state.job_info(a["jobId"]) is None:
+                self.state.record_job(a["jobId"], a["fedId"], role, {})
+        elif e.name == "RoundStarted":
+            self.publish(ev.RoundStarted(job_id=a["jobId"], round=a["round"], epochs=a["epochs"]))
+        elif e.name == "EpochsAssigned" and a["member"] == me:
+            self.publish(
+                ev.EpochsAssigned(
+                    job_id=a["jobId"], round=a["round"], member=me, epochs=a["epochs"]
+                )
+            )
+        elif e.name == "RoundFinalized":
+            self.publish(
+                ev.RoundFinalized(
+                    job_id=a["jobId"],
+                    round=a["round"],
+                    model_hash=a["newModelHash"].hex(),
+                    accepted_count=a["acceptedCount"],
+                    epochs_trained=a["epochsTrained"],
+                )
+            )
+        elif e.name == "RoundTimedOut":
+            self.publish(ev.RoundTimedOut(job_id=a["jobId"], round=a["round"]))
+        elif e.name == "RewardCredited" and a["member"] == me:
+            if self.state.record_reward(a["jobId"], a["round"], a["amount"]):
+                self.publish(
+                    ev.RewardCredited(job_id=a["jobId"], round=a["round"], amount=a["amount"])
+                )
+        elif e.name == "MemberSlashed":
+            self.publish(
+                ev.Slashed(
+                    member=a["member"],
+                    amount=a["amount"],
+                    reason=f"job {a['jobId']} round {a['round']}",
+                )
+            )
+        elif e.name == "JobCompleted":
+            self.publish(
+                ev.JobCompleted(
+                    job_id=a["jobId"],
+                    final_model_hash=a["finalModelHash"].hex(),
+                    refund=a["refund"],
+                )
+            )
+
+    def context(self, job_id: int, job: Job | None = None) -> JobContext:
+        job = job or self.milon.job(job_id)
+        ctx = self._contexts.get(job_id)
+        if ctx is None:
+            peers = self.peers_of([job.owner])
+            ctx = JobContext.load(job_id, job, self.transport, self.store, peers)
+            self._contexts[job_id] = ctx
+        ctx.job = job
+        return ctx
+
+    def _reconcile(self, job_id: int, now: int) -> None:
+        info = self.state.job_info(job_id)
+        if info is None or info[1].get("done"):
+            return
+        role = info[0]
+        job = self.milon.job(job_id)
+        fed = job.params.fed_id
+        member = self.suite.client.call(self.suite.registry.functions.isActive(fed, self.address))
+        if role != "owner" and not member:
+            return
+        ctx = self.context(job_id, job)
+        if role == "owner" and "owner" in self.roles:
+            self.owner.step(ctx)
+            ctx = self.context(job_id)
+        if ctx.job.status is not JobStatus.OPEN:
+            if role != "owner" or ctx.job.current_round == 0 or self._round_recorded(ctx):
+                self.state.record_job(job_id, fed, role, {**info[1], "done": True})
+            return
+        r = ctx.job.current_round
+        if r == 0:
+            return
+        rnd = self.milon.round(job_id, r)
+        if rnd.finalized or rnd.timed_out:
+            return
+        if "contributor" in self.roles and member:
+            self.contributor.step(ctx, r, rnd, now)
+        if "validator" in self.roles and member:
+            self.validator.step(ctx, r, rnd, now)
+        if "keeper" in self.roles:
+            self.keeper.step(ctx, r, rnd, now)
+
+    def _round_recorded(self, ctx: JobContext) -> bool:
+        return any(rr[0] == ctx.job.current_round for rr in self.state.round_results(ctx.job_id))

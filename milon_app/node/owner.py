@@ -1,0 +1,123 @@
+"""The job owner's role: publish a job, drive its rounds, evaluate and export the result."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from milon_app.chain.bindings import AggregationRule, JobParams, JobStatus
+from milon_app.chain.errors import ContractRevert
+from milon_app.compute.datasets import DatasetSpec
+from milon_app.compute.model_spec import ModelSpec
+from milon_app.compute.trainer import evaluate
+from milon_app.compute.weights import encode_state
+from milon_app.node import events as ev
+from milon_app.node.jobs import JobContext, fetch_state
+
+if TYPE_CHECKING:
+    import torch
+
+    from milon_app.node.core import NodeCore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    fed_id: int
+    spec: ModelSpec
+    dataset: DatasetSpec
+    total_epochs: int
+    epochs_per_round: int
+    reward_per_epoch: int
+    rule: AggregationRule = AggregationRule.FEDAVG
+    validator_quorum: int = 1
+    round_duration_s: int = 600
+    seed: int = 0
+
+
+class Owner:
+    def __init__(self, node: NodeCore) -> None:
+        self.node = node
+        self.eval_data: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def create_job(self, req: JobRequest) -> int:
+        node = self.node
+        spec_blob = req.spec.to_json().encode()
+        data_blob = req.dataset.to_json().encode()
+        initial = encode_state(req.spec.build(req.seed).state_dict())
+        digests = []
+        for blob, kind in (
+            (spec_blob, "model_spec"),
+            (data_blob, "dataset_spec"),
+            (initial, "weights"),
+        ):
+            digest = node.store.put(blob, kind, owner="owner")
+            node.transport.provide(digest)
+            digests.append(bytes.fromhex(digest))
+        params = JobParams(
+            fed_id=req.fed_id,
+            model_spec_hash=digests[0],
+            dataset_spec_hash=digests[1],
+            initial_model_hash=digests[2],
+            total_epochs=req.total_epochs,
+            epochs_per_round=req.epochs_per_round,
+            reward_per_epoch=req.reward_per_epoch,
+            aggregation_rule=req.rule,
+            validator_quorum=req.validator_quorum,
+            round_duration=req.round_duration_s,
+        )
+        job_id = node.milon.create_job(node.account, params)
+        node.state.record_job(job_id, req.fed_id, "owner", {"seed": req.seed})
+        node.publish(
+            ev.JobCreated(
+                job_id=job_id,
+                fed_id=req.fed_id,
+                total_epochs=req.total_epochs,
+                escrow=params.escrow,
+            )
+        )
+        return job_id
+
+    def step(self, ctx: JobContext) -> None:
+        """Record finished rounds and open the next one."""
+        node = self.node
+        job = ctx.job
+        r = job.current_round
+        if r > 0:
+            rnd = node.milon.round(ctx.job_id, r)
+            if rnd.finalized or rnd.timed_out:
+                self._record_round(ctx, r, rnd.new_model_hash.hex() if rnd.finalized else "")
+            else:
+                return
+        if job.status is not JobStatus.OPEN:
+            return
+        try:
+            node.milon.start_round(node.account, ctx.job_id)
+        except ContractRevert as exc:
+            if exc.error_name not in ("RoundInProgress", "JobNotOpen"):
+                raise
+
+    def _record_round(self, ctx: JobContext, r: int, model_hash: str) -> None:
+        node = self.node
+        if any(rr[0] == r for rr in node.state.round_results(ctx.job_id)):
+            return
+        accuracy = None
+        if model_hash and self.eval_data is not None:
+            state = fetch_state(model_hash, node.transport, node.store, node.providers_for(ctx))
+            _, accuracy = evaluate(ctx.spec, state, *self.eval_data, device=node.device)
+        node.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
+
+    def download(self, ctx: JobContext, dest: Path, onnx: bool = True) -> list[Path]:
+        """Fetch the final (or current) global model and export it for deployment."""
+        from milon_app.node.export import export_model
+
+        node = self.node
+        job = ctx.job
+        digest = (
+            job.final_model_hash if job.status is JobStatus.COMPLETED else job.global_model_hash
+        ).hex()
+        state = fetch_state(digest, node.transport, node.store, node.providers_for(ctx))
+        return export_model(ctx.spec, state, dest, onnx=onnx)

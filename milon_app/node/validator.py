@@ -1,0 +1,156 @@
+"""The validator role: fetch revealed updates, check them, aggregate, propose.
+
+Every validator runs the same deterministic pipeline (screening, the job's
+rule, outlier rejection, re-aggregation over the accepted set), so honest
+validators propose the same (model hash, accepted set) and reach the
+contract's quorum without talking to each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from milon_app.chain.bindings import AggregationRule, AssignmentState, Round
+from milon_app.chain.errors import ContractRevert
+from milon_app.errors import BadInputError, MilonError
+from milon_app.federation.aggregation import make_aggregator
+from milon_app.federation.screening import outliers, screen_submissions
+from milon_app.federation.types import ClientUpdate
+from milon_app.federation.validation import Submission, validate_and_aggregate
+from milon_app.node import events as ev
+from milon_app.node.jobs import JobContext, fetch_state, proposal_open
+
+if TYPE_CHECKING:
+    import torch
+
+    from milon_app.federation.types import Aggregator
+    from milon_app.node.core import NodeCore
+
+log = logging.getLogger(__name__)
+ROBUST = {AggregationRule.MEDIAN, AggregationRule.TRIMMED_MEAN}
+DEFAULT_NORM_BOUND = 1e4
+
+
+def aggregator_for(rule: AggregationRule, n: int) -> Aggregator:
+    """The job's rule with parameters derived only from the number of updates."""
+    if rule in (AggregationRule.KRUM, AggregationRule.MULTI_KRUM):
+        f = max(0, (n - 3) // 2)
+        if rule is AggregationRule.KRUM:
+            return make_aggregator(int(rule), f=f)
+        return make_aggregator(int(rule), f=f, m=max(1, n - f))
+    if rule is AggregationRule.TRIMMED_MEAN:
+        return make_aggregator(int(rule), beta=0.2)
+    return make_aggregator(int(rule))
+
+
+class Validator:
+    def __init__(self, node: NodeCore) -> None:
+        self.node = node
+
+    def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
+        node = self.node
+        if not proposal_open(rnd, now) or now > rnd.proposal_deadline:
+            return
+        stored = node.state.proposal(ctx.job_id, r)
+        if stored is not None and stored[3]:
+            return
+        if node.milon.has_proposed(ctx.job_id, r, node.address):
+            return
+        if stored is None:
+            model_hash, accepted, rejected = self.decide(ctx, r, rnd)
+            node.state.record_proposal(ctx.job_id, r, model_hash, accepted, rejected)
+        else:
+            model_hash, accepted, rejected, _ = stored
+        try:
+            node.milon.propose(node.account, ctx.job_id, r, bytes.fromhex(model_hash), accepted)
+        except ContractRevert as exc:
+            if exc.error_name in ("RoundClosed", "AlreadyProposed"):
+                node.state.mark_proposal_sent(ctx.job_id, r)
+                return
+            if exc.error_name == "ProposalNotOpen":
+                return
+            raise
+        node.state.mark_proposal_sent(ctx.job_id, r)
+        node.publish(
+            ev.ProposalSubmitted(
+                job_id=ctx.job_id, round=r, model_hash=model_hash, accepted=tuple(accepted)
+            )
+        )
+
+    def decide(self, ctx: JobContext, r: int, rnd: Round) -> tuple[str, list[str], dict[str, str]]:
+        """(new model hash, accepted members, rejected member -> reason) for this round."""
+        node = self.node
+        base = rnd.base_model_hash.hex()
+        global_state = fetch_state(base, node.transport, node.store, node.providers_for(ctx))
+        revealed: dict[str, tuple[str, int]] = {}
+        for member in node.milon.round_members(ctx.job_id, r):
+            a = node.milon.assignment(ctx.job_id, r, member)
+            if a.state is AssignmentState.REVEALED:
+                revealed[member] = (a.update_hash.hex(), a.num_samples)
+        rejected = screen_submissions(global_state, {m: d for m, (d, _) in revealed.items()}, base)
+        submissions: list[Submission] = []
+        for member, (digest, n) in sorted(revealed.items()):
+            if member in rejected:
+                continue
+            try:
+                node.transport.fetch(digest, kind="weights", providers=node.peers_of([member]))
+                blob = node.store.get(digest)
+            except MilonError as exc:
+                rejected[member] = f"update {digest[:12]} unavailable: {exc}"
+                continue
+            submissions.append(Submission(member, blob, n))
+        model_hash, accepted = base, list[str]()
+        if submissions:
+            model_hash, accepted, more = self._aggregate(ctx, base, global_state, submissions)
+            rejected.update(more)
+        node.publish(
+            ev.UpdatesValidated(
+                job_id=ctx.job_id,
+                round=r,
+                accepted=tuple(accepted),
+                rejected=tuple(sorted(rejected.items())),
+                model_hash=model_hash,
+            )
+        )
+        return model_hash, sorted(accepted, key=lambda a: int(a, 16)), rejected
+
+    def _aggregate(
+        self,
+        ctx: JobContext,
+        base: str,
+        global_state: dict[str, torch.Tensor],
+        submissions: list[Submission],
+    ) -> tuple[str, list[str], dict[str, str]]:
+        node = self.node
+        rule = ctx.job.params.aggregation_rule
+        max_bytes = node.store.limit("weights")
+        try:
+            outcome = validate_and_aggregate(
+                aggregator_for(rule, len(submissions)),
+                global_state,
+                submissions,
+                max_bytes=max_bytes,
+                norm_bound=DEFAULT_NORM_BOUND,
+            )
+        except BadInputError as exc:  # nothing valid: keep the global model, pay nobody
+            reasons = {s.client_id: str(exc) for s in submissions}
+            return base, [], reasons
+        result, rejected = outcome.result, dict(outcome.result.rejected)
+        if rule in ROBUST:
+            valid = [
+                ClientUpdate(
+                    cid, o.state, next(s.num_samples for s in submissions if s.client_id == cid)
+                )
+                for cid, o in sorted(outcome.outcomes.items())
+                if o.ok and o.state is not None
+            ]
+            far = outliers(result.state, valid)
+            if far:
+                rejected.update(far)
+                keep = [u for u in valid if u.client_id not in far]
+                result = aggregator_for(rule, len(keep)).aggregate(global_state, keep)
+        digest = node.store.put(result.encoded, "weights", owner=f"job:{ctx.job_id}")
+        node.transport.provide(digest)
+        accepted = [a for a in result.accepted if a not in rejected]
+        return digest, accepted, rejected
