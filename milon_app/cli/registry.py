@@ -74,6 +74,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_wallet",
     "milon_app.cli.cmd_hw",
     "milon_app.cli.cmd_chain",
+    "milon_app.cli.cmd_demo",
+    "milon_app.cli.cmd_status",
 )
 
 

@@ -1,0 +1,133 @@
+"""``milon demo``: the main job, a whole federation on the embedded chain in one process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from milon_app.cli.context import Context
+from milon_app.cli.registry import REGISTRY
+
+ETHER = 10**18
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    from milon_app.demo import RULES
+    from milon_app.node.behaviour import ATTACKS
+
+    p.add_argument("--nodes", type=int, default=4, help="contributors (default 4)")
+    p.add_argument("--rounds", type=int, default=8, help="training rounds (default 8)")
+    p.add_argument(
+        "--epochs-per-round",
+        type=int,
+        default=0,
+        help="epochs split per round by capacity (default 5 x nodes)",
+    )
+    p.add_argument("--rule", choices=sorted(RULES), default="fedavg", help="aggregation rule")
+    p.add_argument("--byzantine", type=int, default=0, help="how many contributors attack")
+    p.add_argument("--attack", choices=ATTACKS, default="signflip", help="what they do")
+    p.add_argument("--dataset", default="digits", help="digits, wine or breast_cancer")
+    p.add_argument("--chain", default="embedded", help="'embedded' or a devnet RPC URL")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def _short(addr: str) -> str:
+    return addr[:6] + "…" + addr[-4:]
+
+
+def _render(data: dict[str, Any]) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = StringIO()
+    console = Console(file=buf, width=120, force_terminal=False)
+    nodes = data["nodes"]
+    table = Table(title=f"MILON demo — job {data['job_id']}, rule {data['options']['rule']}")
+    table.add_column("round", justify="right")
+    table.add_column("global acc.", justify="right")
+    for nd in nodes:
+        tag = "" if nd["behaviour"] == "honest" else f" ({nd['behaviour']})"
+        table.add_column(f"{_short(nd['address'])}\ncap {nd['capacity']}{tag}", justify="right")
+    table.add_column("accepted", justify="right")
+    table.add_column("gas", justify="right")
+    for row in data["rounds"]:
+        cells = []
+        for nd in nodes:
+            a = nd["address"]
+            mark = "✗" if a in row["rejected"] else ("✓" if a in row["accepted"] else "·")
+            cells.append(f"{row['epochs'][a]} ep {mark} +{row['rewards'][a] / ETHER:g}")
+        acc = row["accuracy"]
+        table.add_row(
+            str(row["round"]),
+            f"{acc:.2%}" if acc is not None else "-",
+            *cells,
+            f"{len(row['accepted'])}/{len(nodes)}",
+            f"{row['gas_used']:,}",
+        )
+    console.print(table)
+    for row in data["rounds"]:
+        for who, why in sorted(row["rejected"].items()):
+            console.print(f"  round {row['round']}: rejected {_short(who)}: {why}")
+    final, central = data["final_accuracy"], data["centralized_accuracy"]
+    console.print(f"final accuracy        {final:.2%}" if final is not None else "final accuracy -")
+    console.print(f"centralized baseline  {central:.2%}  (same model and data on one machine)")
+    for nd in nodes:
+        a = nd["address"]
+        console.print(
+            f"  {_short(a)}  claimed {data['rewards'][a] / ETHER:g} MILON"
+            f"  slashed {data['slashed'][a] / ETHER:g} MILON"
+        )
+    gov = data["governance"]
+    console.print(
+        f"governance: '{gov['description']}' -> {gov['state']} "
+        f"(slash fraction now {gov['slash_bps_after'] / 100:g}%)"
+    )
+    console.print(f"total gas {data['total_gas']:,}  wall time {data['wall_seconds']:.1f} s")
+    return buf.getvalue()
+
+
+@REGISTRY.command(
+    "demo",
+    summary="run a whole federation on the embedded chain: train, validate, pay, govern",
+    configure=_configure,
+)
+def _demo(args: argparse.Namespace, ctx: Context) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from milon_app.demo import DemoOptions, RoundRow, run_demo
+
+    opts = DemoOptions(
+        nodes=args.nodes,
+        rounds=args.rounds,
+        epochs_per_round=args.epochs_per_round,
+        rule=args.rule,
+        byzantine=args.byzantine,
+        attack=args.attack,
+        dataset=args.dataset,
+        chain=args.chain,
+        seed=args.seed,
+    )
+    opts.check()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=Console(file=sys.stderr),
+    ) as bar:
+        task = bar.add_task("rounds", total=opts.rounds)
+
+        def on_round(row: RoundRow, total: int) -> None:
+            acc = f"{row.accuracy:.1%}" if row.accuracy is not None else "-"
+            bar.update(task, advance=1, description=f"round {row.round}/{total} acc {acc}")
+
+        report = run_demo(opts, on_round)
+    data = asdict(report)
+    ctx.emit(data, _render)
+    return 0
