@@ -55,10 +55,37 @@ class ComputeSettings:
 
 @dataclass
 class P2PSettings:
+    transport: str = _f("libp2p", "Peer transport: libp2p (inprocess exists only for tests)")
     listen: str = _f("/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
     bootstrap: list[str] = field(
         default_factory=list, metadata={"description": "Multiaddrs of peers to dial at start"}
     )
+
+
+@dataclass
+class NodeSettings:
+    data_dir: str = _f("", "Folder for the node's blobs and state; empty: the platform data folder")
+    roles: list[str] = field(
+        default_factory=lambda: ["contributor", "validator", "keeper"],
+        metadata={"description": "Roles: contributor, validator, keeper, owner"},
+    )
+    accept_mode: str = _f("auto", "Assigned epochs: auto (within limits), manual, never")
+    max_epochs: int = _f(10_000, "Decline assignments of more epochs than this")
+    work_hours: list[int] = field(
+        default_factory=list,
+        metadata={"description": "Accept work only between these local hours [start, end]"},
+    )
+    dataset: str = _f("digits", "Local training data: a built-in name or a dataset-spec JSON file")
+    partition: str = _f("", "Use only part i of n of the local data, as 'i/n' (simulations)")
+    status_port: int = _f(0, "Loopback port of the status channel (0: pick a free one)")
+    poll_interval_s: float = _f(1.0, "Seconds between node ticks")
+
+
+@dataclass
+class FederationMembership:
+    id: int = _f(0, "Federation to join at start")
+    stake: str = _f("0", "Stake in MILON (decimal)")
+    capacity: int = _f(0, "Capacity score to register (0: run the benchmark)")
 
 
 @dataclass
@@ -67,6 +94,10 @@ class Config:
     wallet: WalletSettings = field(default_factory=WalletSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     p2p: P2PSettings = field(default_factory=P2PSettings)
+    node: NodeSettings = field(default_factory=NodeSettings)
+    federations: list[FederationMembership] = field(
+        default_factory=list, metadata={"description": "Federations to join at start"}
+    )
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,9 @@ def describe(cfg: Config) -> list[tuple[str, Any, str]]:
     rows: list[tuple[str, Any, str]] = []
     for section in dataclasses.fields(cfg):
         obj = getattr(cfg, section.name)
+        if not dataclasses.is_dataclass(obj):
+            rows.append((section.name, obj, section.metadata["description"]))
+            continue
         for fld in dataclasses.fields(obj):
             rows.append(
                 (f"{section.name}.{fld.name}", getattr(obj, fld.name), fld.metadata["description"])
@@ -112,6 +146,8 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
             raise ConfigError(f"config key {key!r}: expected a list, got {type(value).__name__}")
+        if dataclasses.is_dataclass(item):
+            return [_build(item, v, f"{key}[{i}].") for i, v in enumerate(value)]  # type: ignore[arg-type]
         return [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         raise ConfigError(f"config key {key!r}: unsupported union type")
@@ -146,16 +182,28 @@ def config_from_dict(data: Any) -> Config:
     return _build(Config, data, "")
 
 
-def load_config(path: Path) -> Config:
-    """Read the config file; a missing file means all defaults."""
+def load_config(path: Path, *, missing_ok: bool = True) -> Config:
+    """Read a JSON (settings screen) or TOML (daemon) config; a missing file means defaults."""
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Config()
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+        if missing_ok:
+            return Config()
+        raise ConfigError(f"config file {path} does not exist") from None
+    if path.suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    else:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
     return config_from_dict(data)
 
 

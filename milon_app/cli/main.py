@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from milon_app import __version__
 from milon_app.cli.context import Context
@@ -36,6 +37,10 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--daemon", action="store_true", help="run the node headless (one JSON log line per event)"
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml or .json)")
     subparsers: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
 
@@ -75,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     command: Command | None = getattr(args, "_command", None)
+    if args.daemon:
+        return _run_daemon(args)
     if command is None:
         group = getattr(args, "_group", None)
         (group or parser).print_help()
@@ -88,3 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("milon: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+
+
+def _run_daemon(args: argparse.Namespace) -> int:
+    from milon_app.daemon.runner import run_daemon
+
+    paths = Paths.default(args.home)
+    try:
+        return run_daemon(args.config, paths.data_dir, paths.config_file)
+    except MilonError as exc:
+        print(f"milon: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)

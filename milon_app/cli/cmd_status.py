@@ -1,0 +1,30 @@
+"""``milon status``: ask the running daemon how it is doing, over loopback."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from milon_app.cli.context import Context
+from milon_app.cli.registry import REGISTRY
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="the daemon's data folder (node.data_dir)")
+
+
+def _render(d: dict[str, Any]) -> str:
+    lines = [f"{k:<17} {v}" for k, v in d.items() if k not in ("peers", "listen_addrs")]
+    lines.append(f"{'listen':<17} {' '.join(d.get('listen_addrs') or []) or '-'}")
+    lines.append(f"{'peers':<17} {len(d.get('peers') or [])}")
+    lines += [f"  {p}" for p in d.get("peers") or []]
+    return "\n".join(lines)
+
+
+@REGISTRY.command("status", summary="show a running daemon's state", configure=_configure)
+def _status(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.daemon.control import query_status
+
+    ctx.emit(query_status(args.data_dir or ctx.paths.data_dir), _render)
+    return 0

@@ -1,0 +1,1 @@
+"""Headless front-end: ``milon --daemon`` and its loopback status channel."""

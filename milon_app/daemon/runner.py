@@ -1,0 +1,252 @@
+"""``milon --daemon``: the node core with no window.
+
+It logs one JSON line per event (a structured log that service managers and
+log shippers read), answers ``milon status`` on loopback, and stops cleanly
+on SIGTERM or SIGINT. All state lives in the data folder, so a restart
+resumes from the last processed block without double commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from milon_app.config import Config
+from milon_app.errors import BadInputError, ConfigError
+
+log = logging.getLogger(__name__)
+ETHER = 10**18
+
+
+def parse_milon(text: str, what: str) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadInputError(f"{what}: {text!r} is not a decimal MILON amount") from None
+    wei = value * ETHER
+    if value < 0 or wei != wei.to_integral_value():
+        raise BadInputError(f"{what}: {text!r} must be >= 0 with at most 18 decimals")
+    return int(wei)
+
+
+@dataclass
+class DaemonPaths:
+    data_dir: Path
+
+    @property
+    def blobs(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / "node.db"
+
+    @property
+    def keystore(self) -> Path:
+        return self.data_dir / "wallet" / "keystore.json"
+
+
+class EventLogger:
+    """One JSON line per event on ``out`` (stderr by default)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        from milon_app.node.events import TrainingProgress, event_to_dict
+
+        if (
+            isinstance(event, TrainingProgress)
+            and event.step % 50
+            and event.step != event.steps_total
+        ):
+            return  # per-step progress is for live charts; the log keeps every 50th step
+        line = json.dumps({"ts": round(event.ts, 3), **event_to_dict(event)}, default=str)
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+
+def _local_data(cfg: Config) -> Any:
+    import torch
+
+    from milon_app.compute.datasets import DatasetSpec, load_dataset
+    from milon_app.compute.partition import partition_iid
+    from milon_app.node.core import TensorData
+
+    name = cfg.node.dataset
+    if name.endswith(".json"):
+        spec = DatasetSpec.from_json(Path(name).read_text(encoding="utf-8"))
+    else:
+        spec = DatasetSpec(kind="builtin", name=name)
+    data = load_dataset(spec)
+    x, y = data.x_train, data.y_train
+    if cfg.node.partition:
+        try:
+            i, n = (int(v) for v in cfg.node.partition.split("/"))
+        except ValueError:
+            raise ConfigError(f"node.partition {cfg.node.partition!r}: expected 'i/n'") from None
+        if not 0 <= i < n:
+            raise ConfigError(f"node.partition {cfg.node.partition!r}: need 0 <= i < n")
+        idx = torch.as_tensor(partition_iid(int(x.shape[0]), n, 0)[i])
+        x, y = x[idx], y[idx]
+    return TensorData(x, y), (data.x_test, data.y_test)
+
+
+class Daemon:
+    def __init__(self, cfg: Config, data_dir: Path, *, log_out: TextIO | None = None) -> None:
+        self.cfg = cfg
+        self.paths = DaemonPaths(Path(cfg.node.data_dir) if cfg.node.data_dir else data_dir)
+        self.log_out = log_out or sys.stderr
+        self._stop = threading.Event()
+        self.node: Any = None
+        self.control: Any = None
+        self.started = time.time()
+
+    def _unlock(self) -> Any:
+        from milon_app.wallet import Wallet, resolve_secret_store, unlock_with_store
+
+        cfg = self.cfg.wallet
+        keystore = Path(cfg.keystore) if cfg.keystore else self.paths.keystore
+        wallet = Wallet.load(keystore)
+        store = resolve_secret_store(
+            cfg.secret_store,
+            data_dir=self.paths.data_dir,
+            password_file=Path(cfg.password_file) if cfg.password_file else None,
+        )
+        return unlock_with_store(wallet, store)
+
+    def build(self) -> None:
+        from milon_app.chain.client import ChainClient
+        from milon_app.chain.deploy import Suite
+        from milon_app.chain.manifest import Manifest
+        from milon_app.daemon.transport import make_transport
+        from milon_app.node.bus import EventBus
+        from milon_app.node.core import NodeCore
+        from milon_app.node.policy import AcceptPolicy
+        from milon_app.node.state import StateDB
+        from milon_app.store.blobs import BlobStore
+
+        c = self.cfg
+        if c.chain.rpc_url == "embedded":
+            raise ConfigError(
+                "chain.rpc_url is 'embedded': a daemon needs a chain other processes share "
+                "(start `milon devnet` or give an RPC URL)"
+            )
+        if not c.chain.manifest:
+            raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
+        account = self._unlock()
+        client = ChainClient.connect(
+            c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
+        )
+        suite = Suite.attach(client, Manifest.load(Path(c.chain.manifest)))
+        store = BlobStore(self.paths.blobs)
+        bus = EventBus()
+        bus.subscribe(EventLogger(self.log_out))
+        data, eval_data = _local_data(c) if c.node.dataset else (None, None)
+        hours_pair: tuple[int, int] | None = None
+        if c.node.work_hours:
+            if len(c.node.work_hours) != 2:
+                raise ConfigError("node.work_hours must be [start, end]")
+            hours_pair = (c.node.work_hours[0], c.node.work_hours[1])
+        transport, peer_of = make_transport(c, account.key, store, suite)
+        self.node = NodeCore(
+            account=account,
+            suite=suite,
+            transport=transport,
+            store=store,
+            state=StateDB(self.paths.state_db),
+            bus=bus,
+            roles=c.node.roles,
+            policy=AcceptPolicy(
+                mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=hours_pair
+            ),
+            data=data,
+            device=c.compute.device if c.compute.device != "auto" else "cpu",
+            threads=c.compute.max_threads or None,
+            peer_of=peer_of,
+        )
+        self.node.owner.eval_data = eval_data
+
+    def _join_federations(self) -> None:
+        node = self.node
+        for fed in self.cfg.federations:
+            if node.milon.member(fed.id, node.address).active:
+                continue
+            stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
+            capacity = fed.capacity or _benchmark_capacity()
+            peer_info = " ".join(getattr(node.transport, "listen_addrs", lambda: [])())
+            node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
+
+    def status(self) -> dict[str, Any]:
+        node = self.node
+        client = node.suite.client
+        transport = node.transport
+        return {
+            "state": "stopping" if self._stop.is_set() else "running",
+            "address": node.address,
+            "chain_id": client.chain_id,
+            "block": client.block_number(),
+            "chain_connected": client.connected,
+            "peer_id": transport.peer_id,
+            "listen_addrs": getattr(transport, "listen_addrs", lambda: [])(),
+            "peers": transport.peers(),
+            "jobs": node.state.jobs(),
+            "rewards_credited": str(node.state.total_rewards()),
+            "claimable": str(node.milon.claimable(node.address)),
+            "uptime_s": round(time.time() - self.started, 1),
+            "pid": os.getpid(),
+        }
+
+    def run(self) -> int:
+        from milon_app.daemon.control import ControlServer
+
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.build()
+            self.node.start()
+            self._join_federations()
+            self.control = ControlServer(
+                self.paths.data_dir, self.status, self.cfg.node.status_port
+            )
+            self.control.start({"address": self.node.address})
+            self.node.run(self.cfg.node.poll_interval_s)
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            if self.control is not None:
+                self.control.stop()
+            if self.node is not None:
+                self.node.stop("signal")
+                self.node.state.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _on_signal(self, _sig: int, _frame: FrameType | None) -> None:
+        self._stop.set()
+
+
+def _benchmark_capacity() -> int:
+    from milon_app.compute.benchmark import measure_capacity
+
+    return measure_capacity("cpu").score
+
+
+def run_daemon(cfg_path: Path | None, data_dir: Path, default_config: Path) -> int:
+    """Run until SIGTERM/SIGINT with ``cfg_path`` (else the user's settings file)."""
+    from milon_app.config import load_config
+
+    cfg = load_config(cfg_path, missing_ok=False) if cfg_path else load_config(default_config)
+    return Daemon(cfg, data_dir).run()
