@@ -25,7 +25,7 @@ from typing import BinaryIO
 from milon_app.errors import BadInputError, MilonError, NotFoundError
 from milon_app.exit_codes import ExitCode
 from milon_app.store.pins import PinTable
-from milon_app.util.atomic import atomic_write_bytes
+from milon_app.util.atomic import atomic_write_bytes, fsync_dir
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 MODEL_SPEC, DATASET_SPEC, WEIGHTS, SHARD = "model_spec", "dataset_spec", "weights", "shard"
@@ -295,7 +295,7 @@ class BlobStore:
             # Windows: a reader holds the existing (identical) file open; keep it.
             if not where.is_file():
                 raise
-        _fsync_dir(where.parent)
+        fsync_dir(where.parent)
 
     # -- pins and gc --------------------------------------------------------
     def pin(self, digest: str, owner: str) -> bool:
@@ -356,12 +356,3 @@ def _write_all(fd: int, data: memoryview) -> None:
         written = os.write(fd, data)
         data = data[written:]
 
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)

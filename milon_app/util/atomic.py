@@ -31,15 +31,15 @@ def atomic_write_bytes(path: Path | str, data: bytes, mode: int = 0o644) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def atomic_write_text(path: Path | str, text: str, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Directory fsync makes the rename durable; not supported on Windows.
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or create in ``folder`` durable (a no-op where unsupported: Windows)."""
     if os.name != "posix":
         return
     dfd = os.open(folder, os.O_RDONLY)
