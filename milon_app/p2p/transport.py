@@ -7,8 +7,9 @@ the GUI and the demo). The core never knows which one it has.
 Blobs are always addressed by sha256, fetched into the local
 :class:`~milon_app.store.blobs.BlobStore` (which verifies the hash and the
 size limit while streaming), and access is decided by the *provider* through
-an ``authorize(requester_peer, digest)`` callback, so only federation members
-can pull a job's blobs.
+an ``authorize(requester_address, digest)`` callback (libp2p derives the
+address from the authenticated peer ID), so only federation members can pull
+a job's blobs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 # Control messages are small JSON objects; bytes always travel as blobs.
 MAX_MESSAGE_BYTES = 64 * 1024
 
-Authorize = Callable[[str, str], bool]  # (requester peer id, digest) -> allowed
+Authorize = Callable[[str, str], bool]  # (requester's Ethereum address, digest) -> allowed
 MessageHandler = Callable[[str, dict[str, Any]], None]  # (sender peer id, message)
 
 

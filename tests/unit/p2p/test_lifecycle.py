@@ -1,0 +1,73 @@
+"""Start/stop cycles leave nothing behind: threads, listening sockets, file descriptors."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import psutil
+
+from milon_app.p2p.host import Libp2pTransport
+from milon_app.store.blobs import BlobStore
+
+
+def _listening() -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+def _settle(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.05)
+
+
+def test_twenty_start_stop_cycles_leak_nothing(tmp_path):
+    server = Libp2pTransport(os.urandom(32), BlobStore(tmp_path / "server"))
+    server.start()
+    try:
+        digest = server.store.put(b"small blob", "weights")
+        addr = server.listen_addrs()[0]
+        key = os.urandom(32)
+        warm = Libp2pTransport(key, BlobStore(tmp_path / "warm"), bootstrap=[addr])
+        with warm:  # the server's lazily made threads (io pool) exist from here on
+            warm.fetch(digest, kind="weights", providers=[server.peer_id])
+        threads = {t.ident for t in threading.enumerate()}
+        listening = _listening()
+        proc = psutil.Process()
+        fds = proc.num_fds()
+        conns = len(proc.net_connections(kind="tcp"))
+        for cycle in range(20):
+            peer = Libp2pTransport(key, BlobStore(tmp_path / f"c{cycle}"), bootstrap=[addr])
+            peer.start()
+            assert len(_listening()) == len(listening) + 1
+            if cycle % 5 == 0:
+                peer.fetch(digest, kind="weights", providers=[server.peer_id])
+            peer.stop()
+        _settle(lambda: {t.ident for t in threading.enumerate()} <= threads)
+        assert {t.name for t in threading.enumerate() if t.ident not in threads} == set()
+        assert _listening() == listening
+        _settle(lambda: len(proc.net_connections(kind="tcp")) <= conns)
+        assert len(proc.net_connections(kind="tcp")) <= conns
+        assert proc.num_fds() <= fds + 3  # sqlite pin tables of the 20 stores may linger briefly
+    finally:
+        server.stop()
+
+
+def test_stop_is_idempotent_and_restart_works(tmp_path):
+    peer = Libp2pTransport(os.urandom(32), BlobStore(tmp_path / "p"))
+    peer.stop()  # never started: a no-op
+    peer.start()
+    first = peer.listen_addrs()
+    peer.stop()
+    peer.stop()
+    peer.start()
+    try:
+        assert peer.listen_addrs() and first
+        assert peer.peers() == []
+    finally:
+        peer.stop()
