@@ -18,15 +18,10 @@ from typing import Any
 
 from milon_app.chain.bindings import AggregationRule
 from milon_app.errors import BadInputError
+from milon_app.federation.types import RULE_NAMES
 
 ETHER = 10**18
-RULES = {
-    "fedavg": AggregationRule.FEDAVG,
-    "median": AggregationRule.MEDIAN,
-    "trimmed-mean": AggregationRule.TRIMMED_MEAN,
-    "krum": AggregationRule.KRUM,
-    "multi-krum": AggregationRule.MULTI_KRUM,
-}
+RULES = {name: AggregationRule(rule_id) for name, rule_id in RULE_NAMES.items()}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ ETHER = 10**18
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
-    from milon_app.demo import RULES
+    from milon_app.federation.types import RULE_NAMES
     from milon_app.node.behaviour import ATTACKS
 
     p.add_argument("--nodes", type=int, default=4, help="contributors (default 4)")
@@ -25,7 +25,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         default=0,
         help="epochs split per round by capacity (default 5 x nodes)",
     )
-    p.add_argument("--rule", choices=sorted(RULES), default="fedavg", help="aggregation rule")
+    p.add_argument("--rule", choices=list(RULE_NAMES), default="fedavg", help="aggregation rule")
     p.add_argument("--byzantine", type=int, default=0, help="how many contributors attack")
     p.add_argument("--attack", choices=ATTACKS, default="signflip", help="what they do")
     p.add_argument("--dataset", default="digits", help="digits, wine or breast_cancer")

@@ -111,7 +111,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _keystore_path(args: argparse.Namespace, ctx: Context) -> Path:
+def keystore_path(args: argparse.Namespace, ctx: Context) -> Path:
     chosen = args.keystore or ctx.config.wallet.keystore
     if chosen:
         return Path(chosen).expanduser()
@@ -122,13 +122,13 @@ def _choice(args: argparse.Namespace, ctx: Context) -> str:
     return str(args.secret_store or ctx.config.wallet.secret_store)
 
 
-def _input_password_file(args: argparse.Namespace) -> Path | None:
+def input_password_file(args: argparse.Namespace) -> Path | None:
     given = args.password_file or os.environ.get(PASSWORD_FILE_ENV)
     return Path(given).expanduser() if given else None
 
 
 def _store_password_file(args: argparse.Namespace, ctx: Context) -> Path | None:
-    given = _input_password_file(args) or ctx.config.wallet.password_file
+    given = input_password_file(args) or ctx.config.wallet.password_file
     return Path(given).expanduser() if given else None
 
 
@@ -152,7 +152,7 @@ def _master(ctx: Context) -> Callable[[], str] | None:
     return ask
 
 
-def _store(args: argparse.Namespace, ctx: Context) -> SecretStore:
+def secret_store_for(args: argparse.Namespace, ctx: Context) -> SecretStore:
     return resolve_secret_store(
         _choice(args, ctx),
         data_dir=ctx.paths.data_dir,
@@ -162,7 +162,7 @@ def _store(args: argparse.Namespace, ctx: Context) -> SecretStore:
     )
 
 
-_NO_PASSWORD = (
+NO_PASSWORD = (
     "no password given and no terminal to ask on: pass --password-file PATH "
     f"or set {PASSWORD_FILE_ENV} (a file of mode 0600)"
 )
@@ -172,18 +172,18 @@ def _password(
     args: argparse.Namespace, ctx: Context, store: SecretStore | None, prompt: str, *, new: bool
 ) -> str:
     """From --password-file/env, else the password-file store, else the terminal."""
-    given = _input_password_file(args)
+    given = input_password_file(args)
     if given is not None:
         return read_secret_file(given)
     if isinstance(store, PasswordFileStore):
         return read_secret_file(store.path)
     if ctx.interactive:
         return ask_new_password(getpass_ask, "keystore password") if new else getpass_ask(prompt)
-    raise BadInputError(_NO_PASSWORD)
+    raise BadInputError(NO_PASSWORD)
 
 
 @contextlib.contextmanager
-def _working(ctx: Context, message: str) -> Iterator[None]:
+def working(ctx: Context, message: str) -> Iterator[None]:
     """A spinner on stderr for the second or so scrypt takes."""
     if not ctx.err.isatty():
         yield
@@ -248,13 +248,13 @@ def _human_created(verb: str) -> Callable[[Any], str]:
     "wallet", "create", summary="create a new account (keystore v3, scrypt)", configure=_writing
 )
 def _create(args: argparse.Namespace, ctx: Context) -> int:
-    path = _keystore_path(args, ctx)
+    path = keystore_path(args, ctx)
     kdf_n = check_kdf_n(args.scrypt_n)
     _check_can_write(path, args.force)
     existed = path.exists()
-    store = _store(args, ctx)  # refuses before anything is written
+    store = secret_store_for(args, ctx)  # refuses before anything is written
     password = _password(args, ctx, store, "", new=True)
-    with _working(ctx, "Encrypting the keystore (scrypt)..."):
+    with working(ctx, "Encrypting the keystore (scrypt)..."):
         wallet = Wallet.create(path, password, kdf_n=kdf_n, force=args.force)
     _save_password(store, wallet, password, existed)
     ctx.emit(_result(wallet, store, _choice(args, ctx)), _human_created("created"))
@@ -268,23 +268,23 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     configure=_configure_import,
 )
 def _import(args: argparse.Namespace, ctx: Context) -> int:
-    path = _keystore_path(args, ctx)
+    path = keystore_path(args, ctx)
     kdf_n = check_kdf_n(args.scrypt_n)
     _check_can_write(path, args.force)
     existed = path.exists()
-    store = _store(args, ctx)
+    store = secret_store_for(args, ctx)
     if args.keystore_file:
         source = Path(args.keystore_file).expanduser()
         if not source.exists():
             raise NotFoundError(f"keystore file to import {source} does not exist")
         Wallet.load(source)  # a clear error for a bad file before asking anything
         password = _password(args, ctx, store, f"Password of the keystore {source}: ", new=False)
-        with _working(ctx, "Decrypting and re-encrypting the keystore (scrypt)..."):
+        with working(ctx, "Decrypting and re-encrypting the keystore (scrypt)..."):
             wallet = Wallet.import_keystore(path, source, password, kdf_n=kdf_n, force=args.force)
     else:
         key = _read_key(args, ctx)
         password = _password(args, ctx, store, "", new=True)
-        with _working(ctx, "Encrypting the keystore (scrypt)..."):
+        with working(ctx, "Encrypting the keystore (scrypt)..."):
             wallet = Wallet.import_key(path, key, password, kdf_n=kdf_n, force=args.force)
     _save_password(store, wallet, password, existed)
     ctx.emit(_result(wallet, store, _choice(args, ctx)), _human_created("imported"))
@@ -305,7 +305,7 @@ def _read_key(args: argparse.Namespace, ctx: Context) -> str:
     "wallet", "show", summary="print the address, keystore path and secret store", configure=_common
 )
 def _show(args: argparse.Namespace, ctx: Context) -> int:
-    wallet = Wallet.load(_keystore_path(args, ctx))
+    wallet = Wallet.load(keystore_path(args, ctx))
     choice = _choice(args, ctx)
     os_backend = detect_os_backend()
     if choice == "os-keyring":
@@ -346,7 +346,7 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     configure=_configure_export,
 )
 def _export(args: argparse.Namespace, ctx: Context) -> int:
-    wallet = Wallet.load(_keystore_path(args, ctx))
+    wallet = Wallet.load(keystore_path(args, ctx))
     if args.out:
         dest = wallet.export_keystore(Path(args.out).expanduser(), force=args.force)
         data = {
@@ -360,13 +360,15 @@ def _export(args: argparse.Namespace, ctx: Context) -> int:
         )
         return 0
     _confirm_key_export(args, ctx, wallet)
-    password = _input_password_file(args)
-    secret = read_secret_file(password) if password else _store(args, ctx).get(wallet.address)
+    password = input_password_file(args)
+    secret = (
+        read_secret_file(password) if password else secret_store_for(args, ctx).get(wallet.address)
+    )
     if secret is None and ctx.interactive:
         secret = getpass_ask(f"Password of the keystore {wallet.path}: ")
     if secret is None:
-        raise BadInputError(_NO_PASSWORD)
-    with _working(ctx, "Decrypting the keystore (scrypt)..."):
+        raise BadInputError(NO_PASSWORD)
+    with working(ctx, "Decrypting the keystore (scrypt)..."):
         account = wallet.unlock(secret)
     ctx.emit(
         {"address": wallet.address, "private_key": "0x" + bytes(account.key).hex()},

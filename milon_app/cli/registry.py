@@ -76,14 +76,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_chain",
     "milon_app.cli.cmd_demo",
     "milon_app.cli.cmd_status",
+    "milon_app.cli.cmd_fed",
+    "milon_app.cli.cmd_job",
+    "milon_app.cli.cmd_gov",
+    "milon_app.cli.cmd_rewards",
 )
 
 
 def load_commands() -> Registry:
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency, not a missing module
-                raise
+        importlib.import_module(name)
     return REGISTRY

@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     import torch
 
 
+# Command-line names of the contract's aggregationRule ids (0..4).
+RULE_NAMES: dict[str, int] = {
+    "fedavg": 0,
+    "median": 1,
+    "trimmed-mean": 2,
+    "krum": 3,
+    "multi-krum": 4,
+}
+
+
 @dataclass(frozen=True)
 class ClientUpdate:
     """One contributor's full model state after local training.

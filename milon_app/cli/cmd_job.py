@@ -1,0 +1,419 @@
+"""``milon job list|show|create|download``: training jobs as their owner and members see them.
+
+Specs never go on chain: their bytes go into the local blob store (so this
+node can serve them to members) and only their sha256 is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from milon_app.cli import session as S
+from milon_app.cli.context import Context
+from milon_app.cli.registry import REGISTRY
+from milon_app.errors import BadInputError, NotFoundError
+from milon_app.federation.types import RULE_NAMES
+
+if TYPE_CHECKING:
+    from milon_app.chain.bindings import Job, Milon, Round
+    from milon_app.compute.datasets import DatasetSpec
+    from milon_app.compute.model_spec import ModelSpec
+    from milon_app.store.blobs import BlobStore
+
+REGISTRY.group(("job",), "training jobs: list, inspect, create, download the result")
+
+RULES = tuple(RULE_NAMES)
+PIN_OWNER = "owner"  # the same pin owner the node's job-owner role uses
+ZERO = b"\0" * 32
+
+
+def _milon(ctx: Context, args: argparse.Namespace) -> Milon:
+    from milon_app.chain.bindings import Milon
+
+    _client, suite = S.open_chain(ctx, args)
+    return Milon(suite)
+
+
+def _existing_job(m: Milon, text: str) -> int:
+    job_id = S.positive_int(text, "job id")
+    count = m.job_count()
+    if job_id > count:
+        known = f"1..{count}" if count else "none yet: create one with `milon job create`"
+        raise NotFoundError(f"job {job_id} does not exist (known: {known})")
+    return job_id
+
+
+def _blob_store(ctx: Context) -> BlobStore:
+    """The store the node (``milon --daemon``) serves from: ``<node.data_dir or data>/blobs``."""
+    from milon_app.store.blobs import BlobStore
+
+    node_dir = ctx.config.node.data_dir
+    return BlobStore((Path(node_dir) if node_dir else ctx.paths.data_dir) / "blobs")
+
+
+def _job_row(job_id: int, j: Job) -> dict[str, Any]:
+    p = j.params
+    return {
+        "id": job_id,
+        "federation": p.fed_id,
+        "owner": j.owner,
+        "status": j.status.name.lower(),
+        "epochs_done": j.epochs_done,
+        "total_epochs": p.total_epochs,
+        "epochs_per_round": p.epochs_per_round,
+        "current_round": j.current_round,
+        "reward_per_epoch": S.format_amount(p.reward_per_epoch),
+        "escrow_remaining": S.format_amount(j.escrow_remaining),
+        "rule": p.aggregation_rule.name.lower().replace("_", "-"),
+        "validator_quorum": p.validator_quorum,
+        "round_duration_s": p.round_duration,
+        "model_spec_hash": p.model_spec_hash.hex(),
+        "dataset_spec_hash": p.dataset_spec_hash.hex(),
+        "initial_model_hash": p.initial_model_hash.hex(),
+        "global_model_hash": j.global_model_hash.hex(),
+        "final_model_hash": j.final_model_hash.hex() if j.final_model_hash != ZERO else None,
+    }
+
+
+# ---------------------------------------------------------------- list / show
+
+
+def _configure_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fed", metavar="ID", help="only jobs of this federation")
+    S.add_chain_args(p, account="none")
+
+
+@REGISTRY.command("job", "list", summary="list training jobs", configure=_configure_list)
+def _list(args: argparse.Namespace, ctx: Context) -> int:
+    fed = None if args.fed is None else S.positive_int(args.fed, "--fed")
+    m = _milon(ctx, args)
+    rows = [_job_row(i, m.job(i)) for i in range(1, m.job_count() + 1)]
+    rows = [r for r in rows if fed is None or r["federation"] == fed]
+
+    def human(data: list[dict[str, Any]]) -> str:
+        if not data:
+            return "no jobs" + (f" in federation {fed}" if fed is not None else "")
+        cols = ("id", "fed", "status", "epochs", "round", "reward/epoch", "escrow left", "rule")
+        return S.table(
+            "Training jobs",
+            cols,
+            (
+                (
+                    r["id"],
+                    r["federation"],
+                    r["status"],
+                    f"{r['epochs_done']}/{r['total_epochs']}",
+                    r["current_round"],
+                    r["reward_per_epoch"],
+                    r["escrow_remaining"],
+                    r["rule"],
+                )
+                for r in data
+            ),
+        )
+
+    ctx.emit(rows, human)
+    return 0
+
+
+def _configure_show(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job_id", metavar="ID", help="job id")
+    S.add_chain_args(p, account="none")
+
+
+def phase(rnd: Round, now: int) -> str:
+    """Where a round stands by chain time (the contract's own deadlines)."""
+    if rnd.finalized:
+        return "finalized"
+    if rnd.timed_out:
+        return "timed out"
+    if now <= rnd.accept_deadline:
+        return "accepting assignments"
+    if now <= rnd.commit_deadline:
+        return "training (commit updates)"
+    if now <= rnd.reveal_deadline:
+        return "revealing updates"
+    if now <= rnd.proposal_deadline:
+        return "validating (proposals)"
+    return "stuck: past every deadline (anyone may time it out)"
+
+
+@REGISTRY.command(
+    "job",
+    "show",
+    summary="a job, its current round and the members' assignments",
+    configure=_configure_show,
+)
+def _show(args: argparse.Namespace, ctx: Context) -> int:
+    m = _milon(ctx, args)
+    job_id = _existing_job(m, args.job_id)
+    data = _job_row(job_id, m.job(job_id))
+    now = m.client.now()
+    data["chain_time"] = now
+    r = data["current_round"]
+    data["round"] = None
+    if r > 0:
+        rnd = m.round(job_id, r)
+        assignments = []
+        for who in m.round_members(job_id, r):
+            a = m.assignment(job_id, r, who)
+            assignments.append(
+                {
+                    "member": who,
+                    "epochs": a.epochs,
+                    "capacity": a.capacity,
+                    "state": a.state.name.lower(),
+                    "num_samples": a.num_samples,
+                    "update_hash": a.update_hash.hex() if a.update_hash != ZERO else None,
+                }
+            )
+        data["round"] = {
+            "number": r,
+            "phase": phase(rnd, now),
+            "epochs": rnd.epochs,
+            "started_at": rnd.started_at,
+            "accept_deadline": rnd.accept_deadline,
+            "commit_deadline": rnd.commit_deadline,
+            "reveal_deadline": rnd.reveal_deadline,
+            "proposal_deadline": rnd.proposal_deadline,
+            "base_model_hash": rnd.base_model_hash.hex(),
+            "new_model_hash": rnd.new_model_hash.hex() if rnd.new_model_hash != ZERO else None,
+            "assignments": assignments,
+        }
+    ctx.emit(data, _render_show)
+    return 0
+
+
+def _render_show(d: dict[str, Any]) -> str:
+    now = d["chain_time"]
+    head = S.pairs(
+        [
+            ("job", f"{d['id']} in federation {d['federation']} ({d['status']})"),
+            ("owner", d["owner"]),
+            ("epochs", f"{d['epochs_done']}/{d['total_epochs']}, {d['epochs_per_round']} a round"),
+            (
+                "reward",
+                f"{d['reward_per_epoch']} MILON per epoch; escrow left {d['escrow_remaining']}",
+            ),
+            ("aggregation", f"{d['rule']}, validator quorum {d['validator_quorum']}"),
+            ("round duration", S.duration(d["round_duration_s"])),
+            ("model spec", d["model_spec_hash"]),
+            ("dataset spec", d["dataset_spec_hash"]),
+            ("global model", d["global_model_hash"]),
+            ("final model", d["final_model_hash"] or "-"),
+        ]
+    )
+    rnd = d["round"]
+    if rnd is None:
+        return head + "\nno round started yet"
+    deadlines = S.pairs(
+        [
+            (f"round {rnd['number']}", f"{rnd['phase']}, {rnd['epochs']} epochs"),
+            *(
+                (name, f"{S.utc(rnd[key])} ({S.relative(rnd[key], now)})")
+                for name, key in (
+                    ("accept until", "accept_deadline"),
+                    ("commit until", "commit_deadline"),
+                    ("reveal until", "reveal_deadline"),
+                    ("propose until", "proposal_deadline"),
+                )
+            ),
+        ]
+    )
+    rows = (
+        (a["member"], a["epochs"], a["capacity"], a["state"], a["num_samples"] or "")
+        for a in rnd["assignments"]
+    )
+    cols = ("member", "epochs", "capacity", "state", "samples")
+    return f"{head}\n\n{deadlines}\n" + S.table("Assignments", cols, rows)
+
+
+# ---------------------------------------------------------------- create
+
+
+def _configure_create(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fed", required=True, metavar="ID", help="federation that trains the job")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="SPEC",
+        help="digits-mlp, digits-cnn or a model spec JSON file",
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        metavar="DATA",
+        help="digits, wine, breast_cancer or a dataset spec JSON file",
+    )
+    p.add_argument("--epochs", required=True, metavar="N", help="total epochs to train")
+    p.add_argument("--epochs-per-round", metavar="N", help="epochs split over a round (default 1)")
+    p.add_argument(
+        "--reward-per-epoch",
+        required=True,
+        metavar="AMOUNT",
+        help="MILON paid per accepted epoch; epochs x reward is escrowed now",
+    )
+    p.add_argument("--rule", choices=RULES, default="fedavg", help="aggregation rule")
+    p.add_argument("--quorum", default="1", metavar="N", help="agreeing validators needed (1)")
+    p.add_argument(
+        "--round-duration", default="600", metavar="SECONDS", help="training window (600)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (0)")
+    S.add_chain_args(p)
+
+
+def resolve_model(text: str) -> ModelSpec:
+    from milon_app.compute.model_spec import BUILTIN_MODELS, ModelSpec
+
+    name = text.replace("-", "_")
+    if name in BUILTIN_MODELS:
+        return BUILTIN_MODELS[name]()
+    return ModelSpec.from_file(Path(text).expanduser())
+
+
+def resolve_dataset(text: str) -> DatasetSpec:
+    from milon_app.compute.datasets import BUILTINS, DatasetSpec
+
+    name = text.replace("-", "_")
+    if name in BUILTINS:
+        return DatasetSpec(kind="builtin", name=name)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise NotFoundError(
+            f"dataset {text!r} is neither a built-in ({', '.join(BUILTINS)}) nor a spec file"
+        )
+    try:
+        return DatasetSpec.from_json(path.read_bytes())
+    except BadInputError as exc:
+        raise BadInputError(f"{path}: {exc}") from None
+
+
+@REGISTRY.command(
+    "job",
+    "create",
+    summary="publish a training job and escrow its rewards",
+    configure=_configure_create,
+)
+def _create(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.bindings import AggregationRule, JobParams
+    from milon_app.compute.weights import encode_state
+
+    fed = S.positive_int(args.fed, "--fed")
+    epochs = S.positive_int(args.epochs, "--epochs", maximum=2**32 - 1)
+    per_round = S.positive_int(args.epochs_per_round or "1", "--epochs-per-round", maximum=epochs)
+    reward = S.parse_amount(args.reward_per_epoch, "--reward-per-epoch")
+    if reward == 0:
+        raise BadInputError("--reward-per-epoch must be more than 0")
+    quorum = S.positive_int(args.quorum, "--quorum", maximum=255)
+    round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
+    spec, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
+    m = _milon(ctx, args)
+    if fed > m.federation_count():
+        raise NotFoundError(f"federation {fed} does not exist (see `milon fed list`)")
+    sender = S.signer(ctx, args, m.client)
+    escrow = epochs * reward
+    balance = m.balance(sender.address)
+    if balance < escrow:
+        raise BadInputError(
+            f"the job escrows {S.format_amount(escrow)} MILON ({epochs} epochs x "
+            f"{args.reward_per_epoch}) but {sender.address} holds {S.format_amount(balance)}"
+        )
+    store = _blob_store(ctx)
+    initial = encode_state(spec.build(args.seed).state_dict())
+    digests = [
+        store.put(spec.to_json().encode(), "model_spec", owner=PIN_OWNER),
+        store.put(dataset.to_json().encode(), "dataset_spec", owner=PIN_OWNER),
+        store.put(initial, "weights", owner=PIN_OWNER),
+    ]
+    params = JobParams(
+        fed_id=fed,
+        model_spec_hash=bytes.fromhex(digests[0]),
+        dataset_spec_hash=bytes.fromhex(digests[1]),
+        initial_model_hash=bytes.fromhex(digests[2]),
+        total_epochs=epochs,
+        epochs_per_round=per_round,
+        reward_per_epoch=reward,
+        aggregation_rule=AggregationRule[args.rule.upper().replace("-", "_")],
+        validator_quorum=quorum,
+        round_duration=round_s,
+    )
+    job_id = m.create_job(sender, params)
+    data = _job_row(job_id, m.job(job_id))
+    data["escrow"] = S.format_amount(escrow)
+    data["blob_store"] = str(store.root)
+    ctx.emit(
+        data,
+        lambda d: (
+            f"created job {d['id']} in federation {d['federation']}: {d['total_epochs']} epochs, "
+            f"{d['escrow']} MILON escrowed\nspecs and initial weights stored in "
+            f"{d['blob_store']}; members fetch them from this node while it runs"
+        ),
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- download
+
+
+def _configure_download(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job_id", metavar="ID", help="job id")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
+    p.add_argument(
+        "--current",
+        action="store_true",
+        help="take the current global model of a job that has not completed",
+    )
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    S.add_chain_args(p, account="none")
+
+
+@REGISTRY.command(
+    "job",
+    "download",
+    summary="export a job's final model (safetensors, spec, ONNX) from the local store",
+    configure=_configure_download,
+)
+def _download(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.bindings import JobStatus
+    from milon_app.compute.model_spec import ModelSpec
+    from milon_app.compute.weights import decode_state
+    from milon_app.node.export import export_model
+
+    m = _milon(ctx, args)
+    job_id = _existing_job(m, args.job_id)
+    job = m.job(job_id)
+    if job.status is JobStatus.COMPLETED:
+        digest = job.final_model_hash.hex()
+    elif args.current:
+        digest = job.global_model_hash.hex()
+    else:
+        raise NotFoundError(
+            f"job {job_id} has no final model yet (status {job.status.name.lower()}, "
+            f"{job.epochs_done}/{job.params.total_epochs} epochs); pass --current for the "
+            "current global model"
+        )
+    store = _blob_store(ctx)
+    spec_digest = job.params.model_spec_hash.hex()
+    for what, d in (("model", digest), ("model spec", spec_digest)):
+        if not store.has(d):
+            raise NotFoundError(
+                f"the {what} blob {d} of job {job_id} is not in the local store {store.root}; "
+                "the node must be running to fetch it from the federation's peers"
+            )
+    spec = ModelSpec.from_json(store.get(spec_digest))
+    state = decode_state(store.get(digest), max_bytes=store.limit("weights"))
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"--out {out} exists and is not a folder")
+    written = export_model(spec, state, out, onnx=not args.no_onnx)
+    data = {"job": job_id, "model_hash": digest, "files": [str(p) for p in written]}
+    ctx.emit(
+        data,
+        lambda d: (
+            f"job {d['job']} model {d['model_hash'][:16]}… written to:\n"
+            + "\n".join(f"  {f}" for f in d["files"])
+        ),
+    )
+    return 0

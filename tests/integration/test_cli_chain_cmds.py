@@ -1,0 +1,454 @@
+"""`milon fed|job|rewards` as a user runs them, against a real anvil devnet on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from milon_app.cli.main import main
+from milon_app.exit_codes import ExitCode
+from tests.integration.cli_chain_helpers import ETHER, register_commands, start_devnet, write_config
+
+register_commands()
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory):
+    net = start_devnet(tmp_path_factory.mktemp("devnet"))
+    yield net
+    net.node.stop()
+
+
+@pytest.fixture
+def chain(devnet):
+    """Every test starts from the freshly deployed, funded suite."""
+    snap = devnet.client.snapshot()
+    yield devnet
+    devnet.client.revert(snap)
+
+
+@pytest.fixture
+def home(tmp_path, chain):
+    h = tmp_path / "home"
+    write_config(h, rpc_url=chain.url, manifest=str(chain.manifest))
+    return h
+
+
+@pytest.fixture
+def milon(home, capsys):
+    """Run `milon --home HOME [--json] ARGS` in-process: (exit code, stdout or JSON, stderr)."""
+
+    def run(*args, json_out=True):
+        capsys.readouterr()
+        argv = ["--home", str(home)] + (["--json"] if json_out else []) + [str(a) for a in args]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        if json_out and code == 0:
+            return code, json.loads(out), err
+        return code, out, err
+
+    return run
+
+
+def ok(result):
+    code, out, err = result
+    assert code == 0, err
+    return out
+
+
+def fail(result, code, *needles):
+    got, _out, err = result
+    assert got == code, (got, err)
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def make_fed(milon, dev=1, min_stake="10", *extra):
+    return ok(milon("fed", "create", "lab", "--min-stake", min_stake, "--dev-account", dev, *extra))
+
+
+# ---------------------------------------------------------------- federations
+
+
+def test_fed_create_list_show_join_leave_withdraw(milon, chain, tmp_path):
+    meta = tmp_path / "meta.txt"
+    meta.write_text("a federation for digits")
+    fed = make_fed(milon, 1, "10.5", "--metadata", meta)
+    assert fed["id"] == 1 and fed["min_stake"] == "10.5" and fed["admission"] == "open"
+    assert len(fed["metadata_hash"]) == 64 and fed["metadata_hash"] != "0" * 64
+    ok(
+        milon(
+            "fed",
+            "join",
+            1,
+            "--stake",
+            "20",
+            "--capacity",
+            7,
+            "--peer-info",
+            "/ip4/127.0.0.1/tcp/4001",
+            "--dev-account",
+            2,
+        )
+    )
+    listed = ok(milon("fed", "list"))
+    assert listed == [dict(listed[0], id=1, name="lab", members=1, total_capacity=7)]
+    human = ok(milon("fed", "list", json_out=False))
+    assert "lab" in human and "10.5" in human
+    show = ok(milon("fed", "show", 1))
+    (member,) = show["member_list"]
+    assert member["address"] == chain.dev(2).address
+    assert member["stake"] == "20" and member["capacity"] == 7 and member["active"]
+    assert member["peer_info"] == "/ip4/127.0.0.1/tcp/4001"
+    assert "Members" in ok(milon("fed", "show", 1, json_out=False))
+
+    left = ok(milon("fed", "leave", 1, "--dev-account", 2))
+    assert left["stake"] == "20" and "UTC" in left["withdrawable_at_utc"]
+    fail(milon("fed", "withdraw", 1, "--dev-account", 2), ExitCode.BAD_INPUT, "locked until")
+    chain.client.increase_time(61)
+    before = chain.suite.token.functions.balanceOf(chain.dev(2).address).call()
+    out = ok(milon("fed", "withdraw", 1, "--dev-account", 2))
+    assert out["withdrawn"] == "20"
+    after = chain.suite.token.functions.balanceOf(chain.dev(2).address).call()
+    assert after - before == 20 * ETHER
+    fail(
+        milon("fed", "withdraw", 1, "--dev-account", 2), ExitCode.BAD_INPUT, "no stake to withdraw"
+    )
+    fail(milon("fed", "leave", 1, "--dev-account", 2), ExitCode.BAD_INPUT, "not an active member")
+
+
+def test_fed_human_output_for_leave(milon):
+    make_fed(milon)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
+    out = ok(milon("fed", "leave", 1, "--dev-account", 2, json_out=False))
+    assert "can be withdrawn from" in out and "milon fed withdraw 1" in out
+
+
+def test_fed_bad_inputs(milon):
+    fail(milon("fed", "show", 1), ExitCode.NOT_FOUND, "federation 1 does not exist", "none yet")
+    fail(
+        milon("fed", "create", "x", "--min-stake", "ten", "--dev-account", 1),
+        ExitCode.BAD_INPUT,
+        "--min-stake 'ten' is not a MILON amount",
+    )
+    fail(
+        milon("fed", "create", "x", "--min-stake", "0.5", "--dev-account", 1),
+        ExitCode.BAD_INPUT,
+        "below the protocol floor of 1 MILON",
+    )
+    fail(
+        milon("fed", "create", "  ", "--min-stake", "5", "--dev-account", 1),
+        ExitCode.BAD_INPUT,
+        "name must not be empty",
+    )
+    fail(
+        milon(
+            "fed",
+            "create",
+            "x",
+            "--min-stake",
+            "5",
+            "--metadata",
+            "/nonexistent/m",
+            "--dev-account",
+            1,
+        ),
+        ExitCode.NOT_FOUND,
+        "metadata file",
+    )
+    make_fed(milon)
+    fail(milon("fed", "show", 2), ExitCode.NOT_FOUND, "federation 2 does not exist (known: 1..1)")
+    fail(milon("fed", "show", "abc"), ExitCode.BAD_INPUT, "federation id must be a whole number")
+    fail(
+        milon("fed", "join", 1, "--stake", "5", "--capacity", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "below federation 1's minimum of 10 MILON",
+    )
+    fail(
+        milon("fed", "join", 1, "--stake", "0", "--capacity", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "--stake must be more than 0",
+    )
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 0, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "--capacity must be 1..",
+    )
+    fail(
+        milon(
+            "fed",
+            "join",
+            1,
+            "--stake",
+            "10",
+            "--capacity",
+            1,
+            "--peer-info",
+            "x" * 513,
+            "--dev-account",
+            2,
+        ),
+        ExitCode.BAD_INPUT,
+        "--peer-info is 513 bytes",
+    )
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 9),
+        ExitCode.BAD_INPUT,
+        "holds 0 MILON, less than the stake 10",
+    )
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "already a member of federation 1",
+    )
+    ok(milon("fed", "leave", 1, "--dev-account", 2))
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "stake is still locked",
+    )
+    fail(milon("fed", "withdraw", 1, "--dev-account", 3), ExitCode.BAD_INPUT, "no stake")
+
+
+def test_fed_governance_admission_refuses_unadmitted(milon, chain):
+    fed = make_fed(milon, 1, "10", "--admission", "governance")
+    assert fed["admission"] == "governance"
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "admits members by governance",
+        f"milon gov propose admit 1 {chain.dev(2).address}",
+    )
+
+
+def test_fed_join_measures_capacity_when_not_given(milon):
+    make_fed(milon)
+    code, out, err = milon(
+        "fed", "join", 1, "--stake", "10", "--benchmark-seconds", "0.3", "--dev-account", 2
+    )
+    assert code == 0, err
+    assert "measuring training capacity" in err and "samples/s" in err
+    assert out["capacity"] >= 1
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def _job_args(*extra):
+    return (
+        "job",
+        "create",
+        "--fed",
+        1,
+        "--model",
+        "digits-mlp",
+        "--dataset",
+        "digits",
+        "--epochs",
+        4,
+        "--epochs-per-round",
+        4,
+        "--reward-per-epoch",
+        "2.5",
+        "--rule",
+        "median",
+        "--quorum",
+        1,
+        "--round-duration",
+        120,
+        "--dev-account",
+        3,
+        *extra,
+    )
+
+
+def _run_round_to_completion(chain, home, job_id, member):
+    """Play one member's and one validator's part on chain; the result lands in the local store."""
+    from milon_app.chain.bindings import Milon
+    from milon_app.compute.model_spec import digits_mlp
+    from milon_app.compute.weights import encode_state
+    from milon_app.store.blobs import BlobStore
+
+    m = Milon(chain.suite)
+    chain.client.forget_nonces()  # the CLI sent transactions from the same accounts
+    r = m.start_round(chain.dev(3), job_id)
+    m.accept(member, job_id, r)
+    digest = BlobStore(home / "data" / "blobs").put(
+        encode_state(digits_mlp().build(7).state_dict()), "weights"
+    )
+    h, salt = bytes.fromhex(digest), b"\x01" * 32
+    m.commit(member, job_id, r, m.commitment(h, 100, salt, member.address, job_id, r))
+    m.reveal(member, job_id, r, h, 100, salt)
+    m.propose(member, job_id, r, h, [member.address])
+    return digest
+
+
+def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path):
+    make_fed(milon)
+    member = chain.dev(2)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
+    job = ok(milon(*_job_args()))
+    assert job["id"] == 1 and job["escrow"] == "10" and job["rule"] == "median"
+    assert job["status"] == "open" and job["reward_per_epoch"] == "2.5"
+    from milon_app.store.blobs import BlobStore
+
+    store = BlobStore(home / "data" / "blobs")
+    for key in ("model_spec_hash", "dataset_spec_hash", "initial_model_hash"):
+        assert store.has(job[key]), key
+    listed = ok(milon("job", "list"))
+    assert [j["id"] for j in listed] == [1]
+    assert ok(milon("job", "list", "--fed", 2)) == []
+    assert "no jobs in federation 2" in ok(milon("job", "list", "--fed", 2, json_out=False))
+    show = ok(milon("job", "show", 1))
+    assert show["round"] is None
+    assert "no round started yet" in ok(milon("job", "show", 1, json_out=False))
+    fail(
+        milon("job", "download", 1, "--out", tmp_path / "o"),
+        ExitCode.NOT_FOUND,
+        "has no final model yet",
+        "--current",
+    )
+    cur = ok(milon("job", "download", 1, "--out", tmp_path / "cur", "--current", "--no-onnx"))
+    assert cur["model_hash"] == job["initial_model_hash"]
+    assert sorted(os.listdir(tmp_path / "cur")) == ["model-spec.json", "model.safetensors"]
+
+    from milon_app.chain.bindings import Milon
+
+    chain.client.forget_nonces()
+    Milon(chain.suite).start_round(chain.dev(3), 1)
+    show = ok(milon("job", "show", 1))
+    assert show["round"]["number"] == 1 and show["round"]["phase"] == "accepting assignments"
+    (a,) = show["round"]["assignments"]
+    assert a["member"] == member.address and a["state"] == "assigned" and a["epochs"] == 4
+    human = ok(milon("job", "show", 1, json_out=False))
+    assert "accepting assignments" in human and "commit until" in human and "assigned" in human
+    chain.client.increase_time(301)
+    assert ok(milon("job", "show", 1))["round"]["phase"] == "training (commit updates)"
+
+
+def test_job_completes_then_download_and_rewards(milon, chain, home, tmp_path):
+    make_fed(milon)
+    member = chain.dev(2)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
+    ok(milon(*_job_args()))
+    digest = _run_round_to_completion(chain, home, 1, member)
+    show = ok(milon("job", "show", 1))
+    assert show["status"] == "completed" and show["final_model_hash"] == digest
+    assert show["round"]["phase"] == "finalized"
+    assert show["round"]["assignments"][0]["state"] == "revealed"
+    out = ok(milon("job", "download", 1, "--out", tmp_path / "final"))
+    assert out["model_hash"] == digest
+    assert sorted(os.listdir(tmp_path / "final")) == [
+        "model-spec.json",
+        "model.onnx",
+        "model.safetensors",
+    ]
+
+    rewards = ok(milon("rewards", "--dev-account", 2))
+    assert rewards["claimable"] == "10" and rewards["address"] == member.address
+    assert rewards["stakes"] == [
+        {"federation": 1, "stake": "10", "active": True, "pending_rounds": 0}
+    ]
+    assert "milon rewards claim" in ok(milon("rewards", "--dev-account", 2, json_out=False))
+    claimed = ok(milon("rewards", "claim", "--dev-account", 2))
+    assert claimed["claimed"] == "10" and claimed["milon_balance"] == "10000"
+    fail(milon("rewards", "claim", "--dev-account", 2), ExitCode.BAD_INPUT, "no rewards to claim")
+    other = ok(milon("rewards", "--address", chain.dev(3).address))
+    assert other["claimable"] == "0" and other["stakes"] == []
+    assert "no stake in any federation" in ok(
+        milon("rewards", "--address", chain.dev(3).address, json_out=False)
+    )
+
+
+def test_job_download_needs_the_blob_locally(milon, chain, home, tmp_path):
+    make_fed(milon)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
+    ok(milon(*_job_args()))
+    digest = _run_round_to_completion(chain, home, 1, chain.dev(2))
+    from milon_app.store.blobs import BlobStore
+
+    assert BlobStore(home / "data" / "blobs").delete(digest)
+    fail(
+        milon("job", "download", 1, "--out", tmp_path / "x"),
+        ExitCode.NOT_FOUND,
+        f"model blob {digest}",
+        "node must be running",
+    )
+
+
+def test_job_create_bad_inputs(milon, tmp_path):
+    fail(milon(*_job_args()), ExitCode.NOT_FOUND, "federation 1 does not exist")
+    make_fed(milon)
+    args = list(_job_args())
+
+    def with_(flag, value):
+        a = list(args)
+        a[a.index(flag) + 1] = value
+        return a
+
+    fail(
+        milon(*with_("--epochs-per-round", 5)),
+        ExitCode.BAD_INPUT,
+        "--epochs-per-round must be 1..4",
+    )
+    fail(milon(*with_("--epochs", 0)), ExitCode.BAD_INPUT, "--epochs must be 1..")
+    fail(milon(*with_("--reward-per-epoch", "-1")), ExitCode.BAD_INPUT, "not a MILON amount")
+    fail(milon(*with_("--reward-per-epoch", "0")), ExitCode.BAD_INPUT, "must be more than 0")
+    fail(
+        milon(*with_("--reward-per-epoch", "1.0000000000000000001")),
+        ExitCode.BAD_INPUT,
+        "more than 18 decimals",
+    )
+    fail(milon(*with_("--quorum", 256)), ExitCode.BAD_INPUT, "--quorum must be 1..255")
+    fail(milon(*with_("--round-duration", "soon")), ExitCode.BAD_INPUT, "--round-duration")
+    fail(milon(*with_("--model", tmp_path / "nope.json")), ExitCode.NOT_FOUND, "model spec file")
+    bad_model = tmp_path / "bad.json"
+    bad_model.write_text('{"version": 1}')
+    fail(milon(*with_("--model", bad_model)), ExitCode.BAD_INPUT, str(bad_model))
+    fail(milon(*with_("--dataset", "mnist")), ExitCode.NOT_FOUND, "neither a built-in")
+    bad_data = tmp_path / "data.json"
+    bad_data.write_text('{"kind": "builtin", "name": "imagenet"}')
+    fail(milon(*with_("--dataset", bad_data)), ExitCode.BAD_INPUT, "imagenet")
+    fail(milon(*with_("--dev-account", 9)), ExitCode.BAD_INPUT, "escrows 10 MILON")
+    with pytest.raises(SystemExit) as exc:
+        milon(*with_("--rule", "mean"))
+    assert exc.value.code == ExitCode.USAGE
+    fail(milon("job", "show", 1), ExitCode.NOT_FOUND, "job 1 does not exist")
+
+
+def test_job_create_with_spec_files(milon, home, tmp_path):
+    from milon_app.compute.datasets import DatasetSpec
+    from milon_app.compute.model_spec import digits_cnn
+
+    make_fed(milon)
+    model = tmp_path / "model.json"
+    model.write_text(digits_cnn().to_json())
+    data = tmp_path / "dataset.json"
+    data.write_text(DatasetSpec(kind="builtin", name="digits", seed=3).to_json())
+    args = list(_job_args())
+    args[args.index("--model") + 1] = model
+    args[args.index("--dataset") + 1] = data
+    job = ok(milon(*args))
+    assert job["model_spec_hash"] == digits_cnn().spec_hash()
+    assert (
+        job["dataset_spec_hash"] == DatasetSpec(kind="builtin", name="digits", seed=3).spec_hash()
+    )
+
+
+def test_job_blobs_go_where_the_node_serves_them(milon, chain, home, tmp_path):
+    """With config node.data_dir set, the daemon's blob store is <node.data_dir>/blobs."""
+    from milon_app.store.blobs import BlobStore
+
+    node_dir = tmp_path / "node"
+    cfg = home / "config" / "config.json"
+    data = json.loads(cfg.read_text())
+    data["node"] = {"data_dir": str(node_dir)}
+    cfg.write_text(json.dumps(data))
+    make_fed(milon)
+    job = ok(milon(*_job_args()))
+    assert BlobStore(node_dir / "blobs").has(job["model_spec_hash"])
+    assert not (home / "data" / "blobs").exists()
