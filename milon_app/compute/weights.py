@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from milon_app.compute.bounded_json import loads_bounded
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -51,12 +51,10 @@ def parse_header(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str
     (hlen,) = struct.unpack("<Q", data[:8])
     if hlen > MAX_HEADER_BYTES or 8 + hlen > len(data):
         raise BadInputError(f"weights blob has a bad header length {hlen} (blob {len(data)} bytes)")
-    try:
-        header = json.loads(data[8 : 8 + hlen])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(f"weights header is not valid JSON: {exc}") from exc
-    except RecursionError:  # a hostile header of deeply nested brackets
-        raise BadInputError("weights header is nested too deeply") from None
+    # Depth-checked before parsing: json.loads on [[[[... can overflow the C stack.
+    header = loads_bounded(
+        data[8 : 8 + hlen], max_bytes=MAX_HEADER_BYTES, max_depth=4, what="weights header"
+    )
     if not isinstance(header, dict):
         raise BadInputError("weights header is not a JSON object")
     header.pop("__metadata__", None)

@@ -19,6 +19,8 @@ from typing import Any
 from libp2p.custom_types import TProtocol
 from libp2p.pubsub.gossipsub import GossipSub
 
+from milon_app.compute.bounded_json import loads_bounded
+from milon_app.errors import BadInputError
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -48,14 +50,19 @@ def make_router() -> GossipSub:
     )
 
 
+MAX_MESSAGE_DEPTH = 16
+
+
 def decode_message(data: bytes) -> dict[str, Any]:
     """The JSON object in a gossip payload, else ValueError with the reason."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise ValueError(f"{len(data)} bytes, over {MAX_MESSAGE_BYTES}")
-    try:
-        message = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON ({exc})") from None
+    try:  # depth-checked first: deep nesting can overflow the C stack in json.loads
+        message = loads_bounded(
+            data, max_bytes=MAX_MESSAGE_BYTES, max_depth=MAX_MESSAGE_DEPTH, what="message"
+        )
+    except BadInputError as exc:
+        raise ValueError(str(exc)) from None
     if not isinstance(message, dict):
         raise ValueError(f"a JSON {type(message).__name__}, not an object")
     return message

@@ -71,7 +71,7 @@ def test_malformed_blobs_are_refused(blob, message):
 
 
 def test_deeply_nested_header_is_bad_input_not_a_crash():
-    with pytest.raises(BadInputError, match="nested too deeply|not valid JSON"):
+    with pytest.raises(BadInputError, match="nested deeper than 4 levels"):
         decode_state(_raw_text("[" * 200_000))
 
 

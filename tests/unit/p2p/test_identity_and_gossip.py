@@ -33,8 +33,8 @@ def test_address_of_peer_refuses_non_members():
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"\xff", "not JSON"),
-        (b"nope", "not JSON"),
+        (b"\xff", "not UTF-8|not valid JSON"),
+        (b"nope", "not UTF-8|not valid JSON"),
         (b"[1]", "not an object"),
         (b"3", "not an object"),
         (b" " * (MAX_MESSAGE_BYTES + 1), f"over {MAX_MESSAGE_BYTES}"),
@@ -101,3 +101,13 @@ def test_dispatcher_survives_failing_handlers():
         assert done.wait(5)
     finally:
         d.stop(5)
+
+
+def test_deeply_nested_gossip_is_refused_not_a_crash():
+    from milon_app.p2p.gossip import decode_message
+
+    with pytest.raises(ValueError, match="nested deeper"):
+        decode_message(b"[" * 60_000)
+    with pytest.raises(ValueError, match="nested deeper"):
+        decode_message(b'{"a":' * 20 + b"1" + b"}" * 20)
+    assert decode_message(b'{"a": {"b": [1, 2]}}') == {"a": {"b": [1, 2]}}
