@@ -19,6 +19,7 @@ from typing import Any
 from milon_app.chain.bindings import AggregationRule
 from milon_app.errors import BadInputError
 from milon_app.federation.types import RULE_NAMES
+from milon_app.node.behaviour import ATTACKS
 
 ETHER = 10**18
 RULES = {name: AggregationRule(rule_id) for name, rule_id in RULE_NAMES.items()}
@@ -35,7 +36,7 @@ class DemoOptions:
     dataset: str = "digits"
     chain: str = "embedded"
     seed: int = 0
-    transport: str = "inprocess"
+    transport: str = "libp2p"  # real hosts on 127.0.0.1; "inprocess" only for tests
     workdir: Path | None = None
     governance: bool = True  # run the governance cycle after the job
     baseline: bool = True  # train the centralized baseline for comparison
@@ -53,8 +54,12 @@ class DemoOptions:
             raise BadInputError(f"--byzantine must be in 0..{self.nodes - 1}, got {self.byzantine}")
         if self.dataset not in ("digits", "wine", "breast_cancer"):
             raise BadInputError(f"--dataset {self.dataset!r}: expected digits, wine, breast_cancer")
-        if self.transport != "inprocess":
-            raise BadInputError(f"--transport {self.transport!r}: only 'inprocess' is available")
+        if self.byzantine and self.attack not in ATTACKS:
+            raise BadInputError(
+                f"unknown attack {self.attack!r}: expected one of {', '.join(ATTACKS)}"
+            )
+        if self.transport not in ("libp2p", "inprocess"):
+            raise BadInputError(f"--transport {self.transport!r}: expected libp2p or inprocess")
 
     @property
     def epochs(self) -> int:
@@ -135,7 +140,6 @@ def _run(
     from milon_app.node.events import UpdatesValidated
     from milon_app.node.owner import JobRequest
     from milon_app.node.state import StateDB
-    from milon_app.p2p.inprocess import InProcessHub
     from milon_app.store.blobs import BlobStore
 
     t0 = time.monotonic()
@@ -159,70 +163,81 @@ def _run(
     parts = partition_iid(int(data.x_train.shape[0]), n, opts.seed)
 
     bus = EventBus(history=20_000)
-    hub = InProcessHub()
-    nodes: list[NodeCore] = []
-    capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
-    for i, acct in enumerate(accts):
-        byz = i >= n - opts.byzantine
-        root = work / f"node{i}"
-        store = BlobStore(root / "blobs")
-        idx = torch.as_tensor(parts[i])
-        nodes.append(
-            NodeCore(
-                account=acct,
-                suite=suite,
-                transport=hub.transport(acct.address, store),
-                store=store,
-                state=StateDB(root / "state.db"),
-                bus=bus,
-                data=TensorData(data.x_train[idx], data.y_train[idx]),
-                threads=1,
-                behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
+    started: list[NodeCore] = []
+    try:
+        make = _transports(opts.transport, suite, bus)
+        ostore = BlobStore(work / "owner" / "blobs")
+        otransport, peer_of = make(owner_acct, ostore, [])
+        owner = NodeCore(
+            account=owner_acct,
+            suite=suite,
+            bus=bus,
+            store=ostore,
+            transport=otransport,
+            state=StateDB(work / "owner" / "state.db"),
+            roles=("owner", "keeper"),
+            peer_of=peer_of,
+        )
+        owner.start()  # contributors bootstrap from the owner, who serves the job's specs
+        started.append(owner)
+        bootstrap = _listen_addrs(otransport)
+        nodes: list[NodeCore] = []
+        capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
+        for i, acct in enumerate(accts):
+            byz = i >= n - opts.byzantine
+            root = work / f"node{i}"
+            store = BlobStore(root / "blobs")
+            transport, peer_of = make(acct, store, bootstrap)
+            idx = torch.as_tensor(parts[i])
+            nodes.append(
+                NodeCore(
+                    account=acct,
+                    suite=suite,
+                    transport=transport,
+                    store=store,
+                    state=StateDB(root / "state.db"),
+                    bus=bus,
+                    data=TensorData(data.x_train[idx], data.y_train[idx]),
+                    threads=1,
+                    behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
+                    peer_of=peer_of,
+                )
+            )
+        owner.owner.eval_data = (data.x_test, data.y_test)
+        stake = 50 * ETHER
+        fed = owner.milon.create_federation(owner_acct, "demo-federation", b"\x00" * 32, 10 * ETHER)
+        for node, cap in zip(nodes, capacities, strict=True):
+            owner.milon.transfer(owner_acct, node.address, 1_000 * ETHER)
+            node.start()
+            started.append(node)
+            for addr in bootstrap:  # dial now rather than racing the background bootstrap
+                node.transport.connect(addr)
+            peer_info = " ".join(_listen_addrs(node.transport)) or f"inprocess:{node.address}"
+            node.join(fed, stake, cap, peer_info)
+        reward = ETHER
+        job_id = owner.owner.create_job(
+            JobRequest(
+                fed_id=fed,
+                spec=spec,
+                dataset=dspec,
+                total_epochs=opts.rounds * opts.epochs,
+                epochs_per_round=opts.epochs,
+                reward_per_epoch=reward,
+                rule=RULES[opts.rule],
+                validator_quorum=min(2, n - opts.byzantine) if n - opts.byzantine >= 2 else 1,
+                seed=opts.seed,
             )
         )
-    ostore = BlobStore(work / "owner" / "blobs")
-    owner = NodeCore(
-        account=owner_acct,
-        suite=suite,
-        bus=bus,
-        store=ostore,
-        transport=hub.transport(owner_acct.address, ostore),
-        state=StateDB(work / "owner" / "state.db"),
-        roles=("owner", "keeper"),
-    )
-    owner.owner.eval_data = (data.x_test, data.y_test)
-    stake = 50 * ETHER
-    fed = owner.milon.create_federation(owner_acct, "demo-federation", b"\x00" * 32, 10 * ETHER)
-    for node, cap in zip(nodes, capacities, strict=True):
-        owner.milon.transfer(owner_acct, node.address, 1_000 * ETHER)
-        node.start()
-        node.join(fed, stake, cap, f"inprocess:{node.address}")
-    owner.start()
-    reward = ETHER
-    job_id = owner.owner.create_job(
-        JobRequest(
-            fed_id=fed,
-            spec=spec,
-            dataset=dspec,
-            total_epochs=opts.rounds * opts.epochs,
-            epochs_per_round=opts.epochs,
-            reward_per_epoch=reward,
-            rule=RULES[opts.rule],
-            validator_quorum=min(2, n - opts.byzantine) if n - opts.byzantine >= 2 else 1,
-            seed=opts.seed,
+        report = DemoReport(
+            options={k: str(v) if isinstance(v, Path) else v for k, v in opts.__dict__.items()},
+            nodes=[
+                {"address": nd.address, "capacity": c, "behaviour": nd.behaviour.name}
+                for nd, c in zip(nodes, capacities, strict=True)
+            ],
+            job_id=job_id,
         )
-    )
-    report = DemoReport(
-        options={k: str(v) if isinstance(v, Path) else v for k, v in opts.__dict__.items()},
-        nodes=[
-            {"address": nd.address, "capacity": c, "behaviour": nd.behaviour.name}
-            for nd, c in zip(nodes, capacities, strict=True)
-        ],
-        job_id=job_id,
-    )
-    everyone = [*nodes, owner]
-    slashed_before = {nd.address: nd.milon.member(fed, nd.address).stake for nd in nodes}
-    try:
+        everyone = [*nodes, owner]
+        slashed_before = {nd.address: nd.milon.member(fed, nd.address).stake for nd in nodes}
         for r in range(1, opts.rounds + 1):
             gas0, rt0 = client.gas_used_total, time.monotonic()
             _drive_round(client, everyone, owner, job_id, r)
@@ -277,7 +292,7 @@ def _run(
             )
             _, report.centralized_accuracy = evaluate(spec, central.state, data.x_test, data.y_test)
     finally:
-        for nd in everyone:
+        for nd in started:
             nd.stop()
             nd.state.close()
     report.total_gas = client.gas_used_total
@@ -300,6 +315,34 @@ def _govern(suite: Any, owner_acct: Any, accts: list[Any]) -> dict[str, Any]:
         "description": call.description,
         "slash_bps_after": int(suite.client.call(suite.registry.functions.slashBps())),
     }
+
+
+def _transports(kind: str, suite: Any, bus: Any) -> Callable[..., tuple[Any, Any]]:
+    """A factory of (transport, peer resolver) per node: libp2p hosts or one in-process hub."""
+    from milon_app.node.peers import member_authorizer, peer_resolver, transport_event_sink
+    from milon_app.p2p.inprocess import InProcessHub
+
+    hub = InProcessHub()
+
+    def make(acct: Any, store: Any, bootstrap: list[str]) -> tuple[Any, Any]:
+        if kind == "inprocess":
+            return hub.transport(acct.address, store), None
+        from milon_app.p2p.host import Libp2pTransport
+
+        transport = Libp2pTransport(
+            bytes(acct.key),
+            store,
+            bootstrap=bootstrap,
+            authorize=member_authorizer(suite),
+            on_event=transport_event_sink(bus, acct.address),
+        )
+        return transport, peer_resolver(suite)
+
+    return make
+
+
+def _listen_addrs(transport: Any) -> list[str]:
+    return list(getattr(transport, "listen_addrs", list)())
 
 
 def _drive_round(client: Any, everyone: list[Any], owner: Any, job_id: int, r: int) -> None:

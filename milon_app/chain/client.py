@@ -150,7 +150,11 @@ class ChainClient:
         delay = self.retry.first_delay_s
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                result = fn()
+                if self.kind == EMBEDDED:  # py-evm is not thread-safe: one caller at a time
+                    with self._lock:
+                        result = fn()
+                else:
+                    result = fn()
                 self.connected = True
                 return result
             except Exception as exc:

@@ -31,6 +31,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits, wine or breast_cancer")
     p.add_argument("--chain", default="embedded", help="'embedded' or a devnet RPC URL")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--transport",
+        choices=("libp2p", "inprocess"),
+        default="libp2p",
+        help="libp2p hosts on 127.0.0.1 (default) or an in-process hub (for tests)",
+    )
 
 
 def _short(addr: str) -> str:
@@ -111,6 +117,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         dataset=args.dataset,
         chain=args.chain,
         seed=args.seed,
+        transport=args.transport,
     )
     opts.check()
     with Progress(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,7 +72,17 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_third_party_warnings() -> None:
+    """web3 imports websockets' legacy module, which warns once on import; users cannot act
+    on it. A filter is not enough: eth_tester resets the filters when it is imported."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with contextlib.suppress(ImportError):
+            import websockets.legacy  # noqa: F401
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_third_party_warnings()
     args_list = list(sys.argv[1:] if argv is None else argv)
     registry = load_commands()
     parser = build_parser(registry)

@@ -160,7 +160,7 @@ class Daemon:
             if len(c.node.work_hours) != 2:
                 raise ConfigError("node.work_hours must be [start, end]")
             hours_pair = (c.node.work_hours[0], c.node.work_hours[1])
-        transport, peer_of = make_transport(c, account.key, store, suite)
+        transport, peer_of = make_transport(c, account.key, store, suite, bus, account.address)
         self.node = NodeCore(
             account=account,
             suite=suite,

@@ -166,7 +166,11 @@ class NodeCore:
         return [p for p in (self._peer_of(a) for a in addresses) if p]
 
     def providers_for(self, ctx: JobContext) -> list[str]:
-        return self.peers_of([ctx.job.owner])
+        """Where a job's blobs live: its owner (specs, first model) and the members
+        (updates, aggregated models), never this node itself."""
+        members = self.milon.active_members(ctx.job.params.fed_id)
+        others = [a for a in [ctx.job.owner, *members] if a != self.address]
+        return self.peers_of(others)
 
     # -- the loop -----------------------------------------------------------------------------
     def tick(self) -> bool:

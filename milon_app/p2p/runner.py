@@ -39,7 +39,10 @@ class TrioThread:
     def start(self, serve: Serve, timeout_s: float) -> None:
         if self._thread is not None:
             raise NetworkError(f"{self._name} was already started")
-        self._thread = threading.Thread(target=self._run, args=(serve,), name=self._name)
+        # daemon: a host someone forgot to stop must not keep the process alive at exit
+        self._thread = threading.Thread(
+            target=self._run, args=(serve,), name=self._name, daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(timeout_s):
             self.stop(timeout_s)

@@ -32,6 +32,9 @@ class Transport(Protocol):
 
     def stop(self) -> None: ...
 
+    def connect(self, addr: str, timeout_s: float = 10.0) -> str:
+        """Dial a peer by its full address; returns its peer id."""
+
     def provide(self, digest: str) -> None:
         """Announce that the local store holds ``digest``."""
 

@@ -16,7 +16,9 @@ ETHER = 10**18
 
 
 def test_honest_federation_trains_pays_by_capacity_and_governs(tmp_path):
+    """Over real libp2p hosts on 127.0.0.1 (the default transport)."""
     rep = run_demo(DemoOptions(nodes=3, rounds=2, epochs_per_round=6, workdir=tmp_path))
+    assert rep.options["transport"] == "libp2p"
     assert [r.round for r in rep.rounds] == [1, 2]
     caps = [n["capacity"] for n in rep.nodes]
     assert caps == sorted(caps) and len(set(caps)) == 3
@@ -40,7 +42,7 @@ def test_honest_federation_trains_pays_by_capacity_and_governs(tmp_path):
 def test_byzantine_node_is_rejected_and_slashed(tmp_path, rule, attack):
     rep = run_demo(DemoOptions(nodes=4, rounds=2, epochs_per_round=8, rule=rule,
                                byzantine=1, attack=attack, workdir=tmp_path,
-                               governance=False, baseline=False))
+                               governance=False, baseline=False, transport="inprocess"))
     bad = rep.nodes[-1]["address"]
     honest = [n["address"] for n in rep.nodes[:-1]]
     for row in rep.rounds:
@@ -54,7 +56,7 @@ def test_byzantine_node_is_rejected_and_slashed(tmp_path, rule, attack):
 def test_noshow_node_is_slashed_after_the_deadline(tmp_path):
     rep = run_demo(DemoOptions(nodes=3, rounds=1, epochs_per_round=6, byzantine=1,
                                attack="noshow", workdir=tmp_path, governance=False,
-                               baseline=False))
+                               baseline=False, transport="inprocess"))
     bad = rep.nodes[-1]["address"]
     assert rep.slashed[bad] > 0 and rep.rewards[bad] == 0
     assert bad not in rep.rounds[0].accepted and len(rep.rounds[0].accepted) == 2
@@ -68,6 +70,7 @@ def test_noshow_node_is_slashed_after_the_deadline(tmp_path):
         ({"rule": "mean"}, "--rule"),
         ({"byzantine": 4}, "--byzantine"),
         ({"dataset": "mnist"}, "--dataset"),
+        ({"transport": "carrier-pigeon"}, "--transport"),
         ({"attack": "bribe", "byzantine": 1}, "unknown attack"),
     ],
 )
