@@ -79,6 +79,9 @@ class NodeSettings:
     partition: str = _f("", "Use only part i of n of the local data, as 'i/n' (simulations)")
     status_port: int = _f(0, "Loopback port of the status channel (0: pick a free one)")
     poll_interval_s: float = _f(1.0, "Seconds between node ticks")
+    attack: str = _f(
+        "", "Robustness tests only: misbehave as signflip, noise, labelflip, lazy or noshow"
+    )
 
 
 @dataclass

@@ -119,6 +119,10 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending {
 
     mapping(address account => uint256) public claimable;
     mapping(uint256 fedId => mapping(address account => uint256)) public pendingWork;
+    /// @notice The last round of a job in which a member was slashed. Such a member sits out
+    ///         that job's next round, so epochs it failed are not handed straight back to it
+    ///         (largest-remainder splits of a few epochs favour the same member every time).
+    mapping(uint256 jobId => mapping(address account => uint256)) public lastSlashedRound;
 
     error NotGovernance(address caller);
     error ZeroAddress();
@@ -295,8 +299,7 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending {
 
         uint256 left = uint256(j.params.totalEpochs) - j.epochsDone;
         uint256 e = j.params.epochsPerRound < left ? j.params.epochsPerRound : left;
-        uint256[] memory weights = new uint256[](caps.length);
-        for (uint256 i; i < caps.length; ++i) weights[i] = caps[i];
+        uint256[] memory weights = _benchSlashed(jobId, j.currentRound, accounts, caps);
         uint256[] memory shares = _split(e, weights);
 
         r = ++j.currentRound;
@@ -581,7 +584,28 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending {
         }
     }
 
+    /// @dev Capacities as split weights, zero for members slashed in the job's previous round
+    ///      (unless that is everyone: a round must go to someone).
+    function _benchSlashed(uint256 jobId, uint256 previous, address[] memory accounts, uint64[] memory caps)
+        internal
+        view
+        returns (uint256[] memory weights)
+    {
+        weights = new uint256[](caps.length);
+        bool anyLeft;
+        for (uint256 i; i < caps.length; ++i) {
+            if (previous == 0 || lastSlashedRound[jobId][accounts[i]] != previous) {
+                weights[i] = caps[i];
+                anyLeft = true;
+            }
+        }
+        if (!anyLeft) {
+            for (uint256 i; i < caps.length; ++i) weights[i] = caps[i];
+        }
+    }
+
     function _slash(uint256 jobId, uint256 roundId, uint256 fedId, address m, uint256 bps, bytes32 reason) internal {
+        lastSlashedRound[jobId][m] = roundId;
         uint256 amount = registry.stakeOf(fedId, m) * bps / 10_000;
         if (amount == 0) return;
         uint256 taken = registry.slash(fedId, m, amount, reason);

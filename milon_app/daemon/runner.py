@@ -132,6 +132,7 @@ class Daemon:
         from milon_app.chain.deploy import Suite
         from milon_app.chain.manifest import Manifest
         from milon_app.daemon.transport import make_transport
+        from milon_app.node.behaviour import HONEST, Behaviour
         from milon_app.node.bus import EventBus
         from milon_app.node.core import NodeCore
         from milon_app.node.policy import AcceptPolicy
@@ -176,6 +177,7 @@ class Daemon:
             device=c.compute.device if c.compute.device != "auto" else "cpu",
             threads=c.compute.max_threads or None,
             peer_of=peer_of,
+            behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
         )
         self.node.owner.eval_data = eval_data
 

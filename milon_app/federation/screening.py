@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
     from milon_app.federation.types import ClientUpdate
 
-OUTLIER_FACTOR = 3.0
-MIN_FOR_OUTLIERS = 3
+OUTLIER_FACTOR = 5.0  # honest updates differ ~3x in size when their epochs do
+MIN_FOR_OUTLIERS = 4  # with fewer, the median is one of the updates itself
 
 
 def screen_submissions(

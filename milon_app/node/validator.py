@@ -9,7 +9,7 @@ contract's quorum without talking to each other.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import AggregationRule, AssignmentState, Round
 from milon_app.chain.errors import ContractRevert
@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ROBUST = {AggregationRule.MEDIAN, AggregationRule.TRIMMED_MEAN}
 DEFAULT_NORM_BOUND = 1e4
+VAL_SAMPLES = 512
+LOSS_FACTOR = 1.5
+LOSS_MARGIN = 0.5
+
+
+def loss_limit(base_loss: float) -> float:
+    """The worst validation loss an update may have, given the base model's.
+
+    Generous on purpose: honest updates on other members' data may do a
+    little worse on this validator's data; a sign-flipped, noised or
+    label-flipped update does far worse.
+    """
+    return LOSS_FACTOR * base_loss + LOSS_MARGIN
 
 
 def aggregator_for(rule: AggregationRule, n: int) -> Aggregator:
@@ -65,10 +78,14 @@ class Validator:
         try:
             node.milon.propose(node.account, ctx.job_id, r, bytes.fromhex(model_hash), accepted)
         except ContractRevert as exc:
-            if exc.error_name in ("RoundClosed", "AlreadyProposed"):
-                node.state.mark_proposal_sent(ctx.job_id, r)
-                return
             if exc.error_name == "ProposalNotOpen":
+                return  # our clock ran ahead of the chain's; try on the next tick
+            # Other validators may have finalized the round between our check and our
+            # transaction (a lost race, not an error): then there is nothing left to do.
+            closed = exc.error_name in ("RoundClosed", "AlreadyProposed", "WrongRound")
+            rnd_now = node.milon.round(ctx.job_id, r)
+            if closed or rnd_now.finalized or rnd_now.timed_out:
+                node.state.mark_proposal_sent(ctx.job_id, r)
                 return
             raise
         node.state.mark_proposal_sent(ctx.job_id, r)
@@ -115,6 +132,28 @@ class Validator:
         )
         return model_hash, sorted(accepted, key=lambda a: int(a, 16)), rejected
 
+    def _loss_check(
+        self, ctx: JobContext, global_state: dict[str, torch.Tensor]
+    ) -> tuple[Any, float | None]:
+        """A validation-loss check on this validator's own data, when it has some.
+
+        It is what catches a bad update that has no company: outlier screening
+        needs at least three updates to compare.
+        """
+        node = self.node
+        if node.data is None:
+            return None, None
+        from milon_app.compute.trainer import evaluate
+
+        x, y = node.data.train_data(ctx)
+        x, y = x[:VAL_SAMPLES], y[:VAL_SAMPLES]
+        base_loss, _ = evaluate(ctx.spec, global_state, x, y, device=node.device)
+
+        def val_fn(state: Any) -> float:
+            return evaluate(ctx.spec, state, x, y, device=node.device)[0]
+
+        return val_fn, loss_limit(base_loss)
+
     def _aggregate(
         self,
         ctx: JobContext,
@@ -125,6 +164,7 @@ class Validator:
         node = self.node
         rule = ctx.job.params.aggregation_rule
         max_bytes = node.store.limit("weights")
+        val_fn, max_loss = self._loss_check(ctx, global_state)
         try:
             outcome = validate_and_aggregate(
                 aggregator_for(rule, len(submissions)),
@@ -132,6 +172,8 @@ class Validator:
                 submissions,
                 max_bytes=max_bytes,
                 norm_bound=DEFAULT_NORM_BOUND,
+                val_fn=val_fn,
+                max_val_loss=max_loss,
             )
         except BadInputError as exc:  # nothing valid: keep the global model, pay nobody
             reasons = {s.client_id: str(exc) for s in submissions}

@@ -88,3 +88,42 @@ def test_full_round_pays_by_capacity(client, suite, accounts, milon):
     with pytest.raises(ContractRevert, match="NothingToClaim"):
         milon.claim(members[2])
     assert milon.pending_work(fed, members[0].address) == 0
+
+
+def _play(milon, client, members, job_id, accepted_idx, proposer):
+    """Start a round, everyone assigned trains and reveals; `accepted_idx` are accepted."""
+    r = milon.start_round(proposer, job_id)
+    salts = {}
+    active = [m for m in members if milon.assignment(job_id, r, m.address).epochs > 0]
+    for m in active:
+        milon.accept(m, job_id, r)
+    for i, m in enumerate(active):
+        salts[m.address] = h(f"s{r}{i}")
+        milon.commit(m, job_id, r, Milon.commitment(h(f"u{r}{i}"), 10, salts[m.address],
+                                                    m.address, job_id, r))
+    for i, m in enumerate(active):
+        milon.reveal(m, job_id, r, h(f"u{r}{i}"), 10, salts[m.address])
+    accepted = [members[i].address for i in accepted_idx if members[i] in active]
+    milon.propose(active[0] if active[0] in [members[i] for i in accepted_idx] else members[0],
+                  job_id, r, h(f"m{r}"), accepted)
+    return r, active
+
+
+def test_a_slashed_member_sits_out_the_next_round(client, suite, accounts, milon):
+    owner, members = accounts[0], accounts[1:4]
+    fed = milon.create_federation(owner, "bench", h("meta"), 10 * ETHER)
+    for i, m in enumerate(members, start=1):
+        milon.transfer(owner, m.address, 100 * ETHER)
+        milon.join(m, fed, 10 * ETHER, capacity=i, peer_info="")
+    params = JobParams(fed_id=fed, model_spec_hash=h("s"), dataset_spec_hash=h("d"),
+                       initial_model_hash=h("m0"), total_epochs=30, epochs_per_round=6,
+                       reward_per_epoch=ETHER, aggregation_rule=AggregationRule.MEDIAN,
+                       validator_quorum=1, round_duration=600)
+    job_id = milon.create_job(owner, params)
+    r1, active1 = _play(milon, client, members, job_id, [0, 1], owner)
+    assert len(active1) == 3
+    assert milon.member(fed, members[2].address).stake < 10 * ETHER  # slashed in round 1
+    r2 = milon.start_round(owner, job_id)
+    assert milon.assignment(job_id, r2, members[2].address).epochs == 0  # benched
+    assert [milon.assignment(job_id, r2, m.address).epochs for m in members[:2]] == [2, 4]
+    assert client.call(suite.jobs.functions.lastSlashedRound(job_id, members[2].address)) == r1

@@ -21,8 +21,8 @@ def test_outliers_far_from_the_aggregate():
     ]
     far = outliers(agg, ups)
     assert list(far) == ["d"]
-    assert "over 3x the median distance" in far["d"]
-    assert outliers(agg, ups[:2]) == {}  # too few to tell
+    assert "over 5x the median distance" in far["d"]
+    assert outliers(agg, ups[:3]) == {}  # too few to tell
 
 
 def test_outliers_do_not_depend_on_order():

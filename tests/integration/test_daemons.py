@@ -1,0 +1,222 @@
+"""A federation of separate daemon processes on anvil, talking libp2p on 127.0.0.1.
+
+An owner daemon and five contributor daemons (one byzantine, sending
+sign-flipped updates) run a median job to completion. One honest
+contributor is killed with SIGKILL in the middle of a round and restarted
+from the same folder: the job still completes, the byzantine one is slashed,
+the honest ones are paid exactly once for what they trained, and `milon
+status` shows each daemon's peer ID and connections. Every process started
+here is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from milon_app.chain.bindings import AssignmentState, JobStatus, Milon
+from milon_app.chain.client import ChainClient
+from milon_app.chain.deploy import deploy_suite
+from milon_app.chain.devnet import Anvil, free_port
+from milon_app.p2p.identity import peer_id_of_key
+from milon_app.wallet.keystore import Wallet
+
+ETHER = 10**18
+PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
+N = 5
+BYZANTINE = N - 1
+VICTIM = 1  # honest contributor killed mid-round
+
+
+def _write_node(home: Path, acct, cfg: dict[str, str], extra: str = "") -> Path:
+    data = home / "data"
+    (data / "wallet").mkdir(parents=True, exist_ok=True)
+    Wallet.import_key(data / "wallet" / "keystore.json", bytes(acct.key), PASSWORD, kdf_n=2**14)
+    pw = home / "password"
+    pw.write_text(PASSWORD)
+    pw.chmod(0o600)
+    toml = home / "node.toml"
+    toml.write_text(
+        f"""
+[chain]
+rpc_url = "{cfg["rpc"]}"
+manifest = "{cfg["manifest"]}"
+
+[wallet]
+secret_store = "password-file"
+password_file = "{pw}"
+
+[node]
+data_dir = "{data}"
+poll_interval_s = 0.3
+{extra}
+"""
+    )
+    return toml
+
+
+def _start(home: Path, toml: Path) -> subprocess.Popen:
+    log = open(home / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "milon_app", "--home", str(home), "--daemon", "--config", str(toml)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _stop(proc: subprocess.Popen) -> int | None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            return None
+    return proc.returncode
+
+
+def _wait(what: str, predicate, timeout: float, procs: dict) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for name, p in procs.items():
+            if p.poll() is not None:
+                raise AssertionError(f"daemon {name} exited with {p.returncode} while waiting {what}")
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting {what}")
+
+
+def _logs(homes: list[Path]) -> str:
+    out = []
+    for h in homes:
+        log = h / "daemon.log"
+        if log.exists():
+            out.append(f"--- {h.name}\n" + log.read_text(errors="replace")[-3000:])
+    return "\n".join(out)
+
+
+@pytest.mark.slow
+def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
+    anvil = Anvil(accounts=N + 2).start()
+    procs: dict[str, subprocess.Popen] = {}
+    homes: list[Path] = []
+    try:
+        client = ChainClient.connect(anvil.url, dev_accounts=N + 1)
+        owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : N + 1]
+        suite = deploy_suite(client, owner_acct, dev=True)
+        manifest = tmp_path / "manifest.json"
+        suite.manifest.save(manifest)
+        milon = Milon(suite)
+        fed = milon.create_federation(owner_acct, "procs", b"\0" * 32, 10 * ETHER)
+        for a in accts:
+            milon.transfer(owner_acct, a.address, 1_000 * ETHER)
+        cfg = {"rpc": anvil.url, "manifest": str(manifest)}
+
+        owner_home = tmp_path / "owner"
+        port = free_port()
+        owner_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_of_key(bytes(owner_acct.key))}"
+        owner_toml = _write_node(
+            owner_home, owner_acct, cfg,
+            f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "/ip4/127.0.0.1/tcp/{port}"\n',
+        )
+        homes.append(owner_home)
+        procs["owner"] = _start(owner_home, owner_toml)
+        tomls = {}
+        for i, acct in enumerate(accts):
+            home = tmp_path / f"node{i}"
+            attack = 'attack = "signflip"\n' if i == BYZANTINE else ""
+            tomls[i] = _write_node(
+                home, acct, cfg,
+                f'partition = "{i}/{N}"\n{attack}\n[p2p]\nbootstrap = ["{owner_addr}"]\n\n'
+                f'[[federations]]\nid = {fed}\nstake = "50"\ncapacity = {100 * (i + 1)}\n',
+            )
+            homes.append(home)
+            procs[f"node{i}"] = _start(home, tomls[i])
+        _wait("for every contributor to join",
+              lambda: len(milon.active_members(fed)) == N, 180, procs)
+
+        res = subprocess.run(
+            [sys.executable, "-m", "milon_app", "--home", str(owner_home), "--json", "job",
+             "create", "--fed", str(fed), "--model", "digits-mlp", "--dataset", "digits",
+             "--epochs", "30", "--epochs-per-round", "15", "--reward-per-epoch", "1",
+             "--rule", "median", "--quorum", "2", "--rpc", anvil.url, "--manifest",
+             str(manifest), "--dev-account", "0"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert res.returncode == 0, res.stderr
+        job_id = milon.job_count()
+
+        victim = accts[VICTIM].address
+
+        def victim_working() -> bool:
+            r = milon.job(job_id).current_round
+            if r == 0:
+                return False
+            state = milon.assignment(job_id, r, victim).state
+            return state in (AssignmentState.ACCEPTED, AssignmentState.COMMITTED)
+
+        _wait("for the victim to accept round 1", victim_working, 180, procs)
+        procs[f"node{VICTIM}"].kill()  # SIGKILL: no cleanup at all
+        procs[f"node{VICTIM}"].wait(timeout=30)
+        procs[f"node{VICTIM}"] = _start(homes[1 + VICTIM], tomls[VICTIM])
+
+        _wait("for the job to complete",
+              lambda: milon.job(job_id).status is JobStatus.COMPLETED, 420, procs)
+
+        # status over the loopback channel: peer id and connections are visible
+        st = subprocess.run(
+            [sys.executable, "-m", "milon_app", "--json", "status", "--data-dir",
+             str(homes[1] / "data")],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert st.returncode == 0, st.stderr
+        status = json.loads(st.stdout)
+        assert status["state"] == "running" and status["address"] == accts[0].address
+        assert status["peer_id"].startswith("16Uiu2")
+        assert len(status["peers"]) >= 1
+
+        # money: the byzantine node is slashed and unpaid; honest ones paid exactly once
+        credited: dict[str, int] = {}
+        for r in (1, 2):
+            for a in accts:
+                asg = milon.assignment(job_id, r, a.address)
+                if asg.state is AssignmentState.REVEALED:
+                    credited.setdefault(a.address, 0)
+        from milon_app.chain.events import EventCursor
+
+        events = EventCursor(client, suite.by_name(), suite.manifest.deployed_block).poll()
+        paid = [(e.args["member"], e.args["round"]) for e in events if e.name == "RewardCredited"]
+        assert len(paid) == len(set(paid)), "a member was credited twice for one round"
+        for member, _ in paid:
+            credited[member] = credited.get(member, 0) + 1
+        bad = accts[BYZANTINE].address
+        assert milon.claimable(bad) == 0
+        assert milon.member(fed, bad).stake < 50 * ETHER
+        honest = [a.address for i, a in enumerate(accts) if i != BYZANTINE]
+        for a in honest:
+            assert milon.claimable(a) > 0, f"{a} was not paid\n{_logs(homes)}"
+            assert milon.member(fed, a).stake == 50 * ETHER
+        expected = sum(
+            e.args["amount"] for e in events if e.name == "RewardCredited" and e.args["member"] == victim
+        )
+        assert milon.claimable(victim) == expected
+        commits = [e for e in events if e.name == "UpdateCommitted" and e.args["member"] == victim]
+        assert len({(e.args["jobId"], e.args["round"]) for e in commits}) == len(commits)
+        milon.claim(accts[0])
+        assert milon.claimable(accts[0].address) == 0
+    except AssertionError:
+        print(_logs(homes))
+        raise
+    finally:
+        codes = {name: _stop(p) for name, p in procs.items()}
+        anvil.stop()
+    assert all(code == 0 for code in codes.values()), (codes, _logs(homes))
