@@ -20,15 +20,6 @@ def default_manifest_path(ctx: Context, name: str) -> Path:
     return ctx.paths.data_dir / "deployments" / f"{name}.json"
 
 
-def _dev_account_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--dev-account",
-        type=int,
-        metavar="N",
-        help="sign with THROWAWAY dev account N of the public test mnemonic (devnets only)",
-    )
-
-
 def _configure_devnet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8545, help="RPC port on 127.0.0.1 (default 8545)")
     p.add_argument("--accounts", type=int, default=10, help="funded dev accounts (default 10)")
@@ -135,7 +126,9 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain-id", type=int, help="refuse to deploy unless the RPC reports this id")
     p.add_argument("--manifest", type=Path, help="where to write the deployment manifest")
     p.add_argument("--dev", action="store_true", help="dev parameters (faucet, short governance)")
-    _dev_account_arg(p)
+    from milon_app.cli.session import add_account_args
+
+    add_account_args(p)
 
 
 @REGISTRY.command(
@@ -144,17 +137,13 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
 def _deploy(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.client import ChainClient
     from milon_app.chain.deploy import deploy_suite
+    from milon_app.cli.session import signer
 
-    if args.dev_account is None:
-        raise BadInputError(
-            "no deployer key: pass --dev-account N on a devnet (deploying from the wallet "
-            "comes with the node's wallet integration)"
-        )
-    client = ChainClient.connect(
-        args.rpc, expected_chain_id=args.chain_id, dev_accounts=args.dev_account + 1
-    )
-    ctx.info(f"deploying to chain {client.chain_id} at {args.rpc} …")
-    suite = deploy_suite(client, client.dev_accounts[args.dev_account], dev=args.dev)
+    dev_n = 0 if args.dev_account is None else args.dev_account + 1
+    client = ChainClient.connect(args.rpc, expected_chain_id=args.chain_id, dev_accounts=dev_n)
+    deployer = signer(ctx, args, client)  # a devnet key, or the unlocked wallet
+    ctx.info(f"deploying to chain {client.chain_id} at {args.rpc} from {deployer.address} …")
+    suite = deploy_suite(client, deployer, dev=args.dev)
     path = args.manifest or default_manifest_path(ctx, str(client.chain_id))
     suite.manifest.save(path)
     ctx.emit(

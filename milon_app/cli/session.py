@@ -150,6 +150,11 @@ def add_chain_args(p: argparse.ArgumentParser, *, account: str = "sign") -> None
     )
     if account == "none":
         return
+    add_account_args(p, sign=account == "sign")
+
+
+def add_account_args(p: argparse.ArgumentParser, *, sign: bool = True) -> None:
+    """``--dev-account`` / ``--keystore`` (and with ``sign`` the secret-store flags)."""
     w = p.add_argument_group("account")
     w.add_argument(
         "--dev-account",
@@ -163,7 +168,7 @@ def add_chain_args(p: argparse.ArgumentParser, *, account: str = "sign") -> None
         metavar="PATH",
         help="keystore file (default: config wallet.keystore, else <data>/wallet/keystore.json)",
     )
-    if account != "sign":
+    if not sign:
         return
     from milon_app.wallet.secret_store import CHOICES
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -135,6 +136,9 @@ class Contributor:
         seed = int.from_bytes(hashlib.sha256(tag).digest()[:4], "big")
 
         def progress(p: TrainProgress) -> None:
+            node.state.add_metric(
+                ctx.job_id, r, p.epoch, p.step, p.loss, p.samples_per_s, time.time()
+            )
             node.publish(
                 ev.TrainingProgress(
                     job_id=ctx.job_id,

@@ -36,6 +36,15 @@ def test_honest_federation_trains_pays_by_capacity_and_governs(tmp_path):
     assert rep.centralized_accuracy is not None
     assert rep.governance["state"] == "executed"
     assert rep.governance["slash_bps_after"] == 1500
+    # every contributor kept its loss curve in its state database
+    from milon_app.node.state import StateDB
+
+    for i in range(3):
+        db = StateDB(tmp_path / f"node{i}" / "state.db")
+        rows = db.metrics(rep.job_id)
+        assert rows and {r[0] for r in rows} == {1, 2}
+        assert all(loss > 0 for _, _, _, loss, _, _ in rows)
+        db.close()
 
 
 @pytest.mark.parametrize(("rule", "attack"), [("median", "signflip"), ("fedavg", "lazy")])

@@ -96,6 +96,29 @@ def test_deploy_to_existing_devnet(tmp_path, anvil_node):
     assert proc.returncode == 0, err
     data = json.loads(out)
     assert data["chain_id"] == 31337
+    # without a devnet key the deployer is the wallet: none exists here
     missing_key = milon("deploy", "--rpc", anvil_node.url, home=tmp_path)
     _, err = missing_key.communicate(timeout=60)
-    assert missing_key.returncode == ExitCode.BAD_INPUT
+    assert missing_key.returncode == ExitCode.NOT_FOUND
+    assert "milon wallet create" in err
+
+
+def test_deploy_from_the_wallet(tmp_path, anvil_node):
+    from milon_app.chain.client import ChainClient
+    from milon_app.wallet.keystore import Wallet
+
+    client = ChainClient.connect(anvil_node.url, dev_accounts=8)
+    funder = client.dev_accounts[7]
+    wallet = Wallet.create(tmp_path / "data" / "wallet" / "keystore.json", "pw-throwaway",
+                           kdf_n=2**14)
+    client.send_eth(funder, wallet.address, 10 * 10**18)
+    pw = tmp_path / "pw"
+    pw.write_text("pw-throwaway")
+    pw.chmod(0o600)
+    proc = milon("--json", "deploy", "--rpc", anvil_node.url, "--secret-store", "password-file",
+                 "--password-file", str(pw), home=tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    manifest = json.loads((tmp_path / "data" / "deployments" / "31337.json").read_text())
+    assert manifest["deployer"] == wallet.address
+    assert json.loads(out)["contracts"] == manifest["contracts"]
