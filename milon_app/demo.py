@@ -38,6 +38,7 @@ class DemoOptions:
     seed: int = 0
     transport: str = "libp2p"  # real hosts on 127.0.0.1; "inprocess" only for tests
     workdir: Path | None = None
+    data_mode: str = "federated"  # or "shared": the owner's data split into shards nodes fetch
     governance: bool = True  # run the governance cycle after the job
     baseline: bool = True  # train the centralized baseline for comparison
 
@@ -58,6 +59,8 @@ class DemoOptions:
             raise BadInputError(
                 f"unknown attack {self.attack!r}: expected one of {', '.join(ATTACKS)}"
             )
+        if self.data_mode not in ("federated", "shared"):
+            raise BadInputError(f"--data-mode {self.data_mode!r}: expected federated or shared")
         if self.transport not in ("libp2p", "inprocess"):
             raise BadInputError(f"--transport {self.transport!r}: expected libp2p or inprocess")
 
@@ -164,6 +167,7 @@ def _run(
 
     bus = EventBus(history=20_000)
     started: list[NodeCore] = []
+    shared = opts.data_mode == "shared"
     try:
         make = _transports(opts.transport, suite, bus)
         ostore = BlobStore(work / "owner" / "blobs")
@@ -197,7 +201,7 @@ def _run(
                     store=store,
                     state=StateDB(root / "state.db"),
                     bus=bus,
-                    data=TensorData(data.x_train[idx], data.y_train[idx]),
+                    data=None if shared else TensorData(data.x_train[idx], data.y_train[idx]),
                     threads=1,
                     behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
                     peer_of=peer_of,
@@ -226,6 +230,7 @@ def _run(
                 rule=RULES[opts.rule],
                 validator_quorum=min(2, n - opts.byzantine) if n - opts.byzantine >= 2 else 1,
                 seed=opts.seed,
+                shared_shards=n if shared else 0,
             )
         )
         report = DemoReport(

@@ -32,6 +32,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain", default="embedded", help="'embedded' or a devnet RPC URL")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument(
+        "--data-mode",
+        choices=("federated", "shared"),
+        default="federated",
+        help="federated: each node trains on its own data; shared: on the owner's shards",
+    )
+    p.add_argument(
         "--transport",
         choices=("libp2p", "inprocess"),
         default="libp2p",
@@ -118,6 +124,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         chain=args.chain,
         seed=args.seed,
         transport=args.transport,
+        data_mode=args.data_mode,
     )
     opts.check()
     with Progress(

@@ -19,7 +19,6 @@ from milon_app.chain.bindings import AssignmentState, Round
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
-from milon_app.errors import BadInputError
 from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, commit_closed, fetch_state
 
@@ -128,9 +127,7 @@ class Contributor:
         base_digest = rnd.base_model_hash.hex()
         providers = node.providers_for(ctx)
         state = fetch_state(base_digest, node.transport, node.store, providers)
-        if node.data is None:
-            raise BadInputError("this node has no local training data configured")
-        x, y = node.data.train_data(ctx)
+        x, y = node.training_data(ctx, r)
         y = node.behaviour.labels(y, ctx.spec.num_classes)
         tag = f"{ctx.job_id}:{r}:{node.address}".encode()
         seed = int.from_bytes(hashlib.sha256(tag).digest()[:4], "big")

@@ -162,6 +162,21 @@ class NodeCore:
         self.state.record_membership(fed_id, stake, capacity, self.suite.client.block_number())
         self.publish(ev.FederationJoined(fed_id=fed_id, stake=stake, capacity=capacity))
 
+    def training_data(self, ctx: JobContext, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This node's samples for a job: its own (federated) or its shard (shared)."""
+        shared = ctx.shared
+        if shared is None:
+            if self.data is None:
+                raise BadInputError("this node has no local training data configured")
+            return self.data.train_data(ctx)
+        from milon_app.node.shards import decode_shard
+
+        members = self.milon.round_members(ctx.job_id, r) if r else []
+        position = members.index(self.address) if self.address in members else 0
+        digest = shared.shard_for(position)
+        self.transport.fetch(digest, kind="shard", providers=self.providers_for(ctx))
+        return decode_shard(self.store.get(digest), shared)
+
     def peers_of(self, addresses: Iterable[str]) -> list[str]:
         return [p for p in (self._peer_of(a) for a in addresses) if p]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from milon_app.chain.bindings import Job, Round
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.model_spec import ModelSpec
+from milon_app.node.shards import SharedData, parse_dataset_doc
 from milon_app.store.blobs import BlobStore
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class JobContext:
     job_id: int
     job: Job
     spec: ModelSpec
-    dataset: DatasetSpec
+    dataset: DatasetSpec | SharedData  # what members hold (federated), or the owner's shards
 
     @classmethod
     def load(
@@ -57,8 +58,12 @@ class JobContext:
         transport.fetch(spec_digest, kind="model_spec", providers=providers)
         transport.fetch(data_digest, kind="dataset_spec", providers=providers)
         spec = ModelSpec.from_json(store.get(spec_digest))
-        dataset = DatasetSpec.from_json(store.get(data_digest))
+        dataset = parse_dataset_doc(store.get(data_digest))
         return cls(job_id, job, spec, dataset)
+
+    @property
+    def shared(self) -> SharedData | None:
+        return self.dataset if isinstance(self.dataset, SharedData) else None
 
 
 def fetch_state(

@@ -36,6 +36,7 @@ class JobRequest:
     validator_quorum: int = 1
     round_duration_s: int = 600
     seed: int = 0
+    shared_shards: int = 0  # > 0: shared-data job, the owner's data split into this many shards
 
 
 class Owner:
@@ -46,7 +47,7 @@ class Owner:
     def create_job(self, req: JobRequest) -> int:
         node = self.node
         spec_blob = req.spec.to_json().encode()
-        data_blob = req.dataset.to_json().encode()
+        data_blob = self._dataset_doc(req).encode()
         initial = encode_state(req.spec.build(req.seed).state_dict())
         digests = []
         for blob, kind in (
@@ -80,6 +81,23 @@ class Owner:
             )
         )
         return job_id
+
+    def _dataset_doc(self, req: JobRequest) -> str:
+        """Federated: the spec of what members hold. Shared: publish shards, list them."""
+        if req.shared_shards <= 0:
+            return req.dataset.to_json()
+        from milon_app.compute.datasets import load_dataset
+        from milon_app.node.shards import SharedData, encode_shard, make_shards
+
+        node = self.node
+        data = load_dataset(req.dataset).for_model(req.spec)
+        digests = []
+        for x, y in make_shards(data.x_train, data.y_train, req.shared_shards, req.seed):
+            digest = node.store.put(encode_shard(x, y), "shard", owner="owner")
+            node.transport.provide(digest)
+            digests.append(digest)
+        doc = SharedData(req.dataset, tuple(digests), data.num_classes, tuple(req.spec.input_shape))
+        return doc.to_json()
 
     def step(self, ctx: JobContext) -> None:
         """Record finished rounds and open the next one."""

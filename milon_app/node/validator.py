@@ -141,11 +141,11 @@ class Validator:
         needs at least three updates to compare.
         """
         node = self.node
-        if node.data is None:
+        if node.data is None and ctx.shared is None:
             return None, None
         from milon_app.compute.trainer import evaluate
 
-        x, y = node.data.train_data(ctx)
+        x, y = node.training_data(ctx, ctx.job.current_round)
         x, y = x[:VAL_SAMPLES], y[:VAL_SAMPLES]
         base_loss, _ = evaluate(ctx.spec, global_state, x, y, device=node.device)
 

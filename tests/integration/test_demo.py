@@ -107,3 +107,28 @@ def test_cli_json_output(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == ExitCode.BAD_INPUT
     assert "--nodes must be in 2..64" in bad.stderr
+
+
+def test_shared_data_mode_trains_on_the_owners_shards(tmp_path):
+    """Contributors hold no data: they fetch their shard from the owner over libp2p."""
+    from milon_app.node.shards import SharedData, parse_dataset_doc
+    from milon_app.store.blobs import BlobStore
+
+    rep = run_demo(DemoOptions(nodes=2, rounds=1, epochs_per_round=4, data_mode="shared",
+                               workdir=tmp_path, governance=False))
+    owner_store = BlobStore(tmp_path / "owner" / "blobs")
+    shared = []
+    for digest in owner_store.digests():
+        if owner_store.size(digest) < 64 * 1024:  # the model spec, the dataset document
+            try:
+                doc = parse_dataset_doc(owner_store.get(digest))
+            except BadInputError:  # the model spec
+                continue
+            if isinstance(doc, SharedData):
+                shared.append(doc)
+    assert len(shared) == 1 and len(shared[0].shards) == 2
+    for i in range(2):
+        store = BlobStore(tmp_path / f"node{i}" / "blobs")
+        assert sum(store.has(s) for s in shared[0].shards) >= 1
+    assert all(rep.rewards[n["address"]] > 0 for n in rep.nodes)
+    assert rep.rounds[0].accuracy is not None and rep.rounds[0].accuracy > 0.5

@@ -1,0 +1,116 @@
+"""Shared-data jobs: the owner's dataset, split into shards that contributors fetch.
+
+In federated mode the job's dataset spec only describes the data each
+member already holds; in shared mode it is a :class:`SharedData` document
+listing the sha256 of every shard. Shards are safetensors (``x`` float32,
+``y`` int64), content-addressed like any blob, and validated on arrival.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from milon_app.compute.bounded_json import canonical_json, loads_bounded
+from milon_app.compute.datasets import DatasetSpec
+from milon_app.compute.weights import decode_state, encode_state
+from milon_app.errors import BadInputError
+from milon_app.store.blobs import check_digest
+
+if TYPE_CHECKING:
+    import torch
+
+MAX_SHARDS = 512  # the shard list must fit a 64 KiB dataset-spec blob
+MAX_DOC_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True)
+class SharedData:
+    source: DatasetSpec
+    shards: tuple[str, ...]
+    num_classes: int
+    input_shape: tuple[int, ...]
+
+    def to_json(self) -> str:
+        return canonical_json(
+            {
+                "version": 1,
+                "mode": "shared",
+                "source": self.source.to_dict(),
+                "shards": list(self.shards),
+                "num_classes": self.num_classes,
+                "input_shape": list(self.input_shape),
+            }
+        )
+
+    def shard_for(self, position: int) -> str:
+        """The shard a member trains on: its position in the round, modulo the shard count."""
+        return self.shards[position % len(self.shards)]
+
+
+def parse_dataset_doc(data: bytes) -> DatasetSpec | SharedData:
+    """A job's dataset document: a plain dataset spec, or a shared-data shard list."""
+    doc = loads_bounded(data, max_bytes=MAX_DOC_BYTES, max_depth=5, what="dataset document")
+    if not (isinstance(doc, dict) and doc.get("mode") == "shared"):
+        return DatasetSpec.from_dict(doc)
+    unknown = sorted(
+        set(doc) - {"version", "mode", "source", "shards", "num_classes", "input_shape"}
+    )
+    if unknown or doc.get("version") != 1:
+        raise BadInputError(f"shared dataset document: bad version or key {unknown[:1]}")
+    shards = doc.get("shards")
+    if not isinstance(shards, list) or not 1 <= len(shards) <= MAX_SHARDS:
+        raise BadInputError(f"shared dataset document: 1..{MAX_SHARDS} shard digests expected")
+    classes, shape = doc.get("num_classes"), doc.get("input_shape")
+    if not isinstance(classes, int) or not 2 <= classes <= 100_000:
+        raise BadInputError(f"shared dataset document: bad num_classes {classes!r}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise BadInputError(f"shared dataset document: bad input_shape {shape!r}")
+    return SharedData(
+        DatasetSpec.from_dict(doc.get("source")),
+        tuple(check_digest(d) for d in shards),
+        classes,
+        tuple(shape),
+    )
+
+
+def encode_shard(x: torch.Tensor, y: torch.Tensor) -> bytes:
+    import torch
+
+    return encode_state({"x": x.to(torch.float32).contiguous(), "y": y.to(torch.int64)})
+
+
+def decode_shard(data: bytes, shared: SharedData) -> tuple[torch.Tensor, torch.Tensor]:
+    """A shard from a peer, refused unless its shapes and labels fit the job."""
+    import math
+
+    import torch
+
+    state = decode_state(data, max_bytes=len(data))
+    if set(state) != {"x", "y"}:
+        raise BadInputError(f"shard holds tensors {sorted(state)}, expected x and y")
+    x, y = state["x"], state["y"]
+    if x.dtype != torch.float32 or y.dtype != torch.int64 or y.dim() != 1:
+        raise BadInputError("shard: x must be float32 and y a vector of int64 labels")
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise BadInputError(f"shard: {x.shape[0]} samples but {y.shape[0]} labels")
+    if math.prod(x.shape[1:]) != math.prod(shared.input_shape):
+        raise BadInputError(
+            f"shard samples have shape {list(x.shape[1:])}, job expects {list(shared.input_shape)}"
+        )
+    if int(y.min()) < 0 or int(y.max()) >= shared.num_classes:
+        raise BadInputError(f"shard labels outside [0, {shared.num_classes})")
+    return x.reshape(-1, *shared.input_shape), y
+
+
+def make_shards(
+    x: torch.Tensor, y: torch.Tensor, count: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    import torch
+
+    from milon_app.compute.partition import partition_iid
+
+    if not 1 <= count <= MAX_SHARDS:
+        raise BadInputError(f"shard count {count} not in 1..{MAX_SHARDS}")
+    parts = partition_iid(int(x.shape[0]), count, seed)
+    return [(x[torch.as_tensor(p)], y[torch.as_tensor(p)]) for p in parts]
