@@ -132,3 +132,14 @@ def test_shared_data_mode_trains_on_the_owners_shards(tmp_path):
         assert sum(store.has(s) for s in shared[0].shards) >= 1
     assert all(rep.rewards[n["address"]] > 0 for n in rep.nodes)
     assert rep.rounds[0].accuracy is not None and rep.rounds[0].accuracy > 0.5
+
+
+def test_demo_on_a_devnet_over_json_rpc(tmp_path):
+    from milon_app.chain.devnet import Anvil
+
+    with Anvil(accounts=4) as node:
+        rep = run_demo(DemoOptions(nodes=2, rounds=1, epochs_per_round=4, chain=node.url,
+                                   transport="inprocess", baseline=False, workdir=tmp_path))
+    assert rep.governance["state"] == "executed"
+    assert all(rep.rewards[n["address"]] > 0 for n in rep.nodes)
+    assert rep.total_gas > 0

@@ -1,0 +1,151 @@
+"""Each role on its own, on the embedded chain with the in-process hub.
+
+A small federation (an owner and two contributors) is built per test; the
+test then drives ticks by hand and checks one role's decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from milon_app.chain.bindings import AssignmentState, JobStatus
+from milon_app.chain.client import ChainClient
+from milon_app.chain.deploy import deploy_suite
+from milon_app.compute.datasets import DatasetSpec, load_dataset
+from milon_app.compute.model_spec import digits_mlp
+from milon_app.node.bus import EventBus
+from milon_app.node.core import NodeCore, TensorData
+from milon_app.node.events import AssignmentDecision, ProposalSubmitted, RoundTimedOut
+from milon_app.node.owner import JobRequest
+from milon_app.node.policy import AcceptPolicy
+from milon_app.node.state import StateDB
+from milon_app.p2p.inprocess import InProcessHub
+from milon_app.store.blobs import BlobStore
+
+ETHER = 10**18
+
+
+@dataclass
+class Fed:
+    client: ChainClient
+    owner: NodeCore
+    nodes: list[NodeCore]
+    fed_id: int
+    bus: EventBus
+
+    def tick(self, times: int = 1) -> None:
+        for _ in range(times):
+            for nd in [*self.nodes, self.owner]:
+                nd.tick()
+
+    def job(self, **kw) -> int:
+        spec = digits_mlp()
+        req = JobRequest(fed_id=self.fed_id, spec=spec,
+                         dataset=DatasetSpec(kind="builtin", name="digits"),
+                         total_epochs=kw.get("epochs", 4), epochs_per_round=kw.get("epochs", 4),
+                         reward_per_epoch=ETHER, validator_quorum=kw.get("quorum", 1))
+        return self.owner.owner.create_job(req)
+
+    def close(self) -> None:
+        for nd in [*self.nodes, self.owner]:
+            nd.stop()
+            nd.state.close()
+
+
+@pytest.fixture
+def fed(tmp_path):
+    client = ChainClient.embedded()
+    owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1:3]
+    suite = deploy_suite(client, owner_acct, dev=True)
+    hub, bus = InProcessHub(), EventBus()
+    data = load_dataset(DatasetSpec(kind="builtin", name="digits"))
+    policies = [AcceptPolicy(), AcceptPolicy(mode="manual")]
+
+    def node(acct, name, **kw) -> NodeCore:
+        store = BlobStore(tmp_path / name / "blobs")
+        return NodeCore(account=acct, suite=suite, transport=hub.transport(acct.address, store),
+                        store=store, state=StateDB(tmp_path / name / "state.db"), bus=bus, **kw)
+
+    owner = node(owner_acct, "owner", roles=("owner", "keeper"))
+    owner.owner.eval_data = (data.x_test, data.y_test)
+    nodes = [node(a, f"n{i}", policy=policies[i], threads=1,
+                  data=TensorData(data.x_train[i::2], data.y_train[i::2]))
+             for i, a in enumerate(accts)]
+    fed_id = owner.milon.create_federation(owner_acct, "roles", b"\0" * 32, ETHER)
+    owner.start()
+    for i, nd in enumerate(nodes):
+        owner.milon.transfer(owner_acct, nd.address, 100 * ETHER)
+        nd.start()
+        nd.join(fed_id, 10 * ETHER, 100 * (i + 1), "")
+    f = Fed(client, owner, nodes, fed_id, bus)
+    yield f
+    f.close()
+
+
+def test_owner_opens_rounds_and_contributor_policy_decides(fed):
+    job_id = fed.job()
+    fed.tick(2)  # the owner opens the round at the end of a tick; members act on the next
+    job = fed.owner.milon.job(job_id)
+    assert job.current_round == 1
+    auto, manual = fed.nodes
+    assert fed.owner.milon.assignment(job_id, 1, auto.address).state is AssignmentState.ACCEPTED
+    # the manual node waits for its user: nothing sent, a decision event asks for it
+    assert fed.owner.milon.assignment(job_id, 1, manual.address).state is AssignmentState.ASSIGNED
+    ask = [e for e in fed.bus.history(AssignmentDecision) if e.node == manual.address]
+    assert ask and "waiting for the user" in ask[0].reason
+    manual.contributor.respond(job_id, 1, 2, False, "user declined")
+    # declined epochs were re-split onto the remaining member
+    assert fed.owner.milon.assignment(job_id, 1, auto.address).epochs == 4
+
+
+def test_validator_proposes_and_round_finalizes(fed):
+    job_id = fed.job()
+    fed.nodes[1].policy = AcceptPolicy()  # both accept
+    for _ in range(60):
+        fed.tick()
+        if fed.owner.milon.job(job_id).status is JobStatus.COMPLETED:
+            break
+        torch.set_num_threads(1)
+    assert fed.owner.milon.job(job_id).status is JobStatus.COMPLETED
+    props = [e for e in fed.bus.history(ProposalSubmitted) if e.job_id == job_id]
+    assert props and all(len(p.accepted) == 2 for p in props)
+    results = fed.owner.state.round_results(job_id)
+    assert results and results[0][2] is not None and results[0][2] > 0.5  # owner evaluated
+
+
+def test_keeper_times_out_a_round_no_validator_finalized(fed):
+    for nd in fed.nodes:  # members train and reveal, but nobody validates
+        nd.policy = AcceptPolicy()
+        nd.roles = frozenset({"contributor"})
+    job_id = fed.job()
+    for _ in range(40):
+        fed.tick()
+        rnd = fed.owner.milon.round(job_id, 1)
+        if rnd.revealed_count == 2:
+            break
+    assert rnd.revealed_count == 2 and not rnd.finalized
+    stakes = [fed.owner.milon.member(fed.fed_id, nd.address).stake for nd in fed.nodes]
+    fed.client.increase_time(rnd.proposal_deadline - fed.client.now() + 1)
+    fed.tick()
+    assert fed.owner.milon.round(job_id, 1).timed_out
+    assert any(e.job_id == job_id for e in fed.bus.history(RoundTimedOut))
+    # revealed members are neither paid nor slashed when validators fail
+    assert [fed.owner.milon.member(fed.fed_id, nd.address).stake for nd in fed.nodes] == stakes
+    fed.tick()
+    assert fed.owner.milon.job(job_id).current_round == 2  # the owner opens the next round
+
+
+def test_owner_exports_the_trained_model(fed, tmp_path):
+    for nd in fed.nodes:
+        nd.policy = AcceptPolicy()
+    job_id = fed.job()
+    for _ in range(60):
+        fed.tick()
+        if fed.owner.milon.job(job_id).status is JobStatus.COMPLETED:
+            break
+    ctx = fed.owner.context(job_id)
+    files = fed.owner.owner.download(ctx, tmp_path / "export", onnx=False)
+    assert {f.name for f in files} == {"model.safetensors", "model-spec.json"}
