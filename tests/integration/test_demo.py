@@ -54,9 +54,12 @@ def test_byzantine_node_is_rejected_and_slashed(tmp_path, rule, attack):
                                governance=False, baseline=False, transport="inprocess"))
     bad = rep.nodes[-1]["address"]
     honest = [n["address"] for n in rep.nodes[:-1]]
-    for row in rep.rounds:
-        assert bad in row.rejected and bad not in row.accepted
-        assert sorted(row.accepted) == sorted(honest)
+    first, second = rep.rounds
+    assert bad in first.rejected and bad not in first.accepted
+    assert sorted(first.accepted) == sorted(honest)
+    # slashed in round 1, the attacker sits out round 2; its epochs went to the others
+    assert second.epochs[bad] == 0 and bad not in second.accepted
+    assert sum(second.epochs.values()) == 8 and sorted(second.accepted) == sorted(honest)
     assert rep.slashed[bad] > 0 and rep.rewards[bad] == 0
     for a in honest:
         assert rep.rewards[a] > 0 and rep.slashed[a] == 0
