@@ -8,9 +8,11 @@ transient RPC failures with backoff, and turns every revert into a
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -72,6 +74,22 @@ def dev_accounts_from_mnemonic(count: int) -> list[LocalAccount]:
     ]
 
 
+TX_HISTORY = 2_000
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    """A transaction this client sent and saw mined (reverts are recorded too)."""
+
+    sender: str
+    action: str
+    tx_hash: str
+    block: int
+    gas_used: int
+    ok: bool
+    ts: float
+
+
 class ChainClient:
     """Thread-safe: one lock serialises nonce use per client."""
 
@@ -97,7 +115,12 @@ class ChainClient:
         self._chain_id: int | None = None
         self.connected = True
         self.gas_used_total = 0  # gas of every receipt this client waited for (for reports)
+        # Embedded chain only: every state change goes through this client, so a read's
+        # result stays valid until the next write (nodes re-read the same state a lot).
+        self._reads: dict[tuple[str, str], Any] = {}
+        self._generation = 0  # bumped by every write, so a read that raced one is not kept
         self.tx_count = 0
+        self.history: deque[TxRecord] = deque(maxlen=TX_HISTORY)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -214,8 +237,21 @@ class ChainClient:
         return len(code) > 0
 
     def call(self, fn: Any, block: int | str = "latest") -> Any:
+        key = None
+        generation = 0
+        if self.kind == EMBEDDED and block == "latest":
+            key = (str(fn.address), str(fn._encode_transaction_data()))
+            with self._lock:
+                generation = self._generation
+                if key in self._reads:
+                    return copy.deepcopy(self._reads[key])  # callers may mutate lists
         try:
-            return self.rpc(lambda: fn.call(block_identifier=block), f"call {fn.fn_name}")
+            result = self.rpc(lambda: fn.call(block_identifier=block), f"call {fn.fn_name}")
+            if key is not None:
+                with self._lock:
+                    if generation == self._generation:  # no write landed while we read
+                        self._reads[key] = copy.deepcopy(result)
+            return result
         except ChainError:
             raise
         except Exception as exc:
@@ -247,6 +283,7 @@ class ChainClient:
                     raise
                 raise rev from exc
             self._nonces[sender.address] = nonce + 1
+            self._forget_reads()
         receipt = self.rpc(
             lambda: self.w3.eth.wait_for_transaction_receipt(
                 tx_hash, timeout=self.receipt_timeout_s
@@ -255,9 +292,24 @@ class ChainClient:
         )
         self.gas_used_total += int(receipt["gasUsed"])
         self.tx_count += 1
+        self.history.append(
+            TxRecord(
+                sender=sender.address,
+                action=name,
+                tx_hash="0x" + bytes(tx_hash).hex(),
+                block=int(receipt["blockNumber"]),
+                gas_used=int(receipt["gasUsed"]),
+                ok=receipt["status"] == 1,
+                ts=time.time(),
+            )
+        )
         if receipt["status"] != 1:
             raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
         return receipt
+
+    def transactions(self, sender: str) -> list[TxRecord]:
+        """This process's transactions from ``sender``, newest first (the wallet's history)."""
+        return [t for t in reversed(self.history) if t.sender == sender]
 
     def _gas_for(self, fn: Any, params: dict[str, Any], name: str) -> int:
         """Gas limit for ``fn``; raises the named revert if it would fail.
@@ -303,6 +355,7 @@ class ChainClient:
             raw = sender.sign_transaction(tx).raw_transaction
             tx_hash = self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), "send ETH")
             self._nonces[sender.address] = nonce + 1
+            self._forget_reads()
         return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash), "receipt")
 
     # -- dev-chain controls (embedded and anvil) -----------------------------------------------
@@ -310,6 +363,7 @@ class ChainClient:
         return self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
 
     def mine(self, blocks: int = 1) -> None:
+        self._forget_reads()  # views that read block.number or timestamp change
         if self.kind == EMBEDDED:
             self._tester().mine_blocks(blocks)
         else:
@@ -317,6 +371,7 @@ class ChainClient:
 
     def increase_time(self, seconds: int) -> None:
         """Move chain time forward and mine a block carrying the new time."""
+        self._forget_reads()
         if self.kind == EMBEDDED:
             self._tester().time_travel(self.now() + int(seconds) + 1)
         else:
@@ -337,8 +392,14 @@ class ChainClient:
             self.rpc(lambda: self.w3.provider.make_request("evm_revert", [snapshot_id]))  # type: ignore[arg-type]
         self.forget_nonces()
 
+    def _forget_reads(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._reads.clear()
+
     def forget_nonces(self) -> None:
-        """Drop cached nonces and fees (after a revert, or when another process sent txs)."""
+        """Drop cached nonces, fees and reads (after a revert, or txs from elsewhere)."""
         with self._lock:
             self._nonces.clear()
             self._fee_cache = None
+            self._forget_reads()

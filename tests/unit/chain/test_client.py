@@ -87,3 +87,48 @@ def test_bad_url_and_wrong_chain_id(anvil_node):
         ChainClient.connect("ftp://x")
     with pytest.raises(WrongChainError, match="expected 1"):
         ChainClient.connect(anvil_node.url, expected_chain_id=1)
+
+
+def test_embedded_reads_are_cached_until_a_write(client, suite, accounts):
+    token = suite.token
+    who = accounts[5].address
+    first = client.call(token.functions.balanceOf(who))
+    key_count = len(client._reads)
+    assert client.call(token.functions.balanceOf(who)) == first
+    assert len(client._reads) == key_count  # served from the cache
+    client.transact(token.functions.transfer(who, ETHER), accounts[0])
+    assert client.call(token.functions.balanceOf(who)) == first + ETHER  # a write invalidates
+    block = client.call(suite.governor.functions.clock())
+    client.mine(3)
+    assert client.call(suite.governor.functions.clock()) == block + 3  # so does mining
+
+
+def test_a_read_racing_a_write_is_not_cached(client, suite, accounts):
+    token = suite.token
+    who = accounts[6].address
+    fn = token.functions.balanceOf(who)
+    real_rpc = client.rpc
+
+    def rpc_with_a_write_in_between(call, what="RPC call"):
+        result = real_rpc(call, what)
+        if what.startswith("call balanceOf"):  # another thread's transaction lands now
+            client.rpc = real_rpc
+            client.transact(token.functions.transfer(who, ETHER), accounts[0])
+        return result
+
+    client.rpc = rpc_with_a_write_in_between
+    stale = client.call(fn)
+    client.rpc = real_rpc
+    assert client.call(fn) == stale + ETHER
+
+
+def test_transaction_history_per_sender(client, suite, accounts):
+    token = suite.token
+    client.transact(token.functions.transfer(accounts[7].address, ETHER), accounts[0])
+    with pytest.raises(ContractRevert):  # refused before sending: not in the history
+        client.transact(token.functions.transfer(accounts[2].address, 10**40), accounts[0])
+    mine = client.transactions(accounts[0].address)
+    assert mine[0].action == "transfer" and mine[0].ok and mine[0].gas_used > 0
+    assert mine[0].tx_hash.startswith("0x") and len(mine[0].tx_hash) == 66
+    assert all(t.sender == accounts[0].address for t in mine)
+    assert client.transactions(accounts[8].address) == []

@@ -6,6 +6,7 @@ test then drives ticks by hand and checks one role's decision.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -37,9 +38,13 @@ class Fed:
     bus: EventBus
 
     def tick(self, times: int = 1) -> None:
+        """Tick every node; while one is training, give its worker time (ticks are fast)."""
         for _ in range(times):
+            busy = False
             for nd in [*self.nodes, self.owner]:
-                nd.tick()
+                busy = nd.tick() or busy
+            if busy:
+                time.sleep(0.05)
 
     def job(self, **kw) -> int:
         spec = digits_mlp()
@@ -104,7 +109,7 @@ def test_owner_opens_rounds_and_contributor_policy_decides(fed):
 def test_validator_proposes_and_round_finalizes(fed):
     job_id = fed.job()
     fed.nodes[1].policy = AcceptPolicy()  # both accept
-    for _ in range(60):
+    for _ in range(600):
         fed.tick()
         if fed.owner.milon.job(job_id).status is JobStatus.COMPLETED:
             break
@@ -121,7 +126,7 @@ def test_keeper_times_out_a_round_no_validator_finalized(fed):
         nd.policy = AcceptPolicy()
         nd.roles = frozenset({"contributor"})
     job_id = fed.job()
-    for _ in range(40):
+    for _ in range(600):
         fed.tick()
         rnd = fed.owner.milon.round(job_id, 1)
         if rnd.revealed_count == 2:
@@ -142,7 +147,7 @@ def test_owner_exports_the_trained_model(fed, tmp_path):
     for nd in fed.nodes:
         nd.policy = AcceptPolicy()
     job_id = fed.job()
-    for _ in range(60):
+    for _ in range(600):
         fed.tick()
         if fed.owner.milon.job(job_id).status is JobStatus.COMPLETED:
             break
