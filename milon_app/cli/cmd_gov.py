@@ -1,27 +1,28 @@
 """``milon gov list|propose|vote|delegate|queue|execute``: token-holder governance.
 
 Queue and execute need the proposal's exact (targets, values, calldatas,
-description); nobody should have to keep them, so they are read back from
-the governor's ``ProposalCreated`` event. Voting power comes from delegated
-tokens at the proposal's snapshot block, the most common surprise: the
-commands say so plainly when it is zero.
+description); :mod:`milon_app.chain.proposals` reads them back from the
+governor's ``ProposalCreated`` events, as it does for the window. Voting
+power comes from delegated tokens at the proposal's snapshot block, the most
+common surprise: the commands say so plainly when it is zero.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from milon_app.cli import session as S
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError, NotFoundError
+from milon_app.units import format_amount, parse_amount
 
 if TYPE_CHECKING:
     from milon_app.chain.deploy import Suite
     from milon_app.chain.governance import Governance, ProposalCall
+    from milon_app.chain.proposals import Proposal
 
 REGISTRY.group(("gov",), "governance: proposals, votes, delegation")
 REGISTRY.group(("gov", "propose"), "make a proposal: param, admit, remove or release")
@@ -31,53 +32,11 @@ Builder = Callable[["Governance", argparse.Namespace], "ProposalCall"]
 AMOUNT_PARAMETERS = ("min-stake-floor",)  # values in MILON; the others are plain integers
 
 
-@dataclass(frozen=True)
-class Proposal:
-    id: int
-    proposer: str
-    call: ProposalCall
-    vote_start: int
-    vote_end: int
-    block: int
-
-
 def _open(ctx: Context, args: argparse.Namespace) -> tuple[Suite, Governance]:
     from milon_app.chain.governance import Governance
 
     _client, suite = S.open_chain(ctx, args)
     return suite, Governance(suite)
-
-
-def proposals(suite: Suite) -> list[Proposal]:
-    """Every proposal since the deployment, from the governor's events."""
-    from milon_app.chain.events import EventCursor
-    from milon_app.chain.governance import ProposalCall
-
-    cursor = EventCursor(
-        suite.client, {"MilonGovernor": suite.governor}, suite.manifest.deployed_block
-    )
-    found = []
-    for ev in cursor.poll():
-        if ev.name != "ProposalCreated":
-            continue
-        a = ev.args
-        call = ProposalCall(
-            [str(t) for t in a["targets"]],
-            [int(v) for v in a["values"]],
-            [bytes(c) for c in a["calldatas"]],
-            str(a["description"]),
-        )
-        found.append(
-            Proposal(
-                int(a["proposalId"]),
-                str(a["proposer"]),
-                call,
-                int(a["voteStart"]),
-                int(a["voteEnd"]),
-                ev.block,
-            )
-        )
-    return found
 
 
 def parse_proposal_id(text: str) -> str:
@@ -94,45 +53,38 @@ def parse_proposal_id(text: str) -> str:
 
 def find_proposal(suite: Suite, text: str) -> Proposal:
     """The proposal with this id, or the only one whose id starts with these digits."""
-    found = proposals(suite)
-    exact = [p for p in found if str(p.id) == text]
-    matches = exact or [p for p in found if str(p.id).startswith(text)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no proposal {text} on this deployment (see `milon gov list`)")
-    raise BadInputError(
-        f"proposal id {text} is ambiguous ({len(matches)} proposals start with it): "
-        "give more digits"
-    )
+    from milon_app.chain.proposals import find_proposal as find
+
+    try:
+        return find(suite, text)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{exc} (see `milon gov list`)") from None
 
 
-def _status(suite: Suite, gov: Governance, p: Proposal, block: int) -> dict[str, Any]:
+def _status(gov: Governance, p: Proposal, block: int) -> dict[str, Any]:
     from milon_app.chain.governance import ProposalState
+    from milon_app.chain.proposals import proposal_status
 
-    state = gov.state(p.id)
-    tally = gov.tally(p.id)
-    quorum = None
-    if p.vote_start < block:  # the quorum of a future snapshot is not defined yet
-        quorum = int(suite.client.call(suite.governor.functions.quorum(p.vote_start)))
-    if state is ProposalState.PENDING:
-        left = f"voting opens in {max(1, p.vote_start - block)} blocks"
-    elif state is ProposalState.ACTIVE:
-        left = f"{max(0, p.vote_end - block)} blocks left"
+    st = proposal_status(gov, p, block)
+    if st.state is ProposalState.PENDING:
+        left = f"voting opens in {st.opens_in} blocks"
+    elif st.state is ProposalState.ACTIVE:
+        left = f"{st.blocks_left} blocks left"
     else:
         left = ""
+    quorum = st.quorum
     return {
         "id": str(p.id),
         "proposer": p.proposer,
         "description": p.call.description,
-        "state": state.name.lower(),
-        "for": S.format_amount(tally.for_),
-        "against": S.format_amount(tally.against),
-        "abstain": S.format_amount(tally.abstain),
-        "quorum": None if quorum is None else S.format_amount(quorum),
+        "state": st.state.name.lower(),
+        "for": format_amount(st.for_),
+        "against": format_amount(st.against),
+        "abstain": format_amount(st.abstain),
+        "quorum": None if quorum is None else format_amount(quorum),
         "quorum_progress": None
         if quorum is None
-        else f"{S.format_amount(tally.for_ + tally.abstain)} / {S.format_amount(quorum)}",
+        else f"{format_amount(st.quorum_votes)} / {format_amount(quorum)}",
         "vote_start_block": p.vote_start,
         "vote_end_block": p.vote_end,
         "blocks_left": left,
@@ -152,7 +104,9 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     suite, gov = _open(ctx, args)
     block = suite.client.block_number()
-    rows = [_status(suite, gov, p, block) for p in proposals(suite)]
+    from milon_app.chain.proposals import proposals
+
+    rows = [_status(gov, p, block) for p in proposals(suite)]
 
     def human(data: list[dict[str, Any]]) -> str:
         if not data:
@@ -232,7 +186,7 @@ def _build_param(gov: Governance, args: argparse.Namespace) -> ProposalCall:
             f"unknown parameter {args.name!r}: expected one of {', '.join(PARAMETERS)}"
         )
     if args.name in AMOUNT_PARAMETERS:
-        value = S.parse_amount(args.value, args.name)
+        value = parse_amount(args.value, args.name)
     else:
         value = S.positive_int(args.value, args.name, minimum=0, maximum=2**256 - 1)
     return gov.set_parameter(args.name, value, args.description)
@@ -276,7 +230,7 @@ def _propose(args: argparse.Namespace, ctx: Context, build: Builder) -> int:
         "proposer": sender.address,
         "vote_start_block": snapshot,
         "vote_end_block": deadline,
-        "voting_power": S.format_amount(power),
+        "voting_power": format_amount(power),
     }
     if power == 0:
         _warn_no_power(ctx, sender.address, snapshot)
@@ -358,7 +312,7 @@ def _vote(args: argparse.Namespace, ctx: Context) -> int:
         "id": str(pid),
         "voter": sender.address,
         "support": args.support,
-        "weight": S.format_amount(weight),
+        "weight": format_amount(weight),
     }
     ctx.emit(data, lambda d: f"voted {d['support']} on {d['id']} with {d['weight']} votes")
     return 0
@@ -384,7 +338,7 @@ def _delegate(args: argparse.Namespace, ctx: Context) -> int:
     data = {
         "from": sender.address,
         "to": target,
-        "votes_of_delegate": S.format_amount(gov.votes(target)),
+        "votes_of_delegate": format_amount(gov.votes(target)),
     }
     ctx.emit(
         data,

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from milon_app.cli.context import Context
 from milon_app.errors import BadInputError, NotFoundError
+from milon_app.units import format_amount as format_amount  # re-exported for the commands
+from milon_app.units import parse_amount as parse_amount
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -30,34 +32,6 @@ DECIMALS = 18
 WEI = 10**18
 DEVNET_CHAIN_ID = 31337  # anvil/hardhat default: the only chain where dev keys are accepted
 MAX_DEV_ACCOUNT = 999
-_AMOUNT = re.compile(r"(\d+)(?:\.(\d+))?")
-
-# ---------------------------------------------------------------- amounts
-
-
-def parse_amount(text: str, what: str = "amount") -> int:
-    """``"10.5"`` MILON -> wei; whole tokens with up to 18 decimals, nothing else."""
-    value = text.strip()
-    m = _AMOUNT.fullmatch(value)
-    if m is None:
-        raise BadInputError(
-            f"{what} {text!r} is not a MILON amount: expected a decimal number of whole tokens "
-            "such as 10 or 10.5"
-        )
-    whole: str = m.group(1)
-    frac: str = m.group(2) or ""
-    if len(frac) > DECIMALS:
-        raise BadInputError(f"{what} {text!r} has more than {DECIMALS} decimals")
-    return int(whole) * WEI + int(frac.ljust(DECIMALS, "0") or "0")
-
-
-def format_amount(wei: int) -> str:
-    """wei -> ``"10.5"`` (the inverse of :func:`parse_amount`)."""
-    sign = "-" if wei < 0 else ""
-    whole, frac = divmod(abs(int(wei)), WEI)
-    tail = f"{frac:018d}".rstrip("0")
-    return f"{sign}{whole}.{tail}" if tail else f"{sign}{whole}"
-
 
 def positive_int(text: str, what: str, *, maximum: int | None = None, minimum: int = 1) -> int:
     try:
