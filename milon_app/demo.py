@@ -69,6 +69,15 @@ class DemoOptions:
         return self.epochs_per_round or 5 * self.nodes
 
 
+@dataclass(frozen=True)
+class DemoAttach:
+    """Run on an existing deployment (the app's simulated chain) instead of a fresh one."""
+
+    suite: Any
+    accounts: list[Any]  # the owner first, then at least ``nodes`` contributors
+    bus: Any
+
+
 @dataclass
 class RoundRow:
     round: int
@@ -118,17 +127,23 @@ def model_for(dataset: str, n_features: int, n_classes: int) -> Any:
 
 
 def run_demo(
-    opts: DemoOptions, on_round: Callable[[RoundRow, int], None] | None = None
+    opts: DemoOptions,
+    on_round: Callable[[RoundRow, int], None] | None = None,
+    *,
+    attach: DemoAttach | None = None,
 ) -> DemoReport:
     opts.check()
     if opts.workdir is not None:
-        return _run(opts, opts.workdir, on_round)
+        return _run(opts, opts.workdir, on_round, attach)
     with tempfile.TemporaryDirectory(prefix="milon-demo-") as tmp:
-        return _run(opts, Path(tmp), on_round)
+        return _run(opts, Path(tmp), on_round, attach)
 
 
 def _run(
-    opts: DemoOptions, work: Path, on_round: Callable[[RoundRow, int], None] | None
+    opts: DemoOptions,
+    work: Path,
+    on_round: Callable[[RoundRow, int], None] | None,
+    attach: DemoAttach | None = None,
 ) -> DemoReport:
     import torch
 
@@ -143,21 +158,25 @@ def _run(
     from milon_app.node.events import UpdatesValidated
     from milon_app.node.owner import JobRequest
     from milon_app.node.state import StateDB
+    from milon_app.node.transports import listen_addrs, transport_factory
     from milon_app.store.blobs import BlobStore
 
     t0 = time.monotonic()
     torch.manual_seed(opts.seed)
     n = opts.nodes
-    if opts.chain == EMBEDDED:
+    if attach is not None:
+        suite, client, pool = attach.suite, attach.suite.client, attach.accounts
+    elif opts.chain == EMBEDDED:
         client = ChainClient.embedded()
+        pool = client.dev_accounts
     else:
         client = ChainClient.connect(opts.chain, dev_accounts=n + 1)
-    if len(client.dev_accounts) < n + 1:
-        raise BadInputError(
-            f"the chain offers {len(client.dev_accounts)} dev accounts, need {n + 1}"
-        )
-    owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : n + 1]
-    suite = deploy_suite(client, owner_acct, dev=True)
+        pool = client.dev_accounts
+    if len(pool) < n + 1:
+        raise BadInputError(f"the chain offers {len(pool)} dev accounts, need {n + 1}")
+    owner_acct, accts = pool[0], pool[1 : n + 1]
+    if attach is None:
+        suite = deploy_suite(client, owner_acct, dev=True)
 
     dspec = DatasetSpec(kind="builtin", name=opts.dataset, test_fraction=0.2, seed=opts.seed)
     data = load_dataset(dspec)
@@ -165,11 +184,11 @@ def _run(
     data = data.for_model(spec)
     parts = partition_iid(int(data.x_train.shape[0]), n, opts.seed)
 
-    bus = EventBus(history=20_000)
+    bus = attach.bus if attach is not None else EventBus(history=20_000)
     started: list[NodeCore] = []
     shared = opts.data_mode == "shared"
     try:
-        make = _transports(opts.transport, suite, bus)
+        make = transport_factory(opts.transport, suite, bus)
         ostore = BlobStore(work / "owner" / "blobs")
         otransport, peer_of = make(owner_acct, ostore, [])
         owner = NodeCore(
@@ -184,7 +203,7 @@ def _run(
         )
         owner.start()  # contributors bootstrap from the owner, who serves the job's specs
         started.append(owner)
-        bootstrap = _listen_addrs(otransport)
+        bootstrap = listen_addrs(otransport)
         nodes: list[NodeCore] = []
         capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
         for i, acct in enumerate(accts):
@@ -216,7 +235,7 @@ def _run(
             started.append(node)
             for addr in bootstrap:  # dial now rather than racing the background bootstrap
                 node.transport.connect(addr)
-            peer_info = " ".join(_listen_addrs(node.transport)) or f"inprocess:{node.address}"
+            peer_info = " ".join(listen_addrs(node.transport)) or f"inprocess:{node.address}"
             node.join(fed, stake, cap, peer_info)
         reward = ETHER
         job_id = owner.owner.create_job(
@@ -320,34 +339,6 @@ def _govern(suite: Any, owner_acct: Any, accts: list[Any]) -> dict[str, Any]:
         "description": call.description,
         "slash_bps_after": int(suite.client.call(suite.registry.functions.slashBps())),
     }
-
-
-def _transports(kind: str, suite: Any, bus: Any) -> Callable[..., tuple[Any, Any]]:
-    """A factory of (transport, peer resolver) per node: libp2p hosts or one in-process hub."""
-    from milon_app.node.peers import member_authorizer, peer_resolver, transport_event_sink
-    from milon_app.p2p.inprocess import InProcessHub
-
-    hub = InProcessHub()
-
-    def make(acct: Any, store: Any, bootstrap: list[str]) -> tuple[Any, Any]:
-        if kind == "inprocess":
-            return hub.transport(acct.address, store), None
-        from milon_app.p2p.host import Libp2pTransport
-
-        transport = Libp2pTransport(
-            bytes(acct.key),
-            store,
-            bootstrap=bootstrap,
-            authorize=member_authorizer(suite),
-            on_event=transport_event_sink(bus, acct.address),
-        )
-        return transport, peer_resolver(suite)
-
-    return make
-
-
-def _listen_addrs(transport: Any) -> list[str]:
-    return list(getattr(transport, "listen_addrs", list)())
 
 
 def _drive_round(client: Any, everyone: list[Any], owner: Any, job_id: int, r: int) -> None:

@@ -78,7 +78,7 @@ class EventLogger:
             self.out.flush()
 
 
-def _local_data(cfg: Config) -> Any:
+def local_data_from_config(cfg: Config) -> Any:
     import torch
 
     from milon_app.compute.datasets import DatasetSpec, load_dataset
@@ -155,7 +155,7 @@ class Daemon:
         store = BlobStore(self.paths.blobs)
         bus = EventBus()
         bus.subscribe(EventLogger(self.log_out))
-        data, eval_data = _local_data(c) if c.node.dataset else (None, None)
+        data, eval_data = local_data_from_config(c) if c.node.dataset else (None, None)
         hours_pair: tuple[int, int] | None = None
         if c.node.work_hours:
             if len(c.node.work_hours) != 2:

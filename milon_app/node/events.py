@@ -44,6 +44,17 @@ class ChainStatus(Event):
 
 
 @dataclass(frozen=True)
+class Heartbeat(Event):
+    """Once per driver tick: what a status bar shows."""
+
+    block: int = 0
+    chain_connected: bool = True
+    peers: int = 0
+    busy: bool = False
+    paused: bool = False
+
+
+@dataclass(frozen=True)
 class NodeError(Event):
     where: str = ""
     message: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,8 @@ class Owner:
     def __init__(self, node: NodeCore) -> None:
         self.node = node
         self.eval_data: tuple[torch.Tensor, torch.Tensor] | None = None
+        # per-job held-out data when jobs differ in dataset (the app); eval_data wins if set
+        self.eval_source: Callable[[JobContext], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def create_job(self, req: JobRequest) -> int:
         node = self.node
@@ -123,9 +126,12 @@ class Owner:
         if any(rr[0] == r for rr in node.state.round_results(ctx.job_id)):
             return
         accuracy = None
-        if model_hash and self.eval_data is not None:
+        data = self.eval_data
+        if data is None and self.eval_source is not None and model_hash:
+            data = self.eval_source(ctx)
+        if model_hash and data is not None:
             state = fetch_state(model_hash, node.transport, node.store, node.providers_for(ctx))
-            _, accuracy = evaluate(ctx.spec, state, *self.eval_data, device=node.device)
+            _, accuracy = evaluate(ctx.spec, state, *data, device=node.device)
         node.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
 
     def download(self, ctx: JobContext, dest: Path, onnx: bool = True) -> list[Path]:
