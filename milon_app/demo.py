@@ -106,24 +106,9 @@ class DemoReport:
 
 
 def model_for(dataset: str, n_features: int, n_classes: int) -> Any:
-    from milon_app.compute.model_spec import ModelSpec, digits_mlp
+    from milon_app.compute.model_spec import digits_mlp, tabular_mlp
 
-    if dataset == "digits":
-        return digits_mlp()
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [n_features],
-            "layers": [
-                {"type": "Linear", "in_features": n_features, "out_features": 32},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 32, "out_features": n_classes},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-            "batch_size": 32,
-        }
-    )
+    return digits_mlp() if dataset == "digits" else tabular_mlp(n_features, n_classes)
 
 
 def run_demo(

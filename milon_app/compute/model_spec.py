@@ -409,3 +409,21 @@ def spec_summary(spec: ModelSpec) -> Mapping[str, Any]:
         "num_classes": spec.num_classes,
         "batch_size": spec.batch_size,
     }
+
+
+def tabular_mlp(features: int, classes: int) -> ModelSpec:
+    """A small MLP for tabular data (wine, breast cancer, CSV files) of any width."""
+    return ModelSpec.from_dict(
+        {
+            "version": 1,
+            "input_shape": [features],
+            "layers": [
+                {"type": "Linear", "in_features": features, "out_features": 32},
+                {"type": "ReLU"},
+                {"type": "Linear", "in_features": 32, "out_features": classes},
+            ],
+            "loss": "cross_entropy",
+            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+            "batch_size": 32,
+        }
+    )

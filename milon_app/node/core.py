@@ -243,6 +243,14 @@ class NodeCore:
                     reason=f"job {a['jobId']} round {a['round']}",
                 )
             )
+        elif e.name == "ProposalCreated":
+            self.publish(
+                ev.ProposalStateChanged(
+                    proposal_id=int(a["proposalId"]),
+                    state="created",
+                    description=str(a["description"]),
+                )
+            )
         elif e.name == "JobCompleted":
             self.publish(
                 ev.JobCompleted(

@@ -165,6 +165,15 @@ class RoundFinalized(Event):
 
 
 @dataclass(frozen=True)
+class RoundEvaluated(Event):
+    """The job owner scored a round's global model on its held-out data."""
+
+    job_id: int = 0
+    round: int = 0
+    accuracy: float = 0.0
+
+
+@dataclass(frozen=True)
 class RoundTimedOut(Event):
     job_id: int = 0
     round: int = 0

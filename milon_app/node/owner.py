@@ -133,6 +133,8 @@ class Owner:
             state = fetch_state(model_hash, node.transport, node.store, node.providers_for(ctx))
             _, accuracy = evaluate(ctx.spec, state, *data, device=node.device)
         node.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
+        if accuracy is not None:
+            node.publish(ev.RoundEvaluated(job_id=ctx.job_id, round=r, accuracy=accuracy))
 
     def download(self, ctx: JobContext, dest: Path, onnx: bool = True) -> list[Path]:
         """Fetch the final (or current) global model and export it for deployment."""

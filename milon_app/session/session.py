@@ -1,0 +1,327 @@
+"""A running node as the desktop app holds it: account, chain, node core, driver.
+
+The GUI owns one :class:`Session` and never reaches past it: every button
+ends in a call on the session's node core, bindings or governance object,
+run on a worker thread. The session itself is Qt-free so tests (and any
+other front-end) drive exactly what the window drives.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from milon_app.config import Config
+from milon_app.errors import BadInputError, ConfigError
+from milon_app.node.bus import EventBus
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from milon_app.chain.bindings import Milon
+    from milon_app.chain.client import ChainClient
+    from milon_app.chain.deploy import Suite
+    from milon_app.chain.governance import Governance
+    from milon_app.demo import DemoOptions, DemoReport, RoundRow
+    from milon_app.node.core import NodeCore
+    from milon_app.session.driver import Driver
+    from milon_app.session.simulation import SimulatedFederation
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]
+ROLES = ("contributor", "validator", "keeper", "owner")
+DEMO_OWNER_MILON = 30_000_000 * 10**18  # the in-app demo's owner passes its own proposal
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    sim_peers: int = 3
+    transport: str = ""  # "" = config p2p.transport
+    tick_s: float = 0.25
+
+
+def network_kind(cfg: Config) -> str:
+    return "simulated" if cfg.chain.rpc_url == "embedded" else "rpc"
+
+
+class Session:
+    def __init__(
+        self,
+        cfg: Config,
+        data_dir: Path,
+        account: LocalAccount | None,
+        opts: SessionOptions | None = None,
+        *,
+        secret_store: str = "",
+        address: str = "",
+    ) -> None:
+        """``account`` may come later (the window shows while scrypt unlocks the keystore):
+        then ``address`` names it and :meth:`start` waits for :attr:`account` to be set."""
+        self.cfg = cfg
+        self.data_dir = data_dir
+        self._account = account
+        self.address: str = account.address if account is not None else address
+        if not self.address:
+            raise ConfigError("a session needs an account or at least its address")
+        self.opts = opts or SessionOptions()
+        self.secret_store = secret_store  # how the password is kept, for the settings screen
+        self.bus = EventBus(history=20_000)
+        self.kind = network_kind(cfg)
+        self.client: ChainClient | None = None
+        self.suite: Suite | None = None
+        self.node: NodeCore | None = None
+        self.sim: SimulatedFederation | None = None
+        self.driver: Driver | None = None
+        self.capacity = 0  # from the Node tab's benchmark; 0 until measured
+        self.demo_running = threading.Event()
+        self._workdir: Path | None = None
+        self._started = False
+
+    @property
+    def account(self) -> LocalAccount:
+        if self._account is None:
+            raise ConfigError("the wallet is still locked: unlock it before starting the node")
+        return self._account
+
+    @account.setter
+    def account(self, account: LocalAccount) -> None:
+        if account.address != self.address:
+            raise ConfigError(f"the unlocked account is not {self.address}")
+        self._account = account
+
+    @property
+    def unlocked(self) -> bool:
+        return self._account is not None
+
+    # -- what the tabs use ---------------------------------------------------------------------
+    @property
+    def core(self) -> NodeCore:
+        if self.node is None:
+            raise ConfigError("the node is not started yet")
+        return self.node
+
+    @property
+    def milon(self) -> Milon:
+        return self.core.milon
+
+    def governance(self) -> Governance:
+        from milon_app.chain.governance import Governance
+
+        return Governance(self.core.suite)
+
+    @property
+    def dev_chain(self) -> bool:
+        """Whether chain time and blocks may be advanced by hand (simulated or anvil)."""
+        client = self.core.suite.client
+        return client.kind == "embedded" or client.chain_id == 31337
+
+    def local_nodes(self) -> list[NodeCore]:
+        return [self.core, *(self.sim.peers if self.sim else [])]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, progress: Progress | None = None) -> None:
+        """Connect (or build the simulated network), start the node and its driver."""
+        step = progress or (lambda _msg, _frac: None)
+        if self.account.address != self.address:
+            raise ConfigError(f"the unlocked account is not {self.address}")
+        try:
+            if self.kind == "simulated":
+                self._start_simulated(step)
+            else:
+                self._start_rpc(step)
+            step("starting the driver", 0.95)
+            self._start_driver()
+            self._started = True
+            step("ready", 1.0)
+        except BaseException:
+            self.stop()
+            raise
+
+    def transport_kind(self) -> str:
+        """The peer transport this session runs (the in-app demo uses the same)."""
+        return self.opts.transport or self.cfg.p2p.transport
+
+    def _start_simulated(self, step: Progress) -> None:
+        from milon_app.chain.client import ChainClient
+        from milon_app.node.transports import listen_addrs
+        from milon_app.session.simulation import SimOptions, SimulatedFederation
+
+        self._workdir = Path(tempfile.mkdtemp(prefix="simulation-", dir=self._sim_root()))
+        step("deploying the contracts on the embedded chain", 0.1)
+        client = ChainClient.embedded()
+        sim = SimulatedFederation(
+            client,
+            self.bus,
+            self._workdir,
+            SimOptions(peers=self.opts.sim_peers, transport=self.transport_kind()),
+        )
+        self.sim, self.client = sim, client
+        self.suite = sim.deploy()
+        step("funding your account", 0.4)
+        sim.fund(self.address)
+        step("starting your node", 0.5)
+        assert sim.make is not None
+        self.node = self._make_node(sim.make, self._workdir / "me", data=sim.user_data())
+        self.node.start()
+        step("starting the simulated members", 0.7)
+        sim.start_peers(listen_addrs(self.node.transport))
+
+    def _sim_root(self) -> Path:
+        root = self.data_dir / "simulation"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _start_rpc(self, step: Progress) -> None:
+        from milon_app.chain.client import ChainClient
+        from milon_app.chain.deploy import Suite
+        from milon_app.chain.manifest import Manifest
+        from milon_app.daemon.runner import local_data_from_config
+        from milon_app.daemon.transport import make_transport
+
+        c = self.cfg
+        if not c.chain.manifest:
+            raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
+        step(f"connecting to {c.chain.rpc_url}", 0.2)
+        self.client = ChainClient.connect(
+            c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
+        )
+        self.suite = Suite.attach(self.client, Manifest.load(Path(c.chain.manifest)))
+        step("starting your node", 0.5)
+        suite, bus, address = self.suite, self.bus, self.address
+
+        def make(acct: Any, store: Any, _bootstrap: list[str]) -> tuple[Any, Any]:
+            return make_transport(c, acct.key, store, suite, bus, address)
+
+        data = local_data_from_config(c)[0] if c.node.dataset else None
+        root = Path(c.node.data_dir) if c.node.data_dir else self.data_dir / "node"
+        self.node = self._make_node(make, root, data=data)
+        self.node.start()
+
+    def _make_node(self, make: Any, root: Path, *, data: Any) -> NodeCore:
+        from milon_app.compute.datasets import DatasetSpec
+        from milon_app.node.core import NodeCore
+        from milon_app.node.local_data import eval_split
+        from milon_app.node.policy import AcceptPolicy
+        from milon_app.node.state import StateDB
+        from milon_app.store.blobs import BlobStore
+
+        assert self.suite is not None
+        c = self.cfg
+        store = BlobStore(root / "blobs")
+        transport, peer_of = make(self.account, store, list(c.p2p.bootstrap))
+        hours = tuple(c.node.work_hours) if len(c.node.work_hours) == 2 else None
+        node = NodeCore(
+            account=self.account,
+            suite=self.suite,
+            transport=transport,
+            store=store,
+            state=StateDB(root / "node.db"),
+            bus=self.bus,
+            roles=ROLES,
+            policy=AcceptPolicy(
+                mode=c.node.accept_mode,
+                max_epochs=c.node.max_epochs,
+                hours=hours,  # type: ignore[arg-type]
+            ),
+            data=data,
+            device=c.compute.device if c.compute.device != "auto" else "cpu",
+            threads=c.compute.max_threads or None,
+            peer_of=peer_of,
+        )
+
+        def held_out(ctx: Any) -> Any:
+            if not isinstance(ctx.dataset, DatasetSpec) or ctx.dataset.kind != "builtin":
+                return None
+            return eval_split(ctx.dataset, ctx.spec)
+
+        node.owner.eval_source = held_out
+        return node
+
+    def _start_driver(self) -> None:
+        from milon_app.session.driver import Driver
+
+        assert self.client is not None
+        sim = self.sim
+        self.driver = Driver(
+            self.client,
+            self.core,
+            lambda: list(sim.peers) if sim else [],
+            interval_s=self.opts.tick_s if sim else self.cfg.node.poll_interval_s,
+            simulated=sim is not None,
+            warp_allowed=lambda: not self.demo_running.is_set(),
+        )
+        self.driver.start()
+
+    def stop(self) -> None:
+        if self.driver is not None:
+            self.driver.stop()
+            self.driver = None
+        if self.sim is not None:
+            self.sim.stop()
+        if self.node is not None:
+            self.node.stop("app closed")
+            self.node.state.close()
+            self.node = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        self._started = False
+
+    # -- pause: take no new work, finish what was accepted -------------------------------------
+    @property
+    def paused(self) -> bool:
+        return bool(self.driver and self.driver.paused)
+
+    def set_paused(self, paused: bool) -> None:
+        from dataclasses import replace
+
+        node = self.core
+        if paused and not self.paused:
+            self._policy_before = node.policy
+            node.policy = replace(node.policy, mode="never")
+        elif not paused and self.paused:
+            node.policy = getattr(self, "_policy_before", node.policy)
+        if self.driver is not None:
+            self.driver.paused = paused
+
+    def set_accept_mode(self, mode: str, max_epochs: int | None = None) -> None:
+        from dataclasses import replace
+
+        node = self.core
+        policy = replace(node.policy, mode=mode, max_epochs=max_epochs or node.policy.max_epochs)
+        if self.paused:
+            self._policy_before = policy
+        else:
+            node.policy = policy
+
+    # -- the in-app demo -----------------------------------------------------------------------
+    def run_demo(
+        self, opts: DemoOptions, on_round: Callable[[RoundRow, int], None] | None = None
+    ) -> DemoReport:
+        """``milon demo`` on this session's chain, so every tab shows it live."""
+        from milon_app.chain.bindings import Milon
+        from milon_app.demo import DemoAttach, run_demo
+
+        if self.sim is None or self.suite is None:
+            raise BadInputError("the in-app demo runs on the simulated network only")
+        accounts = self.sim.spare_accounts
+        if opts.nodes + 1 > len(accounts):
+            raise BadInputError(
+                f"the simulated chain has accounts for {len(accounts) - 1} demo nodes, "
+                f"asked for {opts.nodes}"
+            )
+        if self.demo_running.is_set():
+            raise BadInputError("a demo is already running")
+        self.demo_running.set()
+        try:
+            Milon(self.suite).transfer(self.sim.founder, accounts[0].address, DEMO_OWNER_MILON)
+            attach = DemoAttach(self.suite, accounts, self.bus)
+            return run_demo(opts, on_round, attach=attach)
+        finally:
+            self.demo_running.clear()

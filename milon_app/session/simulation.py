@@ -1,0 +1,137 @@
+"""This machine's simulated federation: a chain and fellow members in one process.
+
+A newcomer should see MILON work before lending a GPU to strangers, so the
+app's first network is a real suite on the embedded EVM with a few
+simulated members (dev accounts, each a full :class:`NodeCore` with its own
+slice of the built-in datasets). The user's node joins, trains, votes and
+owns jobs among them exactly as on a public network.
+
+Simulated members do not vote: proposals pass on the user's own (delegated)
+tokens, so the governance screens show cause and effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from milon_app.errors import BadInputError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from milon_app.chain.client import ChainClient
+    from milon_app.chain.deploy import Suite
+    from milon_app.node.bus import EventBus
+    from milon_app.node.core import NodeCore
+    from milon_app.node.transports import Factory
+
+ETHER = 10**18
+USER_ETH = 10 * ETHER  # gas money for the user's own account
+USER_MILON = 5_000_000 * ETHER  # enough to stake and to reach the 4% quorum alone
+PEER_MILON = 1_000_000 * ETHER
+PEER_STAKE = 50 * ETHER
+FEDERATION_NAME = "Simulated federation"
+MIN_STAKE = 10 * ETHER
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    peers: int = 3  # simulated members besides the user
+    transport: str = "libp2p"
+
+    def check(self, dev_accounts: int) -> None:
+        # account 0 deploys and founds the federation; the demo tab needs 3 more at least
+        if not 1 <= self.peers <= dev_accounts - 4:
+            raise BadInputError(
+                f"simulated peers must be 1..{dev_accounts - 4}, got {self.peers}"
+            )
+
+
+class SimulatedFederation:
+    """Deploys the suite, founds a federation, funds the user, starts the peers."""
+
+    def __init__(self, client: ChainClient, bus: EventBus, workdir: Path, opts: SimOptions) -> None:
+        opts.check(len(client.dev_accounts))
+        self.client = client
+        self.bus = bus
+        self.workdir = workdir
+        self.opts = opts
+        self.founder: LocalAccount = client.dev_accounts[0]
+        self.peer_accounts = client.dev_accounts[1 : 1 + opts.peers]
+        self.suite: Suite | None = None
+        self.peers: list[NodeCore] = []
+        self.fed_id = 0
+        self.make: Factory | None = None
+
+    @property
+    def spare_accounts(self) -> list[LocalAccount]:
+        """Dev accounts nobody here uses: the in-app demo runs its own nodes on them."""
+        return list(self.client.dev_accounts[1 + self.opts.peers :])
+
+    def deploy(self) -> Suite:
+        from milon_app.chain.deploy import deploy_suite
+        from milon_app.node.transports import transport_factory
+
+        self.suite = deploy_suite(self.client, self.founder, dev=True)
+        self.make = transport_factory(self.opts.transport, self.suite, self.bus)
+        return self.suite
+
+    def fund(self, address: str) -> None:
+        from milon_app.chain.bindings import Milon
+
+        assert self.suite is not None
+        self.client.send_eth(self.founder, address, USER_ETH)
+        Milon(self.suite).transfer(self.founder, address, USER_MILON)
+
+    def start_peers(self, bootstrap: list[str]) -> list[NodeCore]:
+        """Found the federation and bring every simulated member into it."""
+        from milon_app.chain.bindings import Milon
+        from milon_app.node.core import NodeCore
+        from milon_app.node.local_data import BuiltinPartition
+        from milon_app.node.state import StateDB
+        from milon_app.node.transports import listen_addrs
+        from milon_app.store.blobs import BlobStore
+
+        assert self.suite is not None and self.make is not None
+        milon = Milon(self.suite)
+        self.fed_id = milon.create_federation(
+            self.founder, FEDERATION_NAME, b"\x00" * 32, MIN_STAKE
+        )
+        parts = self.opts.peers + 1  # part 0 is the user's
+        for i, acct in enumerate(self.peer_accounts, start=1):
+            root = self.workdir / f"peer{i}"
+            store = BlobStore(root / "blobs")
+            transport, peer_of = self.make(acct, store, bootstrap)
+            node = NodeCore(
+                account=acct,
+                suite=self.suite,
+                transport=transport,
+                store=store,
+                state=StateDB(root / "state.db"),
+                bus=self.bus,
+                roles=("contributor", "validator", "keeper"),
+                data=BuiltinPartition(i, parts),
+                threads=1,
+                peer_of=peer_of,
+            )
+            milon.transfer(self.founder, acct.address, PEER_MILON)
+            node.start()
+            self.peers.append(node)
+            for addr in bootstrap:
+                node.transport.connect(addr)
+            info = " ".join(listen_addrs(node.transport)) or f"inprocess:{acct.address}"
+            node.join(self.fed_id, PEER_STAKE, 100 * i, info)
+        return self.peers
+
+    def user_data(self) -> Any:
+        from milon_app.node.local_data import BuiltinPartition
+
+        return BuiltinPartition(0, self.opts.peers + 1)
+
+    def stop(self) -> None:
+        for node in self.peers:
+            node.stop("app closed")
+            node.state.close()
+        self.peers.clear()

@@ -1,0 +1,80 @@
+"""The app's session without Qt: the simulated network, the driver, pause, the in-app demo."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from eth_account import Account
+
+from milon_app.config import Config
+from milon_app.demo import DemoOptions
+from milon_app.errors import BadInputError, ConfigError
+from milon_app.node import events as ev
+from milon_app.session.session import Session, SessionOptions, network_kind
+from milon_app.session.simulation import USER_MILON
+
+KEY = b"\x22" * 32  # THROWAWAY test key
+
+
+@pytest.fixture
+def session(tmp_path):
+    s = Session(Config(), tmp_path, Account.from_key(KEY),
+                SessionOptions(transport="inprocess", tick_s=0.05))
+    steps: list[str] = []
+    s.start(lambda msg, _f: steps.append(msg))
+    s.steps = steps
+    yield s
+    s.stop()
+
+
+def test_simulated_network_is_funded_and_founded(session):
+    assert session.steps[-1] == "ready"
+    m = session.milon
+    assert m.balance(session.address) == USER_MILON
+    assert m.federation(1).member_count == 3
+    assert session.core.suite.client.balance(session.address) > 0
+    assert session.dev_chain
+
+
+def test_driver_produces_blocks_and_heartbeats(session):
+    hb = session.bus.wait_for(ev.Heartbeat, timeout=10)
+    assert hb.node == session.address and hb.peers == 3
+    b0 = session.core.suite.client.block_number()
+    deadline = time.monotonic() + 10
+    while session.core.suite.client.block_number() == b0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert session.core.suite.client.block_number() > b0  # the idle chain still ticks
+
+
+def test_pause_declines_new_work_and_resume_restores(session):
+    session.set_accept_mode("manual", 7)
+    session.set_paused(True)
+    assert session.paused and session.core.policy.mode == "never"
+    session.set_accept_mode("auto", 9)  # changed while paused: applies on resume
+    assert session.core.policy.mode == "never"
+    session.set_paused(False)
+    assert session.core.policy.mode == "auto" and session.core.policy.max_epochs == 9
+
+
+def test_in_app_demo_runs_on_the_session_chain(session):
+    opts = DemoOptions(nodes=2, rounds=1, epochs_per_round=4, transport="inprocess",
+                       governance=False, baseline=False)
+    report = session.run_demo(opts)
+    assert report.rounds and report.rounds[0].accuracy is not None
+    # the demo's federation and job live on the same chain the tabs read
+    assert session.milon.federation_count() == 2
+    assert session.milon.job(report.job_id).owner == session.sim.spare_accounts[0].address
+    assert not session.demo_running.is_set()
+    with pytest.raises(BadInputError, match="accounts for"):
+        session.run_demo(DemoOptions(nodes=9, transport="inprocess"))
+
+
+def test_rpc_network_needs_a_manifest(tmp_path):
+    cfg = Config()
+    cfg.chain.rpc_url = "http://127.0.0.1:9"
+    assert network_kind(cfg) == "rpc"
+    s = Session(cfg, tmp_path, Account.from_key(KEY))
+    with pytest.raises(ConfigError, match="manifest"):
+        s.start()
+    assert s.node is None
