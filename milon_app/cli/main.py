@@ -1,4 +1,7 @@
-"""``milon`` entry point: argparse from the command registry, errors mapped to exit codes."""
+"""``milon`` entry point: argparse from the command registry, errors mapped to exit codes.
+
+With no command (and no ``--json``) it opens the desktop app.
+"""
 
 from __future__ import annotations
 
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_daemon(args)
     if command is None:
         group = getattr(args, "_group", None)
+        if group is None and not args.json:
+            return _run_gui(args)
         (group or parser).print_help()
         return int(ExitCode.USAGE) if group is not None or args_list else int(ExitCode.OK)
     ctx = Context(paths=Paths.default(args.home), json_output=args.json)
@@ -107,6 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("milon: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    """``milon`` alone opens the desktop app; Qt is imported only here."""
+    from milon_app.gui.app import run_app
+
+    return run_app(Path(args.home) if args.home else None)
 
 
 def _run_daemon(args: argparse.Namespace) -> int:

@@ -28,8 +28,31 @@ def test_help_lists_registered_commands():
         assert word in res.stdout
 
 
-def test_no_arguments_prints_help_and_succeeds(capsys):
-    assert main([]) == 0
+def test_no_arguments_opens_the_desktop_app(monkeypatch, tmp_path, capsys):
+    import milon_app.gui.app as gui_app
+
+    calls = []
+
+    def fake_run_app(home):  # stands in for the window only; main's dispatch is what is tested
+        calls.append(home)
+        return 7
+
+    monkeypatch.setattr(gui_app, "run_app", fake_run_app)
+    assert main([]) == 7
+    assert calls == [None]
+    assert main(["--home", str(tmp_path)]) == 7
+    assert calls[-1] == tmp_path
+    assert "usage: milon" not in capsys.readouterr().out
+
+
+def test_help_still_prints_help_and_succeeds():
+    res = run("--help")
+    assert res.returncode == 0
+    assert "usage: milon" in res.stdout
+
+
+def test_json_without_a_command_prints_help_instead_of_opening_a_window(capsys):
+    assert main(["--json"]) == ExitCode.USAGE
     assert "usage: milon" in capsys.readouterr().out
 
 

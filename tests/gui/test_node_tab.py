@@ -1,0 +1,43 @@
+"""Node tab: the hardware probe, the benchmark's score, pause, peers and the event log."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from milon_app.gui.tabs.node import NodeTab
+from tests.gui.conftest import refreshed, wait_until
+
+
+def test_hardware_peers_and_log(qtbot, ctx):
+    tab = NodeTab(ctx)
+    qtbot.addWidget(tab)
+    refreshed(qtbot, tab)
+    wait_until(qtbot, lambda: tab.devices.rowCount() >= 1 and "torch" in tab.hw_notes.text())
+    kinds = [tab.devices.item(r, 1).text() for r in range(tab.devices.rowCount())]
+    assert "cpu" in kinds
+    assert tab.device_combo.findText("cpu") >= 0
+    assert tab.peer_id.text() == ctx.session.core.transport.peer_id
+    assert tab.peers.rowCount() == 3  # the simulated members
+    ctx.session.core.publish(__import__("milon_app.node.events", fromlist=["x"]).NodeError(
+        where="test", message="visible in the log"))
+    wait_until(qtbot, lambda: "visible in the log" in tab.log.toPlainText())
+
+
+def test_benchmark_sets_the_capacity_score(qtbot, ctx):
+    tab = NodeTab(ctx)
+    qtbot.addWidget(tab)
+    qtbot.mouseClick(tab.bench_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: ctx.session.capacity > 0, 60_000)
+    assert str(ctx.session.capacity) in tab.capacity_label.text()
+    assert tab.bench_bar.value() == 100 and tab.bench_button.isEnabled()
+
+
+def test_pause_stops_taking_work_and_resume_restores_the_policy(qtbot, ctx):
+    s = ctx.session
+    tab = NodeTab(ctx)
+    qtbot.addWidget(tab)
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: s.paused and s.core.policy.mode == "never")
+    assert tab.pause_button.text() == "Resume node"
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    wait_until(qtbot, lambda: not s.paused and s.core.policy.mode == "auto")
