@@ -1,0 +1,136 @@
+"""How long the Qt event loop stalls while the app runs demo rounds.
+
+A 5 ms QTimer records the gap between its ticks while the window is open on
+a live session (the Training tab showing, its charts redrawing) and the
+Simulate tab's demo trains, validates and pays rounds on worker threads. The
+longest gap is the worst freeze a user would feel (goal: under 50 ms). The
+figures are split: the window's first seconds (first paints, first imports),
+the idle window after that (the baseline, same run), the demo's first round
+(first-time costs again: charts created, modules imported) and its later
+rounds (the steady state).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_gui_stall.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+class Ticks:
+    """Gaps between 5 ms timer ticks, each stamped with when it ended."""
+
+    def __init__(self) -> None:
+        self.gaps: list[tuple[float, float]] = []  # (end time, gap ms)
+        self._last = time.perf_counter()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now, (now - self._last) * 1000))
+        self._last = now
+
+    def restart(self) -> None:
+        self._last = time.perf_counter()
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [g for t, g in self.gaps if start <= t < end]
+
+
+def pump(app: Any, until: Any, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while not until() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def report(name: str, gaps: list[float]) -> float:
+    if not gaps:
+        print(f"{name:<30} no ticks")
+        return 0.0
+    s = sorted(gaps)
+    p99 = s[max(0, int(len(s) * 0.99) - 1)]
+    over = sum(1 for g in s if g > 50)
+    print(f"{name:<30} ticks {len(s):>6}  median {statistics.median(s):5.1f} ms  "
+          f"p99 {p99:6.1f} ms  max {s[-1]:6.1f} ms  >50 ms: {over}")
+    return s[-1]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--nodes", type=int, default=4)
+    args = p.parse_args()
+    from eth_account import Account
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from milon_app.config import Config
+    from milon_app.demo import DemoOptions
+    from milon_app.gui.bridge import EventBridge
+    from milon_app.gui.context import GuiContext
+    from milon_app.gui.tasks import TaskRunner
+    from milon_app.gui.theme import apply_theme
+    from milon_app.gui.window import MainWindow
+    from milon_app.session.session import Session, SessionOptions
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app, False)  # type: ignore[arg-type]
+    ticks = Ticks()
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(ticks.tick)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session(Config(), Path(tmp), Account.create(),
+                          SessionOptions(transport=os.environ.get("STALL_TRANSPORT", "")))
+        session.start()
+        runner = TaskRunner()
+        ctx = GuiContext(session=session, runner=runner, bridge=EventBridge(session.bus))
+        window = MainWindow(ctx)
+        ticks.restart()
+        timer.start()
+        t_show = time.perf_counter()
+        window.show()
+        window.show_tab(os.environ.get("STALL_TAB", "Training"))
+        try:
+            pump(app, lambda: False, 3.0)
+            t_idle = time.perf_counter()
+            pump(app, lambda: False, 5.0)
+            t_demo = time.perf_counter()
+            round_ends: list[float] = []
+            done: list[Any] = []
+            opts = DemoOptions(nodes=args.nodes, rounds=args.rounds, governance=False,
+                               baseline=False)
+            runner.run(
+                lambda: session.run_demo(opts, lambda _row, _n: round_ends.append(
+                    time.perf_counter())),
+                done.append, done.append,
+            )
+            pump(app, lambda: bool(done), 900)
+            t_end = time.perf_counter()
+        finally:
+            timer.stop()
+            window.close()
+            runner.wait_idle(30_000)
+            runner.shutdown()
+            session.stop()
+    first_end = round_ends[0] if round_ends else t_end
+    report("window's first 3 s", ticks.between(t_show, t_idle))
+    idle = report("idle window (baseline)", ticks.between(t_idle, t_demo))
+    report(f"demo round 1 ({args.nodes} nodes)", ticks.between(t_demo, first_end))
+    later = report(f"demo rounds 2-{len(round_ends)}", ticks.between(first_end, t_end))
+    print(f"steady-state longest stall {later:.1f} ms vs {idle:.1f} ms idle "
+          f"({later / max(idle, 1e-3):.1f}x; goal < 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
