@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from milon_app.federation.types import RULE_NAMES
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tasks import describe_error
-from milon_app.gui.widgets import form_box, hint
+from milon_app.gui.widgets import ERROR_COLOR, error_label, form_box, hint
 from milon_app.session import job_form as F
 
 ChooseFile = Callable[[], str]  # returns a path, or "" when cancelled
@@ -40,14 +40,6 @@ RULE_HINTS = {
     "krum": "krum — the update closest to its neighbours",
     "multi-krum": "multi-krum — average of the most central updates",
 }
-
-
-def _error_label() -> QLabel:
-    lab = QLabel("")
-    lab.setObjectName("wizard-error")
-    lab.setWordWrap(True)
-    lab.setStyleSheet("color: #c0392b;")
-    return lab
 
 
 class ModelPage(QWizardPage):
@@ -77,7 +69,7 @@ class ModelPage(QWizardPage):
         for key, shape in F.DATASETS.items():
             self.dataset.addItem(shape.label, key)
         self.summary = hint("")
-        self.error = _error_label()
+        self.error = error_label()
         layout = QVBoxLayout(self)
         layout.addWidget(
             form_box(
@@ -151,7 +143,7 @@ class TrainingPage(QWizardPage):
         self.estimate = QLabel("")
         self.estimate.setObjectName("estimate")
         self.estimate.setWordWrap(True)
-        self.error = _error_label()
+        self.error = error_label()
         layout = QVBoxLayout(self)
         layout.addWidget(
             form_box(
@@ -186,7 +178,7 @@ class TrainingPage(QWizardPage):
             return
         est = F.estimate(self.w.form(), self.w.facts.balance)
         self.estimate.setText(est.text)
-        self.estimate.setStyleSheet("" if est.enough else "color: #c0392b;")
+        self.estimate.setStyleSheet("" if est.enough else f"color: {ERROR_COLOR};")
 
     def validatePage(self) -> bool:
         if self.w.job_id is not None:  # published: let the wizard close
@@ -297,8 +289,7 @@ class JobWizard(QWizard):
 
     def error_text(self) -> str:
         """The message on the current page (tests, and a status line)."""
-        page = self.currentPage()
-        lab = page.findChild(QLabel, "wizard-error") if page is not None else None
+        lab = getattr(self.currentPage(), "error", None)  # each page keeps its error line
         return lab.text() if isinstance(lab, QLabel) else ""
 
     # -- publishing ----------------------------------------------------------------------------

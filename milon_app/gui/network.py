@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -24,21 +23,8 @@ from PySide6.QtWidgets import (
 
 from milon_app.config import Config, Paths
 from milon_app.gui.tasks import describe_error
+from milon_app.gui.widgets import error_label, hint
 from milon_app.session import setup
-
-
-def error_label() -> QLabel:
-    label = QLabel("")
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #d64545;")
-    return label
-
-
-def hint(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("hint")
-    label.setWordWrap(True)
-    return label
 
 
 def path_row(edit: QLineEdit, title: str) -> QWidget:

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from milon_app.gui.widgets import error_label
+
 
 class PasswordDialog(QDialog):
     """One hidden field; the last error is shown above it so a retry says what was wrong."""
@@ -21,9 +23,7 @@ class PasswordDialog(QDialog):
         lay = QVBoxLayout(self)
         self.prompt = QLabel(prompt)
         self.prompt.setWordWrap(True)
-        self.error = QLabel(error)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d64545;")
+        self.error = error_label(error)
         self.error.setVisible(bool(error))
         self.field = QLineEdit()
         self.field.setEchoMode(QLineEdit.EchoMode.Password)

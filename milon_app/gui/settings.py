@@ -33,6 +33,7 @@ from milon_app.config import Config, Paths, config_from_dict, describe, load_con
 from milon_app.errors import ConfigError
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tasks import describe_error
+from milon_app.gui.widgets import error_label, hint
 
 RESTART_NOTE = "Changes to the network (chain.*, p2p.*) and wallet apply after MILON restarts."
 
@@ -87,13 +88,8 @@ class SettingsDialog(QDialog):
         self.editors: dict[str, QLineEdit] = {}
         self.defaults = {key: value for key, value, _ in describe(Config())}
         lay = QVBoxLayout(self)
-        note = QLabel(f"Settings file: {paths.config_file}\n{RESTART_NOTE}")
-        note.setObjectName("hint")
-        note.setWordWrap(True)
-        lay.addWidget(note)
-        self.error = QLabel("")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d64545;")
+        lay.addWidget(hint(f"Settings file: {paths.config_file}\n{RESTART_NOTE}"))
+        self.error = error_label()
         try:
             cfg = load_config(paths.config_file)
         except ConfigError as exc:
@@ -135,12 +131,9 @@ class SettingsDialog(QDialog):
             default = to_text(self.defaults[key])
             edit.setPlaceholderText(default)
             edit.setToolTip(description)
-            hint = QLabel(f"{description} — default: {default or '(empty)'}")
-            hint.setObjectName("hint")
-            hint.setWordWrap(True)
             grid.addWidget(QLabel(key.split(".", 1)[-1]), row, 0)
             grid.addWidget(edit, row, 1)
-            grid.addWidget(hint, row + 1, 1)
+            grid.addWidget(hint(f"{description} — default: {default or '(empty)'}"), row + 1, 1)
             self.editors[key] = edit
         outer.addStretch(1)
         return body

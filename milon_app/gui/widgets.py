@@ -81,11 +81,22 @@ def value_label(text: str = "—") -> QLabel:
     return lab
 
 
-def hint(text: str) -> QLabel:
+ERROR_COLOR = "#c0392b"  # one red for every error line, readable on both themes
+
+
+def hint(text: str = "") -> QLabel:
     """Grey explanatory text under a control (says why, not what)."""
     lab = QLabel(text)
     lab.setWordWrap(True)
     lab.setObjectName("hint")
+    return lab
+
+
+def error_label(text: str = "") -> QLabel:
+    """A red line that says what is wrong with the form above it."""
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setStyleSheet(f"color: {ERROR_COLOR};")
     return lab
 
 

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from milon_app.config import Paths
-from milon_app.gui.network import NetworkForm, error_label, hint, path_row, radios
+from milon_app.gui.network import NetworkForm, path_row, radios
 from milon_app.gui.tasks import TaskRunner, describe_error
+from milon_app.gui.widgets import error_label, hint
 from milon_app.session import setup
 from milon_app.wallet.keystore import DEFAULT_KDF_N
 from milon_app.wallet.os_keyring import OsBackend

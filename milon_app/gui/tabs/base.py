@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tasks import describe_error
-from milon_app.gui.widgets import show_error
+from milon_app.gui.widgets import ERROR_COLOR, show_error
 
 
 class Tab(QWidget):
@@ -82,6 +82,6 @@ class Tab(QWidget):
 
     def say(self, text: str, *, error: bool = False) -> None:
         self.message.setProperty("error", error)
-        self.message.setStyleSheet("color: #c0392b;" if error else "")
+        self.message.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
         self.message.setText(text)
         self.ctx.status(text)
