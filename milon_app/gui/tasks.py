@@ -109,11 +109,14 @@ class TaskRunner(QObject):
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Process events until every task delivered (tests, shutdown)."""
         deadline = QDeadlineTimer(timeout_ms)
-        while self.pending and not deadline.hasExpired():
+        while True:
+            # events first: a delivered result may start follow-up work (a reload)
             QCoreApplication.processEvents()
+            if self.pending == 0:
+                return True
+            if deadline.hasExpired():
+                return False
             threading.Event().wait(0.005)
-        QCoreApplication.processEvents()
-        return self.pending == 0
 
     def shutdown(self) -> None:
         self._closed = True
