@@ -1,4 +1,4 @@
-"""MILON amounts as people write them ("10.5") and as the chain holds them (wei).
+"""MILON amounts and addresses as people write them and as the chain holds them.
 
 Shared by every front-end, so the CLI and the window accept and print the
 same forms.
@@ -37,6 +37,15 @@ def format_amount(wei: int) -> str:
     whole, frac = divmod(abs(int(wei)), WEI)
     tail = f"{frac:018d}".rstrip("0")
     return f"{sign}{whole}.{tail}" if tail else f"{sign}{whole}"
+
+
+def check_address(text: str, what: str = "address") -> str:
+    """A checksummed Ethereum address, or an error that says what one looks like."""
+    from web3 import Web3
+
+    if not Web3.is_address(text):
+        raise BadInputError(f"{what} {text!r} is not an Ethereum address (0x + 40 hex digits)")
+    return str(Web3.to_checksum_address(text))
 
 
 def short_amount(wei: int, places: int = 2) -> str:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from milon_app.cli.context import Context
 from milon_app.errors import BadInputError, NotFoundError
-from milon_app.units import format_amount as format_amount  # re-exported for the commands
+from milon_app.units import check_address as check_address  # re-exported for the commands
+from milon_app.units import format_amount as format_amount
 from milon_app.units import parse_amount as parse_amount
 
 if TYPE_CHECKING:
@@ -42,14 +43,6 @@ def positive_int(text: str, what: str, *, maximum: int | None = None, minimum: i
         top = f"..{maximum}" if maximum is not None else " or more"
         raise BadInputError(f"{what} must be {minimum}{top}, got {value}")
     return value
-
-
-def check_address(text: str, what: str = "address") -> str:
-    from web3 import Web3
-
-    if not Web3.is_address(text):
-        raise BadInputError(f"{what} {text!r} is not an Ethereum address (0x + 40 hex digits)")
-    return str(Web3.to_checksum_address(text))
 
 
 def parse_hash(text: str, what: str = "hash") -> bytes:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from milon_app import units
 from milon_app.chain.bindings import JobStatus, Milon
 from milon_app.chain.governance import PARAMETERS, Governance, ProposalCall, ProposalState
 from milon_app.chain.proposals import ProposalStatus
@@ -45,15 +46,11 @@ LABEL_WIDTH = 90
 
 
 def check_address(text: str, what: str = "address") -> str:
-    """A checksummed address, or an error that says what an address looks like."""
-    from web3 import Web3
-
+    """A typed address: surrounding spaces are a paste artefact, an empty field says so."""
     value = text.strip()
     if not value:
         raise BadInputError(f"{what} is empty: enter an account address (0x + 40 hex digits)")
-    if not Web3.is_address(value):
-        raise BadInputError(f"{what} {value!r} is not an Ethereum address (0x + 40 hex digits)")
-    return str(Web3.to_checksum_address(value))
+    return units.check_address(value, what)
 
 
 def parse_value(name: str, text: str) -> int:
