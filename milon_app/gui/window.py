@@ -198,12 +198,10 @@ class MainWindow(QMainWindow):
 
     def _on_round(self, e: ev.Event) -> None:
         if isinstance(e, ev.RoundFinalized) and self._mine(e):
-            job = self.ctx.session.core.state.job_info(e.job_id)
-            if job is not None:
-                self.notify(
-                    "Round finalized",
-                    f"Job {e.job_id}, round {e.round}: {e.accepted_count} updates accepted",
-                )
+            self.notify(
+                "Round finalized",
+                f"Job {e.job_id}, round {e.round}: {e.accepted_count} updates accepted",
+            )
 
     def _on_money(self, e: ev.Event) -> None:
         if isinstance(e, ev.RewardCredited) and self._mine(e):

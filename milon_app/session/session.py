@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from milon_app.chain.governance import Governance
     from milon_app.demo import DemoOptions, DemoReport, RoundRow
     from milon_app.node.core import NodeCore
+    from milon_app.node.policy import AcceptPolicy
     from milon_app.session.driver import Driver
     from milon_app.session.simulation import SimulatedFederation
 
@@ -80,6 +81,7 @@ class Session:
         self.driver: Driver | None = None
         self.capacity = 0  # from the Node tab's benchmark; 0 until measured
         self.demo_running = threading.Event()
+        self._policy_before: AcceptPolicy | None = None  # set while paused: what resume restores
         self._workdir: Path | None = None
         self._started = False
 
@@ -276,29 +278,30 @@ class Session:
     # -- pause: take no new work, finish what was accepted -------------------------------------
     @property
     def paused(self) -> bool:
-        return bool(self.driver and self.driver.paused)
+        return self._policy_before is not None
 
     def set_paused(self, paused: bool) -> None:
         from dataclasses import replace
 
         node = self.core
-        if paused and not self.paused:
+        if paused and self._policy_before is None:
             self._policy_before = node.policy
             node.policy = replace(node.policy, mode="never")
-        elif not paused and self.paused:
-            node.policy = getattr(self, "_policy_before", node.policy)
+        elif not paused and self._policy_before is not None:
+            node.policy, self._policy_before = self._policy_before, None
         if self.driver is not None:
-            self.driver.paused = paused
+            self.driver.paused = paused  # for the heartbeat
 
     def set_accept_mode(self, mode: str, max_epochs: int | None = None) -> None:
+        """Applies now, or on resume when paused (the pause keeps declining meanwhile)."""
         from dataclasses import replace
 
-        node = self.core
-        policy = replace(node.policy, mode=mode, max_epochs=max_epochs or node.policy.max_epochs)
-        if self.paused:
+        base = self._policy_before or self.core.policy
+        policy = replace(base, mode=mode, max_epochs=max_epochs or base.max_epochs)
+        if self._policy_before is not None:
             self._policy_before = policy
         else:
-            node.policy = policy
+            self.core.policy = policy
 
     # -- the in-app demo -----------------------------------------------------------------------
     def run_demo(

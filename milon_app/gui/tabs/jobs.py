@@ -155,6 +155,7 @@ class JobsTab(Tab):
         m = s.milon
         node = s.core
         jobs, assignments = [], []
+        joined = set(node.state.memberships())  # assignments exist only where we were members
         for job_id in range(1, m.job_count() + 1):
             job = m.job(job_id)
             fed = job.params.fed_id
@@ -164,6 +165,8 @@ class JobsTab(Tab):
                 job.epochs_done, job.params.total_epochs, job.params.reward_per_epoch, member,
                 _eta(job.epochs_done, job.params.total_epochs, self._started.get(job_id)),
             ))
+            if not member and fed not in joined:
+                continue
             for r in range(max(1, job.current_round - 9), job.current_round + 1):
                 a = m.assignment(job_id, r, s.address)
                 if a.state is AssignmentState.NONE:
