@@ -43,15 +43,20 @@ def _pending_row(qtbot, tab) -> int:
     return row
 
 
-def test_manual_accept_reaches_the_contract(qtbot, ctx):
-    s = ctx.session
+def _waiting_for_the_user(qtbot, ctx):
+    """A Jobs tab in manual mode with a fresh job's round-1 assignment selected."""
     tab = JobsTab(ctx)
     qtbot.addWidget(tab)
     _manual(qtbot, tab)
-    job_id = _job(s)
-    row = _pending_row(qtbot, tab)
+    job_id = _job(ctx.session)
+    tab.assignments.selectRow(_pending_row(qtbot, tab))
+    return tab, job_id
+
+
+def test_manual_accept_reaches_the_contract(qtbot, ctx):
+    s = ctx.session
+    tab, job_id = _waiting_for_the_user(qtbot, ctx)
     assert s.milon.assignment(job_id, 1, s.address).state is AssignmentState.ASSIGNED
-    tab.assignments.selectRow(row)
     qtbot.mouseClick(tab.accept_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: s.milon.assignment(job_id, 1, s.address).state
                in (AssignmentState.ACCEPTED, AssignmentState.COMMITTED, AssignmentState.REVEALED))
@@ -62,12 +67,7 @@ def test_manual_accept_reaches_the_contract(qtbot, ctx):
 
 def test_manual_decline_hands_the_epochs_to_others(qtbot, ctx):
     s = ctx.session
-    tab = JobsTab(ctx)
-    qtbot.addWidget(tab)
-    _manual(qtbot, tab)
-    job_id = _job(s)
-    row = _pending_row(qtbot, tab)
-    tab.assignments.selectRow(row)
+    tab, job_id = _waiting_for_the_user(qtbot, ctx)
     qtbot.mouseClick(tab.decline_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: s.milon.assignment(job_id, 1, s.address).state
                is AssignmentState.DECLINED)
