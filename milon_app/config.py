@@ -83,6 +83,14 @@ class NodeSettings:
         "", "Robustness tests only: misbehave as signflip, noise, labelflip, lazy or noshow"
     )
 
+    def hours(self) -> tuple[int, int] | None:
+        """``work_hours`` as the accept policy takes it (the policy checks the range)."""
+        if not self.work_hours:
+            return None
+        if len(self.work_hours) != 2:
+            raise ConfigError("node.work_hours must be [start, end]")
+        return (self.work_hours[0], self.work_hours[1])
+
 
 @dataclass
 class FederationMembership:

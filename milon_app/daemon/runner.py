@@ -156,11 +156,6 @@ class Daemon:
         bus = EventBus()
         bus.subscribe(EventLogger(self.log_out))
         data, eval_data = local_data_from_config(c) if c.node.dataset else (None, None)
-        hours_pair: tuple[int, int] | None = None
-        if c.node.work_hours:
-            if len(c.node.work_hours) != 2:
-                raise ConfigError("node.work_hours must be [start, end]")
-            hours_pair = (c.node.work_hours[0], c.node.work_hours[1])
         transport, peer_of = make_transport(c, account.key, store, suite, bus, account.address)
         self.node = NodeCore(
             account=account,
@@ -171,7 +166,7 @@ class Daemon:
             bus=bus,
             roles=c.node.roles,
             policy=AcceptPolicy(
-                mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=hours_pair
+                mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=c.node.hours()
             ),
             data=data,
             device=c.compute.device if c.compute.device != "auto" else "cpu",

@@ -217,7 +217,6 @@ class Session:
         c = self.cfg
         store = BlobStore(root / "blobs")
         transport, peer_of = make(self.account, store, list(c.p2p.bootstrap))
-        hours = tuple(c.node.work_hours) if len(c.node.work_hours) == 2 else None
         node = NodeCore(
             account=self.account,
             suite=self.suite,
@@ -229,7 +228,7 @@ class Session:
             policy=AcceptPolicy(
                 mode=c.node.accept_mode,
                 max_epochs=c.node.max_epochs,
-                hours=hours,  # type: ignore[arg-type]
+                hours=c.node.hours(),
             ),
             data=data,
             device=c.compute.device if c.compute.device != "auto" else "cpu",

@@ -64,3 +64,12 @@ def test_milon_home_puts_everything_under_one_folder(tmp_path, monkeypatch):
     paths = Paths.default()
     assert paths.config_file == tmp_path / "config" / "config.json"
     assert paths.data_dir == tmp_path / "data"
+
+
+def test_work_hours_become_the_policys_pair_or_a_clear_error():
+    from milon_app.config import NodeSettings
+
+    assert NodeSettings().hours() is None
+    assert NodeSettings(work_hours=[9, 17]).hours() == (9, 17)
+    with pytest.raises(ConfigError, match=r"work_hours must be \[start, end\]"):
+        NodeSettings(work_hours=[9]).hours()
