@@ -15,6 +15,25 @@ import pytest
 CHAIN_KINDS = ["embedded", "anvil"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="also run tests marked `long` (soak, long invariant runs); see README",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`long` tests run only with --long (or MILON_LONG=1): the default run must fit CI's budget."""
+    if config.getoption("--long") or os.environ.get("MILON_LONG") == "1":
+        return
+    skip = pytest.mark.skip(reason="long test: run with `pytest --long -m long`")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """No test touches the real user folders."""
