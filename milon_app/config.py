@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -18,10 +19,12 @@ from typing import Any, TypeVar
 
 import platformdirs
 
-from milon_app.errors import ConfigError
+from milon_app.compute.bounded_json import loads_bounded
+from milon_app.errors import BadInputError, ConfigError
 from milon_app.util.atomic import atomic_write_text
 
 APP_NAME = "milon"
+MAX_CONFIG_BYTES = 1 << 20
 T = TypeVar("T")
 
 
@@ -151,8 +154,14 @@ def describe(cfg: Config) -> list[tuple[str, Any, str]]:
 
 def _check_type(key: str, value: Any, tp: Any) -> Any:
     origin = typing.get_origin(tp)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # a huge integer
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"config key {key!r}: expected a finite number, got {value!r:.40}")
+        return number
     if origin in (list,):
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
@@ -196,11 +205,17 @@ def config_from_dict(data: Any) -> Config:
 def load_config(path: Path, *, missing_ok: bool = True) -> Config:
     """Read a JSON (settings screen) or TOML (daemon) config; a missing file means defaults."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is over {MAX_CONFIG_BYTES} bytes")
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if missing_ok:
             return Config()
         raise ConfigError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     if path.suffix == ".toml":
         try:
             import tomllib
@@ -210,11 +225,13 @@ def load_config(path: Path, *, missing_ok: bool = True) -> Config:
             data = tomllib.loads(raw)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except (RecursionError, ValueError) as exc:  # deep nesting, a 5000-digit integer
+            raise ConfigError(f"config file {path} is not a usable TOML document: {exc}") from None
     else:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+        try:  # bounded: depth, duplicate keys and NaN are refused before json recurses
+            data = loads_bounded(raw, max_bytes=MAX_CONFIG_BYTES, max_depth=8, what="config")
+        except BadInputError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
     return config_from_dict(data)
 
 

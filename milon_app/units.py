@@ -12,7 +12,7 @@ from milon_app.errors import BadInputError
 
 DECIMALS = 18
 WEI = 10**18
-_AMOUNT = re.compile(r"(\d+)(?:\.(\d+))?")
+_AMOUNT = re.compile(r"([0-9]{1,60})(?:\.([0-9]+))?")  # ASCII digits; 10^60 is beyond any supply
 
 
 def parse_amount(text: str, what: str = "amount") -> int:

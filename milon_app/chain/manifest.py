@@ -8,15 +8,20 @@ chain fails loudly instead of sending transactions into the void.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from milon_app.chain.artifacts import CONTRACT_NAMES
+from milon_app.compute.bounded_json import loads_bounded
 from milon_app.errors import BadInputError, NotFoundError
 from milon_app.util.atomic import atomic_write_text
 
 MANIFEST_VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 20
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_OPTIONAL_TYPES: dict[str, type] = {"source_hash": str, "params": dict, "rpc_url": str}
 
 
 @dataclass
@@ -51,27 +56,39 @@ class Manifest:
             raise BadInputError(f"{origin}: 'contracts' must be an object of name -> address")
         for name in CONTRACT_NAMES:
             addr = contracts.get(name)
-            if not (isinstance(addr, str) and addr.startswith("0x") and len(addr) == 42):
+            if not (isinstance(addr, str) and _ADDRESS.fullmatch(addr)):
                 raise BadInputError(f"{origin}: contract {name!r} has no valid address")
         for key, typ in (("chain_id", int), ("deployed_block", int), ("deployer", str)):
             if not isinstance(data.get(key), typ) or isinstance(data.get(key), bool):
                 raise BadInputError(f"{origin}: field {key!r} missing or not {typ.__name__}")
+        if type(data.get("dev")) is not bool:
+            raise BadInputError(f"{origin}: field 'dev' missing or not true/false")
+        if data["chain_id"] <= 0 or data["deployed_block"] < 0:
+            raise BadInputError(f"{origin}: chain_id must be positive and deployed_block >= 0")
+        if not _ADDRESS.fullmatch(data["deployer"]):
+            raise BadInputError(f"{origin}: 'deployer' is not an address (0x + 40 hex digits)")
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(data) - known)
         if unknown:
             raise BadInputError(f"{origin}: unknown field {unknown[0]!r}")
+        for key, want in _OPTIONAL_TYPES.items():
+            if key in data and type(data[key]) is not want:
+                raise BadInputError(f"{origin}: field {key!r} is not {want.__name__}")
         return cls(**data)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_MANIFEST_BYTES + 1)
         except FileNotFoundError as exc:
             raise NotFoundError(
                 f"deployment manifest {path} not found (run `milon devnet` or `milon deploy`)"
             ) from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
+        except OSError as exc:  # a folder, no permission
+            raise BadInputError(f"manifest {path} cannot be read: {exc.strerror or exc}") from None
+        try:  # bounded size and depth: a hostile file cannot recurse json into a crash
+            data = loads_bounded(raw, max_bytes=MAX_MANIFEST_BYTES, max_depth=6, what="it")
+        except BadInputError as exc:
+            raise BadInputError(f"manifest {path}: {exc}") from None
         return cls.from_dict(data, origin=f"manifest {path}")

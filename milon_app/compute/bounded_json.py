@@ -74,6 +74,10 @@ def loads_bounded(data: bytes | str, *, max_bytes: int, max_depth: int, what: st
         )
     except json.JSONDecodeError as exc:
         raise BadInputError(f"{what} is not valid JSON: {exc}") from exc
+    except BadInputError:
+        raise
+    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
+        raise BadInputError(f"{what} holds a number too long to read: {exc}") from exc
     except RecursionError as exc:  # belt and braces: the scan above should prevent it
         raise BadInputError(f"{what} is nested too deeply") from exc
     return value

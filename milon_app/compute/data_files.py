@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ MAX_SAMPLES = 5_000_000
 MAX_ELEMENTS = 1 << 28  # 1 GiB of float32
 MAX_IMAGE_PIXELS = 4096 * 4096
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_LABEL = 1 << 31
 
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 
@@ -116,12 +118,37 @@ def load_npz(path: Path, num_classes: int = 0) -> Arrays:
             raise BadInputError(f"{path}: lacks the array {key!r} (has {sorted(infos)})")
         if info.file_size > MAX_FILE_BYTES:
             raise BadInputError(f"{path}: array {key!r} unpacks to {info.file_size} bytes")
+        _check_npy_header(path, key, info)
     try:
         with np.load(path, allow_pickle=False) as npz:
             x, y = npz["x"], npz["y"]
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise BadInputError(f"{path}: cannot read arrays: {exc}") from None
     return validate_arrays(x, y, str(path), num_classes)
+
+
+def _check_npy_header(path: Path, key: str, info: zipfile.ZipInfo) -> None:
+    """numpy allocates what an array's header announces before reading the data, so a
+    header that lies about its shape is refused here instead of exhausting memory."""
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read(fh)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise BadInputError(f"{path}: array {key!r} has a bad header: {exc}") from None
+    if dtype.hasobject:
+        raise BadInputError(f"{path}: cannot read arrays: {key!r} holds objects (pickle refused)")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size or math.prod(shape) > MAX_ELEMENTS:
+        raise BadInputError(
+            f"{path}: array {key!r} announces shape {list(shape)} ({nbytes} bytes) but holds "
+            f"{info.file_size} bytes, or is over the limit of {MAX_ELEMENTS} values"
+        )
 
 
 def _is_number(text: str) -> bool:
@@ -167,11 +194,14 @@ def load_csv(path: Path, label_column: str, num_classes: int = 0) -> Arrays:
                     f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
                 )
             try:
-                labels.append(int(row[label_at]))
+                label = int(row[label_at])
             except ValueError:
                 raise BadInputError(
-                    f"{path}: line {line}: label {row[label_at]!r} is not an integer"
+                    f"{path}: line {line}: label {row[label_at]!r:.40} is not an integer"
                 ) from None
+            if not -MAX_LABEL <= label <= MAX_LABEL:
+                raise BadInputError(f"{path}: line {line}: label {str(label)[:24]} is out of range")
+            labels.append(label)
             values = []
             for col, cell in enumerate(row):
                 if col == label_at:

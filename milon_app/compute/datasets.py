@@ -51,6 +51,8 @@ class DatasetSpec:
             object.__setattr__(self, "image_size", tuple(self.image_size))
         tf = self.test_fraction
         if isinstance(tf, int) and not isinstance(tf, bool):
+            if abs(tf) > 1:  # also keeps float() from overflowing on a huge JSON integer
+                raise BadInputError(f"test_fraction {str(tf)[:20]} is not in [0, 0.9]")
             object.__setattr__(self, "test_fraction", float(tf))
         _check(self)
 

@@ -71,10 +71,14 @@ def _check_value(arg: Arg, name: str, value: Any) -> Any:
     if arg.kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"must be a number, got {type(value).__name__}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)  # a huge JSON integer does not fit a float
+        except OverflowError:
+            raise bad("is too large") from None
+        if not math.isfinite(number):
             raise bad("must be finite")
-        in_range(float(value))
-        return float(value)
+        in_range(number)
+        return number
     if arg.kind in ("int", "pair", "dims"):
         items = value if isinstance(value, list) and arg.kind != "int" else [value]
         if arg.kind == "pair" and isinstance(value, list) and len(value) != 2:

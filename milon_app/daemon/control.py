@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
 import urllib.error
@@ -19,11 +20,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from milon_app.compute.bounded_json import loads_bounded
 from milon_app.errors import BadInputError, MilonError, NotFoundError
 from milon_app.util.atomic import atomic_write_text
 
 TOKEN_FILE = "control-token"  # noqa: S105 - a file name, not a secret
 INFO_FILE = "daemon.json"
+MAX_STATUS_BYTES = 4 << 20
+MAX_INFO_BYTES = 64 * 1024
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what secrets.token_urlsafe writes
 
 
 def control_dir(data_dir: Path) -> Path:
@@ -50,9 +55,12 @@ class ControlServer:
         token, status_fn = self._token, status
 
         class Handler(BaseHTTPRequestHandler):
+            default_request_version = "HTTP/1.0"  # errors to junk get a status line too
+
             def do_GET(self) -> None:
-                auth = self.headers.get("Authorization", "")
-                if not hmac.compare_digest(auth, f"Bearer {token}"):
+                # bytes: compare_digest raises TypeError on non-ASCII text from a client
+                auth = self.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+                if not hmac.compare_digest(auth, f"Bearer {token}".encode()):
                     self._reply(401, {"error": "missing or wrong token"})
                     return
                 if self.path != "/status":
@@ -99,26 +107,36 @@ def query_status(data_dir: Path, timeout_s: float = 10.0) -> dict[str, Any]:
     """What ``milon status`` prints: ask the running daemon over loopback."""
     folder = control_dir(data_dir)
     try:
-        info = json.loads((folder / INFO_FILE).read_text())
-        token = (folder / TOKEN_FILE).read_text().strip()
+        raw_info = (folder / INFO_FILE).read_bytes()[: MAX_INFO_BYTES + 1]
+        token = (folder / TOKEN_FILE).read_bytes()[:256].decode("ascii", "replace").strip()
     except FileNotFoundError as exc:
         raise NotFoundError(
             f"no running daemon for data folder {data_dir} (start it with `milon --daemon`)"
         ) from exc
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"daemon info file in {folder} is corrupt: {exc}") from exc
+    info = loads_bounded(raw_info, max_bytes=MAX_INFO_BYTES, max_depth=4, what="daemon info file")
+    port = info.get("port") if isinstance(info, dict) else None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise BadInputError(f"daemon info file in {folder} is corrupt: no valid port")
+    if not _TOKEN.fullmatch(token):
+        raise BadInputError(f"control token file in {folder} is corrupt")
     req = urllib.request.Request(
-        f"http://127.0.0.1:{int(info['port'])}/status",
+        f"http://127.0.0.1:{port}/status",
         headers={"Authorization": f"Bearer {token}"},
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
-            data: dict[str, Any] = json.loads(resp.read())
-            return data
+            data = loads_bounded(
+                resp.read(MAX_STATUS_BYTES + 1),
+                max_bytes=MAX_STATUS_BYTES,
+                max_depth=16,
+                what="the daemon's status reply",
+            )
     except urllib.error.HTTPError as exc:
         raise MilonError(f"daemon refused the status request: HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise NotFoundError(
-            f"daemon (pid {info.get('pid')}) does not answer on 127.0.0.1:{info['port']}: "
-            "it is not running"
+            f"daemon (pid {info.get('pid')}) does not answer on 127.0.0.1:{port}: it is not running"
         ) from exc
+    if not isinstance(data, dict):
+        raise BadInputError("the daemon's status reply is not a JSON object")
+    return data

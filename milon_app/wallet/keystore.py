@@ -28,6 +28,7 @@ DEFAULT_KDF_N = 2**18  # geth's "standard" scrypt cost: ~0.7 s per encrypt or de
 MIN_KDF_N = 2**14  # the cheapest we write (tests); lower would make a weak keystore
 MAX_KDF_N = 2**20  # refuse to read beyond this: 128*n*r bytes of memory per attempt
 MAX_KEYSTORE_BYTES = 64 * 1024
+MAX_SCRYPT_MEMORY = 1 << 30  # 128*n*r bytes: geth's standard (n=2^18, r=8) needs 256 MiB
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HEX = re.compile(r"[0-9a-fA-F]*")
 
@@ -128,6 +129,8 @@ def _check_kdf(crypto: dict[str, Any], path: Path) -> None:
         n_ok = 2 <= n <= MAX_KDF_N and not n & (n - 1)
         _require(n_ok, path, f"scrypt n={n} is not a power of two in [2, {MAX_KDF_N}]")
         _require(1 <= r <= 16 and 1 <= p <= 16, path, f"scrypt r={r} p={p} out of bounds [1, 16]")
+        memory = 128 * n * r
+        _require(memory <= MAX_SCRYPT_MEMORY, path, f"scrypt n={n} r={r} needs {memory >> 20} MiB")
     elif kdf == "pbkdf2":
         c = params.get("c")
         _require(isinstance(c, int) and 1 <= c <= 10**7, path, f"pbkdf2 c={c!r} out of bounds")
@@ -150,6 +153,10 @@ def parse_keystore(data: bytes, path: Path) -> tuple[dict[str, Any], str]:
         raise WalletError(
             f"keystore {path} is corrupted: not valid JSON (truncated?): "
             f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, a 5000-digit number
+        raise WalletError(
+            f"keystore {path} is corrupted: not a usable JSON document ({type(exc).__name__})"
         ) from None
     _require(isinstance(obj, dict), path, f"expected a JSON object, got {type(obj).__name__}")
     version = obj.get("version")
