@@ -8,6 +8,7 @@ transient RPC failures with backoff, and turns every revert into a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -114,6 +115,9 @@ class ChainClient:
         self._fee_cache: tuple[float, int] | None = None
         self._chain_id: int | None = None
         self.connected = True
+        self.last_block = 0  # the newest block number seen (status shows it while disconnected)
+        self._status_listeners: list[Callable[[bool, str], None]] = []
+        self._probe_w3: Web3 | None = None
         self.gas_used_total = 0  # gas of every receipt this client waited for (for reports)
         # Embedded chain only: every state change goes through this client, so a read's
         # result stays valid until the next write (nodes re-read the same state a lot).
@@ -167,6 +171,57 @@ class ChainClient:
             )
         return client
 
+    # -- connectivity --------------------------------------------------------------------------
+    def add_status_listener(self, listener: Callable[[bool, str], None]) -> None:
+        """Call ``listener(connected, detail)`` whenever the endpoint goes away or comes back."""
+        self._status_listeners.append(listener)
+
+    def remove_status_listener(self, listener: Callable[[bool, str], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._status_listeners.remove(listener)
+
+    def _set_connected(self, connected: bool, detail: str = "") -> None:
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if connected:
+            log.info("RPC %s reachable again", self.rpc_url or self.kind)
+        else:
+            log.warning("RPC %s unreachable: %s", self.rpc_url or self.kind, detail)
+        for listener in list(self._status_listeners):
+            try:
+                listener(connected, detail)
+            except Exception:  # a listener must not break chain calls
+                log.exception("chain status listener failed")
+
+    def probe(self, timeout_s: float = 2.0) -> int:
+        """One ``eth_blockNumber`` with a short timeout and no retries: a health check.
+
+        A stopped or hung endpoint is noticed within ``timeout_s`` even while
+        other calls wait out their longer timeouts. Raises RpcUnavailableError.
+        """
+        if self.kind == EMBEDDED:
+            return self.block_number()
+        if self._probe_w3 is None:
+            self._probe_w3 = Web3(
+                Web3.HTTPProvider(
+                    self.rpc_url,
+                    request_kwargs={"timeout": timeout_s},
+                    exception_retry_configuration=None,
+                )
+            )
+        try:
+            block = int(self._probe_w3.eth.block_number)
+        except Exception as exc:
+            if not _is_transient(exc):
+                raise
+            detail = f"RPC {self.rpc_url} does not answer ({type(exc).__name__})"
+            self._set_connected(False, detail)
+            raise RpcUnavailableError(detail) from exc
+        self.last_block = max(self.last_block, block)
+        self._set_connected(True)
+        return block
+
     # -- plumbing ------------------------------------------------------------------------------
     def rpc(self, fn: Callable[[], T], what: str = "RPC call") -> T:
         """Run ``fn`` with retries on transient connection errors."""
@@ -178,12 +233,12 @@ class ChainClient:
                         result = fn()
                 else:
                     result = fn()
-                self.connected = True
+                self._set_connected(True)
                 return result
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
-                self.connected = False
+                self._set_connected(False, f"{what}: {type(exc).__name__}")
                 if attempt == self.retry.attempts:
                     raise RpcUnavailableError(
                         f"{what}: RPC {self.rpc_url or self.kind} unreachable after "
@@ -201,7 +256,9 @@ class ChainClient:
         return self._chain_id
 
     def block_number(self) -> int:
-        return int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
+        block = int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
+        self.last_block = max(self.last_block, block)
+        return block
 
     def now(self) -> int:
         """Timestamp of the latest block (contract deadlines compare against this)."""
@@ -275,7 +332,7 @@ class ChainClient:
             )
             raw = sender.sign_transaction(tx).raw_transaction
             try:
-                tx_hash = self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), f"send {name}")
+                tx_hash = self._send_raw(raw, f"send {name}")
             except Exception as exc:
                 self._nonces.pop(sender.address, None)  # re-read from the chain next time
                 rev = revert_from_exception(exc, name)
@@ -306,6 +363,27 @@ class ChainClient:
         if receipt["status"] != 1:
             raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
         return receipt
+
+    def _send_raw(self, raw: bytes, what: str) -> Any:
+        """Send a signed transaction, once: a retry after a timeout whose first try did
+        reach the node ("already known", "nonce too low") is recognised by the
+        transaction's hash, so the caller waits for that receipt instead of failing."""
+        try:
+            return self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), what)
+        except ChainError:
+            raise
+        except Exception as exc:
+            if revert_from_exception(exc, what) is not None or self.kind == EMBEDDED:
+                raise
+            tx_hash = Web3.keccak(raw)
+            try:
+                self.rpc(lambda: self.w3.eth.get_transaction(tx_hash), f"{what} (lookup)")
+            except ChainError:
+                raise
+            except Exception:
+                raise exc from None
+            log.info("%s: the node already had transaction %s", what, tx_hash.hex())
+            return tx_hash
 
     def transactions(self, sender: str) -> list[TxRecord]:
         """This process's transactions from ``sender``, newest first (the wallet's history)."""
@@ -353,7 +431,7 @@ class ChainClient:
                 **self._fees(),
             }
             raw = sender.sign_transaction(tx).raw_transaction
-            tx_hash = self.rpc(lambda: self.w3.eth.send_raw_transaction(raw), "send ETH")
+            tx_hash = self._send_raw(raw, "send ETH")
             self._nonces[sender.address] = nonce + 1
             self._forget_reads()
         return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash), "receipt")

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from milon_app.config import Config
-from milon_app.errors import BadInputError, ConfigError
+from milon_app.errors import BadInputError, ConfigError, NotFoundError
 
 log = logging.getLogger(__name__)
 ETHER = 10**18
@@ -87,7 +87,14 @@ def local_data_from_config(cfg: Config) -> Any:
 
     name = cfg.node.dataset
     if name.endswith(".json"):
-        spec = DatasetSpec.from_json(Path(name).read_text(encoding="utf-8"))
+        try:
+            raw = Path(name).read_bytes()
+        except OSError as exc:
+            raise NotFoundError(f"node.dataset: cannot read {name}: {exc.strerror}") from None
+        try:
+            spec = DatasetSpec.from_json(raw)
+        except BadInputError as exc:
+            raise BadInputError(f"node.dataset {name}: {exc}") from None
     else:
         spec = DatasetSpec(kind="builtin", name=name)
     data = load_dataset(spec)
@@ -112,6 +119,8 @@ class Daemon:
         self._stop = threading.Event()
         self.node: Any = None
         self.control: Any = None
+        self.watch: Any = None
+        self._claimable: int | None = None  # refreshed by the chain watch, read by status
         self.started = time.time()
 
     def _unlock(self) -> Any:
@@ -147,6 +156,8 @@ class Daemon:
             )
         if not c.chain.manifest:
             raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
+        # Local data first: a bad file is refused before the wallet, the chain or the disk
+        data, eval_data = local_data_from_config(c) if c.node.dataset else (None, None)
         account = self._unlock()
         client = ChainClient.connect(
             c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
@@ -155,7 +166,6 @@ class Daemon:
         store = BlobStore(self.paths.blobs)
         bus = EventBus()
         bus.subscribe(EventLogger(self.log_out))
-        data, eval_data = local_data_from_config(c) if c.node.dataset else (None, None)
         transport, peer_of = make_transport(c, account.key, store, suite, bus, account.address)
         self.node = NodeCore(
             account=account,
@@ -186,33 +196,45 @@ class Daemon:
             peer_info = " ".join(getattr(node.transport, "listen_addrs", lambda: [])())
             node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
 
+    def _refresh_claimable(self) -> None:
+        self._claimable = self.node.milon.claimable(self.node.address)
+
     def status(self) -> dict[str, Any]:
+        """What `milon status` shows; never waits on the chain (figures come from the
+        chain watch), so it answers at once while the RPC is unreachable."""
         node = self.node
         client = node.suite.client
         transport = node.transport
         return {
             "state": "stopping" if self._stop.is_set() else "running",
+            "chain": "connected" if client.connected else "disconnected",
             "address": node.address,
             "chain_id": client.chain_id,
-            "block": client.block_number(),
+            "block": client.last_block,
             "chain_connected": client.connected,
             "peer_id": transport.peer_id,
             "listen_addrs": getattr(transport, "listen_addrs", lambda: [])(),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),
             "rewards_credited": str(node.state.total_rewards()),
-            "claimable": str(node.milon.claimable(node.address)),
+            "claimable": "unknown" if self._claimable is None else str(self._claimable),
             "uptime_s": round(time.time() - self.started, 1),
             "pid": os.getpid(),
         }
 
     def run(self) -> int:
         from milon_app.daemon.control import ControlServer
+        from milon_app.node.chain_watch import ChainWatch
 
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.build()
             self.node.start()
+            self.watch = ChainWatch(
+                self.node.suite.client,
+                interval_s=min(2.0, max(0.5, self.cfg.node.poll_interval_s * 2)),
+                while_connected=self._refresh_claimable,
+            ).start()
             self._join_federations()
             self.control = ControlServer(
                 self.paths.data_dir, self.status, self.cfg.node.status_port
@@ -222,6 +244,8 @@ class Daemon:
             while not self._stop.wait(0.5):
                 pass
         finally:
+            if self.watch is not None:
+                self.watch.stop()
             if self.control is not None:
                 self.control.stop()
             if self.node is not None:

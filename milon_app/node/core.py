@@ -18,12 +18,14 @@ from eth_account.signers.local import LocalAccount
 
 from milon_app.chain.bindings import Job, JobStatus, Milon
 from milon_app.chain.deploy import Suite
+from milon_app.chain.errors import RpcUnavailableError
 from milon_app.chain.events import ChainEvent, EventCursor
 from milon_app.compute.worker import TrainerWorker
 from milon_app.errors import BadInputError, MilonError
 from milon_app.node import events as ev
 from milon_app.node.behaviour import HONEST, Behaviour
 from milon_app.node.bus import EventBus
+from milon_app.node.chain_watch import backoff_delays
 from milon_app.node.contributor import Contributor
 from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ROLES = frozenset({"contributor", "validator", "keeper", "owner"})
+MAX_BACKOFF_S = 30.0  # the longest wait between ticks while the RPC is unreachable
 
 
 class LocalData(Protocol):
@@ -125,10 +128,16 @@ class NodeCore:
         self.transport.start()
         start = self.state.next_block(self.suite.manifest.deployed_block)
         self._cursor = EventCursor(self.suite.client, self.suite.by_name(), start)
+        self.suite.client.add_status_listener(self._on_chain_status)
         self.publish(ev.NodeStarted(chain_id=self.suite.client.chain_id, block=start))
+
+    def _on_chain_status(self, connected: bool, detail: str) -> None:
+        client = self.suite.client
+        self.publish(ev.ChainStatus(connected=connected, block=client.last_block, detail=detail))
 
     def stop(self, reason: str = "stopped") -> None:
         self._stop.set()
+        self.suite.client.remove_status_listener(self._on_chain_status)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self.contributor.cancel_all()
@@ -139,16 +148,25 @@ class NodeCore:
     def run(self, interval_s: float = 1.0) -> threading.Thread:
         """Tick on a background thread until :meth:`stop`."""
 
+        delay = backoff_delays(max(interval_s, 0.5), MAX_BACKOFF_S)
+
         def loop() -> None:
+            outages = 0  # consecutive ticks that found the RPC unreachable
             while not self._stop.is_set():
+                wait = interval_s
                 try:
                     self.tick()
+                    outages = 0
+                except RpcUnavailableError as exc:  # chain down: retry later, backing off
+                    wait = delay(outages)
+                    outages += 1
+                    self.publish(ev.NodeError(where="tick", message=f"{exc}; retry in {wait:g}s"))
                 except MilonError as exc:
                     self.publish(ev.NodeError(where="tick", message=str(exc)))
                 except Exception as exc:  # keep the node alive; the log has the trace
                     log.exception("tick failed")
                     self.publish(ev.NodeError(where="tick", message=repr(exc)))
-                self._stop.wait(interval_s)
+                self._stop.wait(wait)
 
         self._thread = threading.Thread(
             target=loop, name=f"milon-node-{self.address[:8]}", daemon=True

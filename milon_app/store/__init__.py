@@ -11,9 +11,9 @@ from milon_app.store.blobs import (
     BlobReader,
     BlobStore,
     CorruptBlobError,
-    StoreWriteError,
     check_digest,
 )
+from milon_app.store.pins import StoreWriteError
 
 __all__ = [
     "DATASET_SPEC",

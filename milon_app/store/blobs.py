@@ -22,9 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from milon_app.errors import BadInputError, MilonError, NotFoundError
-from milon_app.exit_codes import ExitCode
-from milon_app.store.pins import PinTable
+from milon_app.errors import BadInputError, NotFoundError
+from milon_app.store.pins import PinTable, StoreWriteError
 from milon_app.util.atomic import atomic_write_bytes, fsync_dir
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
@@ -39,12 +38,6 @@ READ_CHUNK = 1 * MIB
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _FAN = re.compile(r"[0-9a-f]{2}")
 _REST = re.compile(r"[0-9a-f]{62}")
-
-
-class StoreWriteError(MilonError):
-    """The operating system refused a write (disk full, permissions); nothing was stored."""
-
-    exit_code = ExitCode.STORAGE
 
 
 class CorruptBlobError(NotFoundError):

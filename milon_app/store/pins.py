@@ -9,15 +9,25 @@ file lock around every read-modify-write.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from milon_app.errors import BadInputError
+from milon_app.errors import BadInputError, MilonError
+from milon_app.exit_codes import ExitCode
 
 MAX_OWNER_LEN = 200
+_FULL_BELOW = 64 * 1024  # an I/O error with less free space than this is a full disk
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13  # sqlite3 names them from 3.11 on
+
+
+class StoreWriteError(MilonError):
+    """The operating system refused a write (disk full, permissions); nothing was stored."""
+
+    exit_code = ExitCode.STORAGE
 
 
 def check_owner(owner: object) -> str:
@@ -50,8 +60,26 @@ class PinTable:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # One short-lived connection per call: safe across threads and processes.
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as con, con:
-            yield con
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30.0)) as con, con:
+                yield con
+        except sqlite3.OperationalError as exc:
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> Exception:
+        """SQLite's view of a full disk ("database or disk is full", or an I/O error
+        while growing its WAL) as the store's own error, so callers exit with code 12."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code not in (_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY):
+            return exc
+        try:
+            full = code == _SQLITE_FULL or (
+                shutil.disk_usage(self.path.parent).free < _FULL_BELOW
+            )
+        except OSError:
+            full = False
+        reason = "disk full" if full else str(exc)
+        return StoreWriteError(f"could not update the pin table {self.path}: {reason}")
 
     def pin(self, digest: str, owner: str) -> bool:
         """Pin ``digest`` for ``owner``; True when the pin is new."""
