@@ -16,8 +16,8 @@ from milon_app.chain.errors import ContractRevert
 from milon_app.errors import BadInputError, MilonError
 from milon_app.federation.aggregation import make_aggregator
 from milon_app.federation.screening import outliers, screen_submissions
-from milon_app.federation.types import ClientUpdate
-from milon_app.federation.validation import Submission, validate_and_aggregate
+from milon_app.federation.types import AggregationResult, ClientUpdate
+from milon_app.federation.validation import Submission, ValFn, validate_and_aggregate
 from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, proposal_open
 
@@ -162,37 +162,61 @@ class Validator:
         submissions: list[Submission],
     ) -> tuple[str, list[str], dict[str, str]]:
         node = self.node
-        rule = ctx.job.params.aggregation_rule
-        max_bytes = node.store.limit("weights")
         val_fn, max_loss = self._loss_check(ctx, global_state)
-        try:
-            outcome = validate_and_aggregate(
-                aggregator_for(rule, len(submissions)),
-                global_state,
-                submissions,
-                max_bytes=max_bytes,
-                norm_bound=DEFAULT_NORM_BOUND,
-                val_fn=val_fn,
-                max_val_loss=max_loss,
-            )
-        except BadInputError as exc:  # nothing valid: keep the global model, pay nobody
-            reasons = {s.client_id: str(exc) for s in submissions}
-            return base, [], reasons
-        result, rejected = outcome.result, dict(outcome.result.rejected)
-        if rule in ROBUST:
-            valid = [
-                ClientUpdate(
-                    cid, o.state, next(s.num_samples for s in submissions if s.client_id == cid)
-                )
-                for cid, o in sorted(outcome.outcomes.items())
-                if o.ok and o.state is not None
-            ]
-            far = outliers(result.state, valid)
-            if far:
-                rejected.update(far)
-                keep = [u for u in valid if u.client_id not in far]
-                result = aggregator_for(rule, len(keep)).aggregate(global_state, keep)
+        result, rejected = judge_updates(
+            ctx.job.params.aggregation_rule,
+            global_state,
+            submissions,
+            max_bytes=node.store.limit("weights"),
+            val_fn=val_fn,
+            max_loss=max_loss,
+        )
+        if result is None:  # nothing valid: keep the global model, pay nobody
+            return base, [], rejected
         digest = node.store.put(result.encoded, "weights", owner=f"job:{ctx.job_id}")
         node.transport.provide(digest)
         accepted = [a for a in result.accepted if a not in rejected]
         return digest, accepted, rejected
+
+
+def judge_updates(
+    rule: AggregationRule,
+    global_state: dict[str, torch.Tensor],
+    submissions: list[Submission],
+    *,
+    max_bytes: int,
+    val_fn: ValFn | None = None,
+    max_loss: float | None = None,
+) -> tuple[AggregationResult | None, dict[str, str]]:
+    """Check every update, aggregate with the job's rule, drop outliers of robust rules.
+
+    The validator's whole decision short of fetching (also what the robustness
+    benchmark runs): (new model or None when nothing passed, rejected -> reason).
+    """
+    try:
+        outcome = validate_and_aggregate(
+            aggregator_for(rule, len(submissions)),
+            global_state,
+            submissions,
+            max_bytes=max_bytes,
+            norm_bound=DEFAULT_NORM_BOUND,
+            val_fn=val_fn,
+            max_val_loss=max_loss,
+        )
+    except BadInputError as exc:
+        return None, {s.client_id: str(exc) for s in submissions}
+    result, rejected = outcome.result, dict(outcome.result.rejected)
+    if rule in ROBUST:
+        valid = [
+            ClientUpdate(
+                cid, o.state, next(s.num_samples for s in submissions if s.client_id == cid)
+            )
+            for cid, o in sorted(outcome.outcomes.items())
+            if o.ok and o.state is not None
+        ]
+        far = outliers(result.state, valid)
+        if far:
+            rejected.update(far)
+            keep = [u for u in valid if u.client_id not in far]
+            result = aggregator_for(rule, len(keep)).aggregate(global_state, keep)
+    return result, rejected

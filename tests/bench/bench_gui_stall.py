@@ -52,23 +52,30 @@ def pump(app: Any, until: Any, timeout_s: float) -> None:
         time.sleep(0.001)
 
 
+def stats(gaps: list[float]) -> dict[str, float]:
+    """Tick count, median, 99th percentile, max and count over 50 ms of a list of gaps (ms)."""
+    if not gaps:
+        return {"ticks": 0, "median_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "over_50ms": 0}
+    s = sorted(gaps)
+    return {"ticks": len(s), "median_ms": statistics.median(s),
+            "p99_ms": s[max(0, int(len(s) * 0.99) - 1)], "max_ms": s[-1],
+            "over_50ms": sum(1 for g in s if g > 50)}
+
+
 def report(name: str, gaps: list[float]) -> float:
     if not gaps:
         print(f"{name:<30} no ticks")
         return 0.0
-    s = sorted(gaps)
-    p99 = s[max(0, int(len(s) * 0.99) - 1)]
-    over = sum(1 for g in s if g > 50)
-    print(f"{name:<30} ticks {len(s):>6}  median {statistics.median(s):5.1f} ms  "
-          f"p99 {p99:6.1f} ms  max {s[-1]:6.1f} ms  >50 ms: {over}")
-    return s[-1]
+    st = stats(gaps)
+    print(f"{name:<30} ticks {st['ticks']:>6}  median {st['median_ms']:5.1f} ms  "
+          f"p99 {st['p99_ms']:6.1f} ms  max {st['max_ms']:6.1f} ms  >50 ms: {st['over_50ms']}")
+    return st["max_ms"]
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--nodes", type=int, default=4)
-    args = p.parse_args()
+def measure(
+    rounds: int, nodes: int, first_s: float = 3.0, idle_s: float = 5.0
+) -> dict[str, list[float]]:
+    """Open the window on a live session, run the demo from it; the gaps of each phase (ms)."""
     from eth_account import Account
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -101,14 +108,13 @@ def main() -> int:
         window.show()
         window.show_tab(os.environ.get("STALL_TAB", "Training"))
         try:
-            pump(app, lambda: False, 3.0)
+            pump(app, lambda: False, first_s)
             t_idle = time.perf_counter()
-            pump(app, lambda: False, 5.0)
+            pump(app, lambda: False, idle_s)
             t_demo = time.perf_counter()
             round_ends: list[float] = []
             done: list[Any] = []
-            opts = DemoOptions(nodes=args.nodes, rounds=args.rounds, governance=False,
-                               baseline=False)
+            opts = DemoOptions(nodes=nodes, rounds=rounds, governance=False, baseline=False)
             runner.run(
                 lambda: session.run_demo(opts, lambda _row, _n: round_ends.append(
                     time.perf_counter())),
@@ -123,10 +129,26 @@ def main() -> int:
             runner.shutdown()
             session.stop()
     first_end = round_ends[0] if round_ends else t_end
-    report("window's first 3 s", ticks.between(t_show, t_idle))
-    idle = report("idle window (baseline)", ticks.between(t_idle, t_demo))
-    report(f"demo round 1 ({args.nodes} nodes)", ticks.between(t_demo, first_end))
-    later = report(f"demo rounds 2-{len(round_ends)}", ticks.between(first_end, t_end))
+    return {
+        "first_3s": ticks.between(t_show, t_idle),
+        "idle": ticks.between(t_idle, t_demo),
+        "round_1": ticks.between(t_demo, first_end),
+        "later_rounds": ticks.between(first_end, t_end),
+        "rounds_done": [float(len(round_ends))],
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--nodes", type=int, default=4)
+    args = p.parse_args()
+    phases = measure(args.rounds, args.nodes)
+    n_rounds = int(phases["rounds_done"][0])
+    report("window's first 3 s", phases["first_3s"])
+    idle = report("idle window (baseline)", phases["idle"])
+    report(f"demo round 1 ({args.nodes} nodes)", phases["round_1"])
+    later = report(f"demo rounds 2-{n_rounds}", phases["later_rounds"])
     print(f"steady-state longest stall {later:.1f} ms vs {idle:.1f} ms idle "
           f"({later / max(idle, 1e-3):.1f}x; goal < 50 ms)")
     return 0

@@ -64,6 +64,44 @@ def timed(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return time.perf_counter() - t, time.process_time() - c
 
 
+def measure_case(
+    spec: ModelSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    device: torch.device,
+    reps: int,
+) -> dict[str, float]:
+    """One case, both sides: samples/s (median wall time) and the ratio milon/bare."""
+    n = len(x) * epochs
+
+    def run_bare() -> None:
+        bare_loop(spec, x, y, epochs, device, 0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def run_milon() -> None:
+        train(spec, None, (x, y), epochs=epochs, device=device, seed=0)
+
+    run_bare(), run_milon()  # warm-up: allocator, kernels, caches
+    bare: list[tuple[float, float]] = []
+    milon: list[tuple[float, float]] = []
+    for rep in range(reps):
+        order = [(run_bare, bare), (run_milon, milon)]
+        for fn, out in order if rep % 2 == 0 else order[::-1]:
+            out.append(timed(fn))
+    b_wall = statistics.median(w for w, _ in bare)
+    m_wall = statistics.median(w for w, _ in milon)
+    cpu_ratio = statistics.median(c for _, c in bare) / statistics.median(c for _, c in milon)
+    return {
+        "samples": n,
+        "bare_sps": n / b_wall,
+        "milon_sps": n / m_wall,
+        "ratio": b_wall / m_wall,
+        "cpu_ratio": cpu_ratio,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--device", default="cpu")
@@ -90,33 +128,12 @@ def main() -> int:
     for label, factory, batch, epochs_1 in CASES:
         spec = factory(batch)
         d = data.for_model(spec)
-        x, y = d.x_train, d.y_train
         epochs = max(1, round(epochs_1 * args.scale))
-        n = len(x) * epochs
-
-        def run_bare() -> None:
-            bare_loop(spec, x, y, epochs, device, 0)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        def run_milon() -> None:
-            train(spec, None, (x, y), epochs=epochs, device=device, seed=0)
-
-        run_bare(), run_milon()  # warm-up: allocator, kernels, caches
-        bare: list[tuple[float, float]] = []
-        milon: list[tuple[float, float]] = []
-        for rep in range(args.reps):
-            order = [(run_bare, bare), (run_milon, milon)]
-            for fn, out in order if rep % 2 == 0 else order[::-1]:
-                out.append(timed(fn))
-        b_wall = statistics.median(w for w, _ in bare)
-        m_wall = statistics.median(w for w, _ in milon)
-        cpu_ratio = statistics.median(c for _, c in bare) / statistics.median(c for _, c in milon)
-        ratio = b_wall / m_wall
-        worst = min(worst, ratio)
+        m = measure_case(spec, d.x_train, d.y_train, epochs, device, args.reps)
+        worst = min(worst, m["ratio"])
         print(
-            f"{label:<12}{batch:>6}{epochs:>8}{n / b_wall:>17,.0f}{n / m_wall:>17,.0f}"
-            f"{ratio:>8.3f}{cpu_ratio:>16.3f}"
+            f"{label:<12}{batch:>6}{epochs:>8}{m['bare_sps']:>17,.0f}{m['milon_sps']:>17,.0f}"
+            f"{m['ratio']:>8.3f}{m['cpu_ratio']:>16.3f}"
         )
     print(f"worst ratio {worst:.3f} (goal >= 0.97; ratio = milon samples/s / bare samples/s)")
     return 0

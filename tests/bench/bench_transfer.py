@@ -97,6 +97,62 @@ def raw_tcp(data: bytes, tmp: Path) -> float:
         proc.wait(timeout=30)
 
 
+def point_to_point(tmp: Path, mb: int, peers: list[Peer]) -> tuple[Peer, str, dict[str, float]]:
+    """A blob of ``mb`` MB over libp2p vs raw TCP; returns the provider (still running) and digest."""
+    provider = Peer(tmp / "provider")
+    peers.append(provider)
+    digest = provider.ask(op="put", size=mb << 20, seed=1)["digest"]
+    blob = (tmp / "provider" / "sha256" / digest[:2] / digest[2:]).read_bytes()
+    raw_s = raw_tcp(blob, tmp)
+    del blob
+    fetcher = Peer(tmp / "fetcher")
+    peers.append(fetcher)
+    fetcher.ask(op="connect", addr=provider.addr)
+    p2p_s = fetcher.ask(op="fetch", digest=digest, providers=[provider.addr])["seconds"]
+    fetcher.stop()
+    return provider, digest, {
+        "mb": mb, "raw_s": raw_s, "p2p_s": p2p_s, "raw_mbps": mb / raw_s, "p2p_mbps": mb / p2p_s,
+        "ratio": raw_s / p2p_s,
+    }
+
+
+def fan_out(tmp: Path, provider: Peer, digest: str, mb: int, n: int, peers: list[Peer]) -> dict:
+    """One provider serving the blob to ``n`` fetcher processes at once."""
+    fetchers = [Peer(tmp / f"f{i}") for i in range(n)]
+    peers += fetchers
+    for f in fetchers:
+        f.ask(op="connect", addr=provider.addr)
+    started = time.perf_counter()
+    for f in fetchers:
+        f.send(op="fetch", digest=digest, providers=[provider.addr], timeout_s=600)
+    each = [f.reply()["seconds"] for f in fetchers]
+    wall = time.perf_counter() - started
+    for f in fetchers:
+        f.stop()
+    return {"fetchers": n, "mb": mb, "wall_s": wall, "aggregate_mbps": mb * n / wall,
+            "min_s": min(each), "max_s": max(each)}
+
+
+def gossip(tmp: Path, hub: Peer, n: int, messages: int, peers: list[Peer]) -> dict:
+    """Gossip latency among ``n`` processes (the hub and n-1 that bootstrap from it)."""
+    group = [hub] + [Peer(tmp / f"g{i}", bootstrap=[hub.addr]) for i in range(n - 1)]
+    peers += group[1:]
+    for p in group:
+        p.ask(op="subscribe", topic="bench")
+    time.sleep(3.0)  # let meshes form on the 1 s heartbeat
+    for _ in range(messages):
+        for p in group:
+            p.ask(op="publish", topic="bench", message={})
+        time.sleep(0.05)
+    time.sleep(1.0)
+    for p in group:
+        p.ask(op="peers")  # drains the events printed so far
+    latencies = [e["latency_ms"] for p in group for e in p.events]
+    return {"peers": n, "delivered": len(latencies), "expected": messages * n * (n - 1),
+            "median_ms": statistics.median(latencies) if latencies else None,
+            "max_ms": max(latencies) if latencies else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=50)
@@ -104,67 +160,22 @@ def main() -> None:
     ap.add_argument("--gossip-peers", type=int, default=5)
     ap.add_argument("--gossip-messages", type=int, default=10)
     args = ap.parse_args()
-    size = args.mb << 20
     with tempfile.TemporaryDirectory(prefix="bench-p2p-") as tmpdir:
         tmp = Path(tmpdir)
         peers: list[Peer] = []
         try:
-            # 1. point to point
-            provider = Peer(tmp / "provider")
-            peers.append(provider)
-            digest = provider.ask(op="put", size=size, seed=1)["digest"]
-            blob = (tmp / "provider" / "sha256" / digest[:2] / digest[2:]).read_bytes()
-            raw_s = raw_tcp(blob, tmp)
-            del blob
-            fetcher = Peer(tmp / "fetcher")
-            peers.append(fetcher)
-            fetcher.ask(op="connect", addr=provider.addr)
-            reply = fetcher.ask(op="fetch", digest=digest, providers=[provider.addr])
-            p2p_s = reply["seconds"]
-            mbps_raw, mbps_p2p = args.mb / raw_s, args.mb / p2p_s
+            provider, digest, p2p = point_to_point(tmp, args.mb, peers)
             print(f"point-to-point {args.mb} MB (two processes, loopback, sha256-checked):")
-            print(f"  raw TCP      {raw_s:7.3f} s  {mbps_raw:8.1f} MB/s")
-            print(f"  libp2p blob  {p2p_s:7.3f} s  {mbps_p2p:8.1f} MB/s")
-            print(f"  ratio        {mbps_p2p / mbps_raw:7.3f}x raw TCP (goal >= 0.15x)")
-            fetcher.stop()
-
-            # 2. fan-out
-            fetchers = [Peer(tmp / f"f{i}") for i in range(args.fanout)]
-            peers += fetchers
-            for f in fetchers:
-                f.ask(op="connect", addr=provider.addr)
-            started = time.perf_counter()
-            for f in fetchers:
-                f.send(op="fetch", digest=digest, providers=[provider.addr], timeout_s=600)
-            each = [f.reply()["seconds"] for f in fetchers]
-            wall = time.perf_counter() - started
-            total_mb = args.mb * args.fanout
+            print(f"  raw TCP      {p2p['raw_s']:7.3f} s  {p2p['raw_mbps']:8.1f} MB/s")
+            print(f"  libp2p blob  {p2p['p2p_s']:7.3f} s  {p2p['p2p_mbps']:8.1f} MB/s")
+            print(f"  ratio        {p2p['ratio']:7.3f}x raw TCP (goal >= 0.15x)")
+            fo = fan_out(tmp, provider, digest, args.mb, args.fanout, peers)
             print(f"fan-out: 1 provider -> {args.fanout} fetchers x {args.mb} MB at once:")
-            print(f"  wall {wall:.2f} s, aggregate {total_mb / wall:.1f} MB/s, "
-                  f"per fetcher {min(each):.2f}..{max(each):.2f} s")
-            for f in fetchers:
-                f.stop()
-
-            # 3. gossip latency
-            hub = provider
-            group = [hub] + [
-                Peer(tmp / f"g{i}", bootstrap=[hub.addr]) for i in range(args.gossip_peers - 1)
-            ]
-            peers += group[1:]
-            for p in group:
-                p.ask(op="subscribe", topic="bench")
-            time.sleep(3.0)  # let meshes form on the 1 s heartbeat
-            for _ in range(args.gossip_messages):
-                for p in group:
-                    p.ask(op="publish", topic="bench", message={})
-                time.sleep(0.05)
-            time.sleep(1.0)
-            for p in group:
-                p.ask(op="peers")  # drains the events printed so far
-            latencies = [e["latency_ms"] for p in group for e in p.events]
-            expected = args.gossip_messages * len(group) * (len(group) - 1)
-            print(f"gossip among {len(group)} processes: {len(latencies)}/{expected} delivered, "
-                  f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")
+            print(f"  wall {fo['wall_s']:.2f} s, aggregate {fo['aggregate_mbps']:.1f} MB/s, "
+                  f"per fetcher {fo['min_s']:.2f}..{fo['max_s']:.2f} s")
+            g = gossip(tmp, provider, args.gossip_peers, args.gossip_messages, peers)
+            print(f"gossip among {g['peers']} processes: {g['delivered']}/{g['expected']} "
+                  f"delivered, median {g['median_ms']:.1f} ms, max {g['max_ms']:.1f} ms")
         finally:
             for p in peers:
                 p.stop()

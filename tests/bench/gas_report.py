@@ -91,6 +91,7 @@ def measure(client: ChainClient, suite: Any, n: int) -> dict[str, float]:
         suite.jobs.functions.propose(job_id, r, keccak(text="model-1"), accepted), active[0]
     )["gasUsed"]
     claim = tx(suite.jobs.functions.claim(), active[0])["gasUsed"]
+    round_total = start + sum(accept) + sum(commit) + sum(reveal) + finalize
     return {
         "members": len(active),
         "startRound": start,
@@ -100,6 +101,8 @@ def measure(client: ChainClient, suite: Any, n: int) -> dict[str, float]:
         "finalize": finalize,
         "claim": claim,
         "finalize/member": finalize / len(active),
+        "round_total": round_total,  # every transaction of the round, claims excluded
+        "round/member": round_total / len(active),
     }
 
 

@@ -1,0 +1,63 @@
+"""What both Flower apps share with MILON: the model spec, the data split, the epoch split.
+
+The model (``digits_mlp``: 64-128-64-10, SGD lr 0.05 momentum 0.9, batch 32), the
+80/20 split of scikit-learn's digits (seed 0), the IID partition
+(``partition_iid``) and the training loop (``milon_app.compute.trainer.train``) are
+MILON's own code, imported from the checkout (PYTHONPATH), so Flower and MILON train
+exactly the same job and only the systems around the loop differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from milon_app.compute.datasets import Dataset, DatasetSpec, load_dataset
+from milon_app.compute.model_spec import ModelSpec, digits_mlp
+from milon_app.compute.partition import partition_iid
+
+CONFIG_ENV = "MILON_FLOWER_BENCH_CONFIG"
+
+
+def bench_config(run_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The benchmark's settings: a JSON file named by the run config or the environment."""
+    path = str((run_config or {}).get("bench-config") or os.environ.get(CONFIG_ENV, ""))
+    if not path:
+        raise RuntimeError(f"no benchmark config: set run config bench-config or ${CONFIG_ENV}")
+    with open(path, encoding="utf-8") as fh:
+        cfg: dict[str, Any] = json.load(fh)
+    return cfg
+
+
+def spec() -> ModelSpec:
+    return digits_mlp()
+
+
+@lru_cache(maxsize=2)
+def dataset(seed: int) -> Dataset:
+    """The same split MILON's demo and daemons use (test_fraction 0.2)."""
+    return load_dataset(DatasetSpec(kind="builtin", name="digits", test_fraction=0.2, seed=seed))
+
+
+def partition(index: int, clients: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    data = dataset(seed)
+    idx = torch.as_tensor(partition_iid(int(data.x_train.shape[0]), clients, seed)[index])
+    return data.x_train[idx], data.y_train[idx]
+
+
+def epochs_for(index: int, clients: int, epochs_per_round: int) -> int:
+    """MILON's contract splits a round's epochs by capacity; the demo's capacities are
+    100, 200, ... so client i gets (i+1)/sum share (2, 4, 6, 8 of 20 for 4 clients)."""
+    caps = [100 * (i + 1) for i in range(clients)]
+    return max(1, epochs_per_round * caps[index] // sum(caps))
+
+
+def train_seed(server_round: int, index: int) -> int:
+    """A per-round, per-client seed, derived like MILON's (a hash, first 4 bytes)."""
+    tag = f"flower:{server_round}:{index}".encode()
+    return int.from_bytes(hashlib.sha256(tag).digest()[:4], "big")
