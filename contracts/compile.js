@@ -3,6 +3,10 @@
 // per MILON contract (plus index.json) into milon_app/chain/artifacts/.
 //
 //   node contracts/compile.js [--out DIR]      (npm run compile)
+//   node contracts/compile.js --test [--out DIR] (npm run compile:test)
+//
+// --test compiles the test-only attacker contracts in contracts/test/*.sol instead, every
+// contract they define, into tests/unit/contracts/artifacts/ (never into the shipped package).
 //
 // Output is byte-reproducible (sorted keys, metadata.bytecodeHash "none"), so the committed
 // artifacts can be checked for freshness by compiling again and comparing bytes.
@@ -22,22 +26,31 @@ const CONTRACTS = [
   'TrainingJobs',
 ];
 const SRC_DIR = path.join(__dirname, 'src');
+const TEST_DIR = path.join(__dirname, 'test');
 const NODE_MODULES = path.join(__dirname, 'node_modules');
 
 function parseArgs(argv) {
-  let out = path.join(__dirname, '..', 'milon_app', 'chain', 'artifacts');
+  let out = null;
+  let test = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--out') {
+    if (a === '--test') {
+      test = true;
+    } else if (a === '--out') {
       if (i + 1 >= argv.length) throw new Error('--out needs a directory');
       out = argv[++i];
     } else if (a.startsWith('--out=')) {
       out = a.slice('--out='.length);
     } else {
-      throw new Error(`unknown argument ${a} (usage: node compile.js [--out DIR])`);
+      throw new Error(`unknown argument ${a} (usage: node compile.js [--test] [--out DIR])`);
     }
   }
-  return { out: path.resolve(out) };
+  if (out === null) {
+    out = test
+      ? path.join(__dirname, '..', 'tests', 'unit', 'contracts', 'artifacts')
+      : path.join(__dirname, '..', 'milon_app', 'chain', 'artifacts');
+  }
+  return { out: path.resolve(out), test };
 }
 
 // Recursively sort object keys so JSON.stringify is stable; arrays keep their order.
@@ -62,11 +75,11 @@ function ozVersion() {
 
 // sha256 over, for each src/*.sol in byte-sorted name order: name, "\n", raw content; then
 // "@openzeppelin/contracts@<version>". tests/unit/contracts/test_artifacts.py recomputes it.
-function sourceHash(files, oz) {
+function sourceHash(files, oz, dir = SRC_DIR) {
   const h = crypto.createHash('sha256');
   for (const f of files) {
     h.update(Buffer.from(f + '\n', 'utf8'));
-    h.update(fs.readFileSync(path.join(SRC_DIR, f)));
+    h.update(fs.readFileSync(path.join(dir, f)));
   }
   h.update(Buffer.from(`@openzeppelin/contracts@${oz}`, 'utf8'));
   return h.digest('hex');
@@ -81,11 +94,13 @@ function findImports(importPath) {
 }
 
 function main() {
-  const { out } = parseArgs(process.argv.slice(2));
+  const { out, test } = parseArgs(process.argv.slice(2));
   const solc = require('solc');
-  const files = fs.readdirSync(SRC_DIR).filter((f) => f.endsWith('.sol')).sort();
+  const dir = test ? TEST_DIR : SRC_DIR;
+  const prefix = test ? 'test/' : 'src/';
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sol')).sort();
   const sources = {};
-  for (const f of files) sources[`src/${f}`] = { content: fs.readFileSync(path.join(SRC_DIR, f), 'utf8') };
+  for (const f of files) sources[`${prefix}${f}`] = { content: fs.readFileSync(path.join(dir, f), 'utf8') };
   const settings = {
     evmVersion: 'cancun',
     metadata: { bytecodeHash: 'none' },
@@ -105,13 +120,16 @@ function main() {
 
   const compiler = solc.version();
   const oz = ozVersion();
-  const hash = sourceHash(files, oz);
+  const hash = sourceHash(files, oz, dir);
   const found = {};
   for (const [file, contracts] of Object.entries(output.contracts || {})) {
-    if (!file.startsWith('src/')) continue;
-    for (const [name, c] of Object.entries(contracts)) if (CONTRACTS.includes(name)) found[name] = c;
+    if (!file.startsWith(prefix)) continue;
+    for (const [name, c] of Object.entries(contracts)) {
+      if (test ? c.evm.bytecode.object.length > 0 : CONTRACTS.includes(name)) found[name] = c;
+    }
   }
-  const missing = CONTRACTS.filter((n) => !found[n]);
+  const names = test ? Object.keys(found).sort() : CONTRACTS;
+  const missing = names.filter((n) => !found[n]);
   if (missing.length) {
     console.error(`missing contracts in compiler output: ${missing.join(', ')}`);
     process.exit(1);
@@ -119,7 +137,7 @@ function main() {
 
   fs.mkdirSync(out, { recursive: true });
   let oversize = false;
-  for (const name of CONTRACTS) {
+  for (const name of names) {
     const c = found[name];
     const runtime = c.evm.deployedBytecode.object.length / 2;
     const initcode = c.evm.bytecode.object.length / 2;
@@ -139,10 +157,10 @@ function main() {
   }
   fs.writeFileSync(
     path.join(out, 'index.json'),
-    stableJson({ contracts: CONTRACTS, compiler, openzeppelin: oz, sourceHash: hash }),
+    stableJson({ contracts: names, compiler, openzeppelin: oz, sourceHash: hash }),
   );
   console.log(`solc ${compiler}, OpenZeppelin ${oz}, sourceHash ${hash}`);
-  console.log(`wrote ${CONTRACTS.length} artifacts + index.json to ${out}`);
+  console.log(`wrote ${names.length} artifacts + index.json to ${out}`);
   if (oversize) process.exit(1);
 }
 

@@ -1,6 +1,8 @@
 """Random protocol histories against the real contracts, checking money invariants after each step.
 
 Set MILON_HYPOTHESIS_EXAMPLES to run more examples (and longer histories) than CI's default.
+The `long` variant (pytest --long -m long) runs MILON_LONG_EXAMPLES histories of
+MILON_LONG_STEPS steps each (default 100 x 60) in a dedicated job.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -38,6 +41,8 @@ from .helpers import (
 
 EXAMPLES = int(os.environ.get("MILON_HYPOTHESIS_EXAMPLES", "10"))
 STEPS = 20 if EXAMPLES <= 15 else 50
+LONG_EXAMPLES = int(os.environ.get("MILON_LONG_EXAMPLES", "100"))
+LONG_STEPS = int(os.environ.get("MILON_LONG_STEPS", "60"))
 STAKE = 2 * ETHER
 REWARD = ETHER
 ROUND_ERRORS = {"WrongRound", "RoundClosed"}
@@ -376,6 +381,16 @@ class JobsMachine(RuleBasedStateMachine):
 
 
 def test_random_histories_keep_the_books(client, suite, accounts):
+    _run(client, suite, accounts, EXAMPLES, STEPS)
+
+
+@pytest.mark.long
+def test_random_histories_keep_the_books_long(client, suite, accounts):
+    """The same machine with many more and longer histories (pytest --long -m long)."""
+    _run(client, suite, accounts, LONG_EXAMPLES, LONG_STEPS)
+
+
+def _run(client, suite, accounts, examples: int, steps: int) -> None:
     # One-time funding and approvals, kept by the per-example snapshots.
     for a in accounts[1:7]:
         fund(client, suite, a, 1_000 * ETHER)
@@ -389,8 +404,8 @@ def test_random_histories_keep_the_books(client, suite, accounts):
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=STEPS,
+            max_examples=examples,
+            stateful_step_count=steps,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
