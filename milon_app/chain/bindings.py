@@ -171,6 +171,12 @@ _TYPES: dict[str, Any] = {
 }
 
 
+# Finalizing a round: ~341k gas at 4 members, +~36k per member (tests/bench/gas_report.py),
+# with headroom for quorums above 1 and for slashing paths.
+FINALIZE_GAS_BASE = 400_000
+FINALIZE_GAS_PER_MEMBER = 60_000
+
+
 class Milon:
     """The protocol as method calls; every write takes the signing account explicitly."""
 
@@ -311,11 +317,24 @@ class Milon:
         return self._tx(fn, sender)
 
     def propose(
-        self, sender: LocalAccount, job_id: int, r: int, model_hash: bytes, accepted: list[str]
+        self,
+        sender: LocalAccount,
+        job_id: int,
+        r: int,
+        model_hash: bytes,
+        accepted: list[str],
+        members: int = 0,
     ) -> TxReceipt:
+        """Vote for a round's outcome, with gas for finalizing it.
+
+        The estimate is taken as a plain vote; if another validator's vote lands
+        first, this one reaches the quorum and pays for finalization (rewards and
+        slashing for each of the round's ``members``), which costs more.
+        """
         ordered = sorted(accepted, key=lambda a: int(a, 16))  # the contract wants ascending
         fn = self.suite.jobs.functions.propose(job_id, r, model_hash, ordered)
-        return self._tx(fn, sender)
+        floor = FINALIZE_GAS_BASE + FINALIZE_GAS_PER_MEMBER * max(members, len(ordered))
+        return self.client.transact(fn, sender, min_gas=floor)
 
     def has_proposed(self, job_id: int, r: int, validator: str) -> bool:
         return bool(self._call(self.suite.jobs.functions.hasProposed(job_id, r, validator)))

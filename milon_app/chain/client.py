@@ -318,14 +318,23 @@ class ChainClient:
             raise rev from exc
 
     def transact(
-        self, fn: Any, sender: LocalAccount, *, value: int = 0, gas: int | None = None
+        self,
+        fn: Any,
+        sender: LocalAccount,
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        min_gas: int = 0,
     ) -> TxReceipt:
-        """Sign and send ``fn`` from ``sender``; wait for the receipt; raise on revert."""
+        """Sign and send ``fn`` from ``sender``; wait for the receipt; raise on revert.
+
+        ``min_gas`` covers calls whose cost depends on what lands first: an estimate
+        taken before another sender's transaction can be too low once it is mined."""
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             params: dict[str, Any] = {"from": sender.address, "value": value}
             if gas is None:
-                gas = self._gas_for(fn, params, name)
+                gas = max(self._gas_for(fn, params, name), min_gas)
             nonce = self._next_nonce(sender.address)
             tx = fn.build_transaction(
                 {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id, **self._fees()}

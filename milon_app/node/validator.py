@@ -76,7 +76,10 @@ class Validator:
         else:
             model_hash, accepted, rejected, _ = stored
         try:
-            node.milon.propose(node.account, ctx.job_id, r, bytes.fromhex(model_hash), accepted)
+            members = len(node.milon.round_members(ctx.job_id, r))
+            node.milon.propose(
+                node.account, ctx.job_id, r, bytes.fromhex(model_hash), accepted, members
+            )
         except ContractRevert as exc:
             if exc.error_name == "ProposalNotOpen":
                 return  # our clock ran ahead of the chain's; try on the next tick
