@@ -15,6 +15,7 @@ from milon_app.node import events as ev
 from milon_app.node.bus import EventBus
 
 CACHE_S = 30.0
+PEER_INFO_CHECK_S = 1.0  # how stale a member's address may be after it re-registers
 
 
 class _TTLCache:
@@ -36,6 +37,10 @@ class _TTLCache:
         with self._lock:
             self._data[key] = (now + ttl, value)
         return value
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
 
 def member_authorizer(suite: Any, ttl_s: float = CACHE_S) -> Callable[[str, str], bool]:
@@ -73,8 +78,28 @@ def peer_resolver(suite: Any, ttl_s: float = CACHE_S) -> Callable[[str], str | N
     Falls back to the bare address, which the libp2p transport resolves for
     peers it is already connected to (a job owner reached through bootstrap).
     """
+    from milon_app.chain.events import EventCursor
+
     client, registry = suite.client, suite.registry
     cache = _TTLCache(ttl_s)
+    # A member that restarts listens on a new port and re-registers its peer info:
+    # drop its cached address when the registry says so, or validators keep dialling
+    # the old port, find its update unavailable and slash an honest node.
+    cursor = EventCursor(client, {"registry": registry}, from_block=client.block_number() + 1)
+    check = threading.Lock()
+    next_check = [0.0]
+
+    def refresh() -> None:
+        now = time.monotonic()
+        if now < next_check[0] or not check.acquire(blocking=False):
+            return
+        try:
+            next_check[0] = now + PEER_INFO_CHECK_S
+            for event in cursor.poll():
+                if event.name in ("MemberJoined", "MemberUpdated"):
+                    cache.forget(str(event.args["account"]))
+        finally:
+            check.release()
 
     def lookup(address: str) -> str:
         for fed in range(1, int(client.call(registry.functions.federationCount())) + 1):
@@ -85,6 +110,7 @@ def peer_resolver(suite: Any, ttl_s: float = CACHE_S) -> Callable[[str], str | N
         return address
 
     def resolve(address: str) -> str | None:
+        refresh()
         return str(cache.get(address, lambda: lookup(address)))
 
     return resolve
