@@ -76,7 +76,9 @@ def machine_info() -> dict[str, Any]:
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
-            versions[dist] = "not installed"
+            # Flower lives in its own venv (tests/bench/setup_flower.sh), never in MILON's:
+            # the e2e section reports the version it ran there
+            versions[dist] = "not in this venv" if dist == "flwr" else "not installed"
     gpu = "none"
     try:
         import torch
