@@ -26,11 +26,15 @@ class Context:
         return load_config(self.paths.config_file)
 
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:
-        """Print ``data`` as JSON with ``--json``, else through ``human`` (or as JSON)."""
+        """Print ``data`` as JSON with ``--json``, else through ``human`` (or as JSON).
+
+        Flushed at once: a long-running command (``milon devnet``) writes into a pipe
+        whose reader waits for it, and a frozen bundle ignores PYTHONUNBUFFERED."""
         if self.json_output or human is None:
             self.out.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
         else:
             self.out.write(human(data).rstrip("\n") + "\n")
+        self.out.flush()
 
     def info(self, msg: str) -> None:
         """Progress and notes go to stderr so stdout stays machine-readable."""

@@ -1,0 +1,32 @@
+"""Entry point of the frozen ``milon`` / ``milon-gui`` executables (PyInstaller).
+
+The same ``main()`` as the ``milon`` console script: no arguments opens the
+window (what a double-click does), ``--daemon`` runs the node headless, any
+command runs the CLI. A windowed build (``milon-gui`` on Windows and macOS)
+has no stdout/stderr; writes to them must not crash the app, so they go to
+the null device there. Nothing heavy is imported here: torch, web3 and Qt load
+only when the command needs them, so ``milon --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _null_streams() -> None:
+    """A windowed executable gets ``None`` for stdout/stderr: give it the null device."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
+def run() -> int:
+    _null_streams()
+    from milon_app.cli.main import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
