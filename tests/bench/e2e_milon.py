@@ -13,13 +13,14 @@ stopped by its PID, also on failure.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+from tests.procs import stop_process
 
 ETHER = 10**18
 PASSWORD = "throwaway-bench-password"  # a THROWAWAY keystore password for dev accounts
@@ -102,13 +103,7 @@ def _write_node(home: Path, acct: Any, rpc: str, manifest: Path, extra: str) -> 
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+    stop_process(proc)
 
 
 def _events(log: Path) -> list[dict[str, Any]]:

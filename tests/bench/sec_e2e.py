@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # standalone runs import the suite's modules like the runner
-    sys.path.insert(0, str(HERE))
+for _path in (HERE, HERE.parents[1]):  # standalone runs import like the runner: suite, tests.*
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from e2e_milon import Run  # noqa: E402
 from suite import BenchContext, SectionResult  # noqa: E402

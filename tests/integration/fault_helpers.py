@@ -35,6 +35,7 @@ from milon_app.chain.devnet import Anvil, free_port
 from milon_app.chain.events import EventCursor
 from milon_app.p2p.identity import peer_id_of_key
 from milon_app.wallet.keystore import Wallet
+from tests.procs import stop_process
 
 ETHER = 10**18
 PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
@@ -85,15 +86,7 @@ class DaemonProc:
         proc = self.proc
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-                return None
-        return proc.returncode
+        return stop_process(proc)
 
     def events(self, kind: str | None = None, since_start: int = 1) -> list[dict[str, Any]]:
         """The JSON event lines of this daemon's log, from its ``since_start``-th start on."""

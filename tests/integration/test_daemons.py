@@ -12,7 +12,6 @@ here is stopped by PID.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from milon_app.chain.deploy import deploy_suite
 from milon_app.chain.devnet import Anvil, free_port
 from milon_app.p2p.identity import peer_id_of_key
 from milon_app.wallet.keystore import Wallet
+from tests.procs import stop_process
 
 ETHER = 10**18
 PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
@@ -72,15 +72,7 @@ def _start(home: Path, toml: Path) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> int | None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-            return None
-    return proc.returncode
+    return stop_process(proc)
 
 
 def _wait(what: str, predicate, timeout: float, procs: dict) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from milon_app.chain.bindings import Milon
 from milon_app.chain.client import ChainClient
 from milon_app.chain.deploy import deploy_suite
 from milon_app.chain.devnet import Anvil
+from tests.procs import stop_process
 
 ETHER = 10**18
 PASSWORD = "throwaway-Pa55word-for-log-scan"  # a THROWAWAY test password, labelled as such
@@ -86,13 +86,7 @@ def _scan(root: Path, outputs: dict[str, bytes], needles: dict[str, bytes]) -> l
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+    stop_process(proc)
 
 
 @pytest.mark.slow

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from milon_app.chain.deploy import deploy_suite
 from milon_app.chain.devnet import Anvil, free_port
 from milon_app.p2p.identity import peer_id_of_key
 from milon_app.wallet.keystore import Wallet
+from tests.procs import stop_process
 
 from .results import Life, RoundRecord, SoakResult, rss_mb
 
@@ -83,15 +83,7 @@ class Node:
         proc, self.proc = self.proc, None
         if proc is None:
             return 0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                return proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
-                return None
-        return proc.returncode
+        return stop_process(proc)
 
     def tail(self, n: int = 2000) -> str:
         log = self.home / "daemon.log"
