@@ -5,8 +5,9 @@
 //   node contracts/compile.js [--out DIR]      (npm run compile)
 //   node contracts/compile.js --test [--out DIR] (npm run compile:test)
 //
-// --test compiles the test-only attacker contracts in contracts/test/*.sol instead, every
-// contract they define, into tests/unit/contracts/artifacts/ (never into the shipped package).
+// --test compiles the test-only contracts in contracts/test/*.sol instead (the attackers, the
+// RoundMath harness: they may import src/ files), every contract they define, into
+// tests/unit/contracts/artifacts/ (never into the shipped package).
 //
 // Output is byte-reproducible (sorted keys, metadata.bytecodeHash "none"), so the committed
 // artifacts can be checked for freshness by compiling again and comparing bytes.
@@ -90,6 +91,12 @@ function findImports(importPath) {
     const full = path.join(NODE_MODULES, importPath);
     if (fs.existsSync(full)) return { contents: fs.readFileSync(full, 'utf8') };
   }
+  // A test contract may import a shipped source ("../src/X.sol" from test/ resolves to src/X.sol);
+  // only contracts defined in the compiled directory itself are written out.
+  if (importPath.startsWith('src/') && !importPath.includes('..')) {
+    const full = path.join(SRC_DIR, importPath.slice('src/'.length));
+    if (fs.existsSync(full)) return { contents: fs.readFileSync(full, 'utf8') };
+  }
   return { error: `File not found: ${importPath} (run npm install in contracts/)` };
 }
 
@@ -105,6 +112,7 @@ function main() {
     evmVersion: 'cancun',
     metadata: { bytecodeHash: 'none' },
     optimizer: { enabled: true, runs: 200 },
+    viaIR: true,
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
   };
   const input = { language: 'Solidity', sources, settings };

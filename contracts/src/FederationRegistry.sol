@@ -7,9 +7,11 @@ import {ITrainingJobsPending} from "./ITrainingJobsPending.sol";
 
 /// @title Federations, their members, stakes and capacities.
 /// @notice Members stake MILON to join a federation and declare a capacity score; the jobs
-///         contract splits work in proportion to capacity and slashes stakes for missing or
-///         rejected work. Active members are kept in a join-ordered linked list so rounds can
-///         read them in O(active) without walking members that left.
+///         contract splits work by capacity, draws stake-weighted validator committees from the
+///         active members and slashes stakes for missing or rejected work. Active members are
+///         kept in a join-ordered linked list so rounds can read them in O(active) without
+///         walking members that left. A member slashed below its federation's minimum stake is
+///         suspended (out of the list, no new work, no committee seat) until it tops up.
 contract FederationRegistry {
     using SafeERC20 for IERC20;
 
@@ -19,6 +21,8 @@ contract FederationRegistry {
     uint256 public constant MAX_STAKE_FLOOR = 1_000_000_000e18;
     uint64 public constant MAX_LEAVE_COOLDOWN = 365 days;
     uint256 public constant MAX_MEMBERS_LIMIT = 1024;
+    /// @notice The most a governance slash may ever take of a stake in one proposal (50 %).
+    uint16 public constant MAX_GOV_SLASH_CAP_BPS = 5_000;
 
     struct Federation {
         string name;
@@ -36,8 +40,10 @@ contract FederationRegistry {
         string peerInfo;
         uint64 joinedAt;
         uint64 leaveRequestedAt;
-        bool active;
+        uint64 withdrawableAt; // fixed when the leave is requested: later cooldown changes don't move it
+        bool active; // in the active list: eligible for work and committee seats
         bool admitted;
+        bool suspended; // slashed below the federation's minimum stake; addStake brings it back
     }
 
     IERC20 public immutable token;
@@ -49,6 +55,8 @@ contract FederationRegistry {
     uint64 public leaveCooldown;
     uint16 public slashBps;
     uint256 public maxMembers = 256;
+    /// @notice Largest share of a member's stake one governance slash may take (basis points).
+    uint16 public govSlashCapBps = 1_000;
 
     Federation[] private _federations;
     mapping(uint256 fedId => address[]) private _everJoined;
@@ -59,6 +67,9 @@ contract FederationRegistry {
     mapping(uint256 fedId => address) private _tail;
     mapping(uint256 fedId => mapping(address => address)) private _next;
     mapping(uint256 fedId => mapping(address => address)) private _prev;
+    // Block of the last governance slash per member: a proposal executes in one transaction,
+    // so one slash per member per block caps what any single proposal can take.
+    mapping(uint256 fedId => mapping(address => uint256)) private _govSlashBlock;
 
     error NotAuthorized(address caller);
     error NotGovernance(address caller);
@@ -81,6 +92,9 @@ contract FederationRegistry {
     error CooldownActive(uint256 readyAt);
     error WorkPending(uint256 fedId, address account, uint256 rounds);
     error ParamOutOfRange(bytes32 name, uint256 value, uint256 min, uint256 max);
+    error GovSlashOverCap(uint256 amount, uint256 cap);
+    error GovSlashAgain(uint256 fedId, address account);
+    error EmptyReason();
 
     event JobsSet(address indexed jobs);
     event FederationCreated(
@@ -107,6 +121,9 @@ contract FederationRegistry {
     event SlashBpsSet(uint16 oldValue, uint16 newValue);
     event LeaveCooldownSet(uint64 oldValue, uint64 newValue);
     event MaxMembersSet(uint256 oldValue, uint256 newValue);
+    event GovSlashCapSet(uint16 oldValue, uint16 newValue);
+    event MemberSuspended(uint256 indexed fedId, address indexed account, uint256 stake, uint256 minStake);
+    event MemberReinstated(uint256 indexed fedId, address indexed account, uint256 stake);
 
     modifier onlyGovernance() {
         if (msg.sender != governance) revert NotGovernance(msg.sender);
@@ -161,10 +178,10 @@ contract FederationRegistry {
     function removeMember(uint256 fedId, address account) external onlyGovernance {
         _fed(fedId);
         Member storage m = _members[fedId][account];
-        if (!m.active) revert NotMember(fedId, account);
+        if (!m.active && !m.suspended) revert NotMember(fedId, account);
         m.admitted = false;
-        _deactivate(fedId, account, m);
-        emit MemberRemoved(fedId, account, uint256(m.leaveRequestedAt) + leaveCooldown);
+        _leave(fedId, account, m);
+        emit MemberRemoved(fedId, account, m.withdrawableAt);
     }
 
     // ------------------------------------------------------------------ membership
@@ -172,7 +189,7 @@ contract FederationRegistry {
     function join(uint256 fedId, uint256 stake, uint64 capacity, string calldata peerInfo) external {
         Federation storage f = _fed(fedId);
         Member storage m = _members[fedId][msg.sender];
-        if (m.active) revert AlreadyMember(fedId, msg.sender);
+        if (m.active || m.suspended) revert AlreadyMember(fedId, msg.sender);
         if (m.stake != 0) revert LeavePending(fedId, msg.sender);
         if (f.admission == ADMISSION_GOVERNANCE && !m.admitted) revert NotAdmitted(fedId, msg.sender);
         if (stake == 0) revert ZeroAmount();
@@ -186,6 +203,7 @@ contract FederationRegistry {
         m.peerInfo = peerInfo;
         m.joinedAt = uint64(block.timestamp);
         m.leaveRequestedAt = 0;
+        m.withdrawableAt = 0;
         m.active = true;
         f.memberCount += 1;
         f.totalCapacity += capacity;
@@ -198,42 +216,53 @@ contract FederationRegistry {
         token.safeTransferFrom(msg.sender, address(this), stake);
     }
 
+    /// @notice Add to a stake; a suspended member that reaches the minimum again is reinstated.
     function addStake(uint256 fedId, uint256 amount) external {
-        _fed(fedId);
+        Federation storage f = _fed(fedId);
         Member storage m = _members[fedId][msg.sender];
-        if (!m.active) revert NotMember(fedId, msg.sender);
+        if (!m.active && !m.suspended) revert NotMember(fedId, msg.sender);
         if (amount == 0) revert ZeroAmount();
         m.stake += amount;
         emit StakeAdded(fedId, msg.sender, amount, m.stake);
+        if (m.suspended && m.stake >= f.minStake) {
+            if (f.memberCount >= maxMembers) revert FederationFull(fedId, maxMembers);
+            m.suspended = false;
+            m.active = true;
+            f.memberCount += 1;
+            f.totalCapacity += m.capacity;
+            _append(fedId, msg.sender);
+            emit MemberReinstated(fedId, msg.sender, m.stake);
+        }
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     function updateMember(uint256 fedId, uint64 capacity, string calldata peerInfo) external {
         Federation storage f = _fed(fedId);
         Member storage m = _members[fedId][msg.sender];
-        if (!m.active) revert NotMember(fedId, msg.sender);
+        if (!m.active && !m.suspended) revert NotMember(fedId, msg.sender);
         if (capacity == 0) revert ZeroCapacity();
         if (bytes(peerInfo).length > MAX_PEER_INFO) revert PeerInfoTooLong(bytes(peerInfo).length, MAX_PEER_INFO);
-        f.totalCapacity = f.totalCapacity - m.capacity + capacity;
+        if (m.active) f.totalCapacity = f.totalCapacity - m.capacity + capacity;
         m.capacity = capacity;
         m.peerInfo = peerInfo;
         emit MemberUpdated(fedId, msg.sender, capacity, peerInfo);
     }
 
-    /// @notice Stop taking new work now; the stake is withdrawable after the cooldown.
+    /// @notice Stop taking new work now; the stake is withdrawable after the cooldown that holds
+    ///         now (fixed here) and once every round the member took work in has closed.
     function requestLeave(uint256 fedId) external {
         _fed(fedId);
         Member storage m = _members[fedId][msg.sender];
-        if (!m.active) revert NotMember(fedId, msg.sender);
-        _deactivate(fedId, msg.sender, m);
-        emit LeaveRequested(fedId, msg.sender, uint256(m.leaveRequestedAt) + leaveCooldown);
+        if (!m.active && !m.suspended) revert NotMember(fedId, msg.sender);
+        _leave(fedId, msg.sender, m);
+        emit LeaveRequested(fedId, msg.sender, m.withdrawableAt);
     }
 
     function withdrawStake(uint256 fedId) external returns (uint256 amount) {
         _fed(fedId);
         Member storage m = _members[fedId][msg.sender];
-        if (m.active || m.stake == 0) revert NothingToWithdraw(fedId, msg.sender);
-        uint256 readyAt = uint256(m.leaveRequestedAt) + leaveCooldown;
+        if (m.active || m.suspended || m.stake == 0) revert NothingToWithdraw(fedId, msg.sender);
+        uint256 readyAt = m.withdrawableAt;
         if (block.timestamp < readyAt) revert CooldownActive(readyAt);
         if (jobs != address(0)) {
             uint256 pending = ITrainingJobsPending(jobs).pendingWork(fedId, msg.sender);
@@ -242,19 +271,36 @@ contract FederationRegistry {
         amount = m.stake;
         m.stake = 0;
         m.leaveRequestedAt = 0;
+        m.withdrawableAt = 0;
         emit StakeWithdrawn(fedId, msg.sender, amount);
         token.safeTransfer(msg.sender, amount);
     }
 
     /// @notice Take up to `amount` of a member's stake into the treasury (the governance timelock).
+    ///         The jobs contract slashes for protocol faults at the governed rates. Governance may
+    ///         slash too, with a stated reason, at most `govSlashCapBps` of the stake and once per
+    ///         member per block (so per proposal). A member left below the federation's minimum
+    ///         is suspended until it tops up.
     function slash(uint256 fedId, address account, uint256 amount, bytes32 reason) external returns (uint256 taken) {
         if (msg.sender != jobs && msg.sender != governance) revert NotAuthorized(msg.sender);
-        _fed(fedId);
+        Federation storage f = _fed(fedId);
         Member storage m = _members[fedId][account];
+        if (msg.sender == governance) {
+            if (reason == bytes32(0)) revert EmptyReason();
+            uint256 cap = m.stake * govSlashCapBps / 10_000;
+            if (amount > cap) revert GovSlashOverCap(amount, cap);
+            if (_govSlashBlock[fedId][account] == block.number) revert GovSlashAgain(fedId, account);
+            _govSlashBlock[fedId][account] = block.number;
+        }
         taken = amount < m.stake ? amount : m.stake;
         if (taken == 0) return 0;
         m.stake -= taken;
         emit Slashed(fedId, account, taken, reason, msg.sender);
+        if (m.active && m.stake < f.minStake) {
+            _unlinkActive(fedId, account, m);
+            m.suspended = true;
+            emit MemberSuspended(fedId, account, m.stake, f.minStake);
+        }
         token.safeTransfer(governance, taken);
     }
 
@@ -276,6 +322,12 @@ contract FederationRegistry {
         _checkRange("leaveCooldown", value, 0, MAX_LEAVE_COOLDOWN);
         emit LeaveCooldownSet(leaveCooldown, value);
         leaveCooldown = value;
+    }
+
+    function setGovSlashCapBps(uint16 value) external onlyGovernance {
+        _checkRange("govSlashCapBps", value, 0, MAX_GOV_SLASH_CAP_BPS);
+        emit GovSlashCapSet(govSlashCapBps, value);
+        govSlashCapBps = value;
     }
 
     function setMaxMembers(uint256 value) external onlyGovernance {
@@ -317,14 +369,18 @@ contract FederationRegistry {
         (list,) = _candidates(fedId, type(uint256).max);
     }
 
-    /// @notice The first `max` active members in join order with their capacities, in one call.
+    /// @notice The first `max` active members in join order with their capacities and stakes,
+    ///         in one call: what a round splits epochs over and draws its committee from.
     function roundCandidates(uint256 fedId, uint256 max)
         external
         view
-        returns (address[] memory accounts, uint64[] memory capacities)
+        returns (address[] memory accounts, uint64[] memory capacities, uint256[] memory stakes)
     {
-        _fed(fedId);
-        return _candidates(fedId, max);
+        (accounts, capacities) = _candidates(fedId, max);
+        stakes = new uint256[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            stakes[i] = _members[fedId][accounts[i]].stake;
+        }
     }
 
     // ------------------------------------------------------------------ internals
@@ -346,10 +402,17 @@ contract FederationRegistry {
         }
     }
 
-    function _deactivate(uint256 fedId, address account, Member storage m) internal {
+    /// @dev Leaving (by request or removal): out of the active list, cooldown fixed now.
+    function _leave(uint256 fedId, address account, Member storage m) internal {
+        if (m.active) _unlinkActive(fedId, account, m);
+        m.suspended = false;
+        m.leaveRequestedAt = uint64(block.timestamp);
+        m.withdrawableAt = uint64(block.timestamp) + leaveCooldown;
+    }
+
+    function _unlinkActive(uint256 fedId, address account, Member storage m) internal {
         Federation storage f = _federations[fedId - 1];
         m.active = false;
-        m.leaveRequestedAt = uint64(block.timestamp);
         f.memberCount -= 1;
         f.totalCapacity -= m.capacity;
         _unlink(fedId, account);

@@ -12,11 +12,16 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 contract MilonToken is ERC20, ERC20Permit, ERC20Votes {
     /// @notice Largest amount a single faucet call may mint.
     uint256 public constant FAUCET_MAX = 10_000e18;
+    /// @notice Chain ids of local development chains, the only ones a faucet may exist on:
+    ///         anvil/hardhat devnets and the embedded py-evm chain (eth-tester's fixed id).
+    uint256 public constant DEVNET_CHAIN_ID = 31_337;
+    uint256 public constant EMBEDDED_CHAIN_ID = 131_277_322_940_537;
 
     bool private immutable _devFaucet;
 
     error FaucetDisabled();
     error FaucetAmountTooLarge(uint256 requested, uint256 max);
+    error FaucetOnForeignChain(uint256 chainId);
 
     event FaucetMinted(address indexed to, uint256 amount);
 
@@ -24,6 +29,9 @@ contract MilonToken is ERC20, ERC20Permit, ERC20Votes {
         ERC20("MILON", "MILON")
         ERC20Permit("MILON")
     {
+        if (devFaucet_ && block.chainid != DEVNET_CHAIN_ID && block.chainid != EMBEDDED_CHAIN_ID) {
+            revert FaucetOnForeignChain(block.chainid);
+        }
         _devFaucet = devFaucet_;
         if (initialSupply > 0) _mint(initialHolder, initialSupply);
     }

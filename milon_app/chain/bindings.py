@@ -48,6 +48,32 @@ class AssignmentState(IntEnum):
     DECLINED = 3
     COMMITTED = 4
     REVEALED = 5
+    LAPSED = 6
+
+
+class Param(IntEnum):
+    """TrainingJobs' governed parameters, by the id ``setParam`` takes."""
+
+    ACCEPT_WINDOW = 0
+    REVEAL_WINDOW = 1
+    VERDICT_WINDOW = 2
+    CONFIRM_WINDOW = 3
+    MAX_EPOCHS_PER_ROUND = 4
+    MAX_ROUND_MEMBERS = 5
+    COMMITTEE_MIN = 6
+    COMMITTEE_DEFAULT = 7
+    COMMITTEE_MAX = 8
+    PARTICIPATION_BPS = 9
+    MAJORITY_BPS = 10
+    CONFIRM_BPS = 11
+    VALIDATOR_SHARE_BPS = 12
+    AGREEMENT_BPS = 13
+    LAPSE_BPS = 14
+    LIVENESS_BPS = 15
+    MAX_SHARE_BPS = 16
+    MAX_SHARE_OF_EQUAL_BPS = 17
+    MIN_IMPROVEMENT_BPS = 18
+    SAMPLE_CLIP_BPS = 19
 
 
 @dataclass(frozen=True)
@@ -68,8 +94,10 @@ class Member:
     peer_info: str
     joined_at: int
     leave_requested_at: int
-    active: bool
+    withdrawable_at: int  # fixed when the leave was requested
+    active: bool  # eligible for work and committee seats
     admitted: bool
+    suspended: bool  # slashed below the federation's minimum; topping up reinstates it
 
 
 @dataclass(frozen=True)
@@ -82,8 +110,9 @@ class JobParams:
     epochs_per_round: int
     reward_per_epoch: int
     aggregation_rule: AggregationRule
-    validator_quorum: int
+    committee_size: int  # 0: the governed default
     round_duration: int
+    max_samples: int = 0  # bound on an update's sample count in aggregation weights (0: none)
 
     def as_tuple(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
@@ -109,30 +138,71 @@ class Job:
 class Round:
     epochs: int
     epochs_trained: int
+    share_cap: int
     member_count: int
     assigned_count: int
     accepted_count: int
     committed_count: int
     revealed_count: int
+    committee_count: int
+    voted_count: int
     started_at: int
     accept_deadline: int
     commit_deadline: int
     reveal_deadline: int
-    proposal_deadline: int
+    verdict_deadline: int
+    confirm_deadline: int
+    committee_weight: int
+    voted_weight: int
+    revealed_bits: int
+    accepted_bits: int
+    rejected_bits: int
     base_model_hash: bytes
     new_model_hash: bytes
+    tallied: bool
     finalized: bool
     timed_out: bool
+
+    @property
+    def closed(self) -> bool:
+        return self.finalized or self.timed_out
 
 
 @dataclass(frozen=True)
 class Assignment:
     epochs: int
-    capacity: int
+    index: int  # position in the round's member list: its bit in verdict bitmaps
+    weight: int  # effective capacity the split used (declared x delivery record)
     state: AssignmentState
     num_samples: int
     commitment: bytes
     update_hash: bytes
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A member's place on a round's committee (index 0: not on it)."""
+
+    index: int
+    voted: bool
+    confirmed: bool
+    weight: int
+    verdict: int
+    confirmed_hash: bytes
+
+    @property
+    def seated(self) -> bool:
+        return self.index > 0
+
+
+@dataclass(frozen=True)
+class ProtocolParams:
+    """Every governed TrainingJobs parameter, read in one call."""
+
+    values: tuple[int, ...]
+
+    def __getitem__(self, p: Param) -> int:
+        return self.values[int(p)]
 
 
 @dataclass(frozen=True)
@@ -163,6 +233,7 @@ def _build(cls: type[T], value: Any) -> T:
 
 
 _TYPES: dict[str, Any] = {
+    "Seat": Seat,
     "JobParams": JobParams,
     "Admission": Admission,
     "AggregationRule": AggregationRule,
@@ -171,10 +242,46 @@ _TYPES: dict[str, Any] = {
 }
 
 
-# Finalizing a round: ~341k gas at 4 members, +~36k per member (tests/bench/gas_report.py),
-# with headroom for quorums above 1 and for slashing paths.
-FINALIZE_GAS_BASE = 400_000
-FINALIZE_GAS_PER_MEMBER = 60_000
+# The vote or confirmation that completes a round settles it (credits, slashes, the committee's
+# pay), and so may closeAcceptance and timeoutRound: the gas of such a call depends on which
+# lands last, so every one carries a floor that covers settling. The worst case is a round whose
+# every update is rejected (one registry slash per member) or whose assignments all lapse:
+# measured ~176k + 76k per round member (~100k when each slash also suspends the member) + 8k per
+# committee seat + 600 per member x seat (tests/unit/chain/test_settle_gas.py checks the floor
+# covers it; tests/bench/gas_report.py measures the ordinary round).
+# Without the committee's size, the floor assumes the largest committee governance may allow.
+SETTLE_GAS_BASE = 400_000
+SETTLE_GAS_PER_MEMBER = 110_000
+SETTLE_GAS_PER_SEAT = 12_000
+SETTLE_GAS_PER_MEMBER_SEAT = 800
+MAX_COMMITTEE = 64  # TrainingJobs.paramBounds(committee-max).max
+SETTLE_GAS_CAP = 29_000_000  # under a 30M block gas limit: a larger limit would not be mined
+
+
+# startRound's gas depends on the committee it draws, so on the block it lands in: estimated
+# against one block and mined in the next, it may seat more distinct members than the estimate
+# saw (each seat costs storage). Its floor covers every member of the round getting work and
+# every seat going to a different member (tests/unit/chain/test_settle_gas.py).
+START_GAS_BASE = 300_000
+START_GAS_PER_MEMBER = 170_000
+START_GAS_PER_SEAT = 100_000
+
+
+def _start_gas(members: int, seats: int) -> int:
+    gas = START_GAS_BASE + START_GAS_PER_MEMBER * max(members, 1) + START_GAS_PER_SEAT * seats
+    return min(gas, SETTLE_GAS_CAP)
+
+
+def _settle_gas(members: int, committee: int | None = None) -> int:
+    m = max(members, 1)
+    k = MAX_COMMITTEE if committee is None else max(committee, 0)
+    gas = (
+        SETTLE_GAS_BASE
+        + SETTLE_GAS_PER_MEMBER * m
+        + SETTLE_GAS_PER_SEAT * k
+        + SETTLE_GAS_PER_MEMBER_SEAT * m * k
+    )
+    return min(gas, SETTLE_GAS_CAP)
 
 
 class Milon:
@@ -269,7 +376,14 @@ class Milon:
         return int(self._call(self.suite.jobs.functions.jobCount()))
 
     def start_round(self, sender: LocalAccount, job_id: int) -> int:
-        self._tx(self.suite.jobs.functions.startRound(job_id), sender)
+        """Open the job's next round, with a gas floor for the largest committee it may draw."""
+        job = self.job(job_id)
+        p = self.params()
+        members = min(self.federation(job.params.fed_id).member_count, p[Param.MAX_ROUND_MEMBERS])
+        k = job.params.committee_size or p[Param.COMMITTEE_DEFAULT]
+        k = min(max(k, p[Param.COMMITTEE_MIN]), p[Param.COMMITTEE_MAX])
+        fn = self.suite.jobs.functions.startRound(job_id)
+        self.client.transact(fn, sender, min_gas=_start_gas(members, min(members, k)))
         return self.job(job_id).current_round
 
     def round(self, job_id: int, r: int) -> Round:
@@ -287,6 +401,13 @@ class Milon:
 
     def decline(self, sender: LocalAccount, job_id: int, r: int) -> TxReceipt:
         return self._tx(self.suite.jobs.functions.decline(job_id, r), sender)
+
+    def close_acceptance(
+        self, sender: LocalAccount, job_id: int, members: int, committee: int | None = None
+    ) -> TxReceipt:
+        """Lapse the members that never answered and re-split their epochs."""
+        fn = self.suite.jobs.functions.closeAcceptance(job_id)
+        return self.client.transact(fn, sender, min_gas=_settle_gas(members, committee))
 
     @staticmethod
     def commitment(
@@ -316,31 +437,62 @@ class Milon:
         fn = self.suite.jobs.functions.reveal(job_id, r, update_hash, num_samples, salt)
         return self._tx(fn, sender)
 
-    def propose(
+    # -- committee ----------------------------------------------------------------------------
+    def committee(self, job_id: int, r: int) -> list[str]:
+        return list(self._call(self.suite.jobs.functions.committee(job_id, r)))
+
+    def seat(self, job_id: int, r: int, who: str) -> Seat:
+        return _build(Seat, self._call(self.suite.jobs.functions.seat(job_id, r, who)))
+
+    def submit_verdict(
+        self,
+        sender: LocalAccount,
+        job_id: int,
+        r: int,
+        accept_bits: int,
+        reasons: bytes,
+        members: int,
+        committee: int | None = None,
+    ) -> TxReceipt:
+        """One verdict over every revealed update: bit i accepts round member i's update;
+        ``reasons`` has one code per round member. The last vote tallies and may settle.
+        ``members``/``committee``: the round's member and committee counts (the gas floor)."""
+        fn = self.suite.jobs.functions.submitVerdict(job_id, r, accept_bits, reasons)
+        return self.client.transact(fn, sender, min_gas=_settle_gas(members, committee))
+
+    def close_verdicts(
+        self, sender: LocalAccount, job_id: int, members: int, committee: int | None = None
+    ) -> TxReceipt:
+        fn = self.suite.jobs.functions.closeVerdicts(job_id)
+        return self.client.transact(fn, sender, min_gas=_settle_gas(members, committee))
+
+    def confirm(
         self,
         sender: LocalAccount,
         job_id: int,
         r: int,
         model_hash: bytes,
-        accepted: list[str],
-        members: int = 0,
+        members: int,
+        committee: int | None = None,
     ) -> TxReceipt:
-        """Vote for a round's outcome, with gas for finalizing it.
+        """Confirm the aggregate of the accepted set; the confirmation that reaches the
+        threshold settles the round, so every one carries the gas for that."""
+        fn = self.suite.jobs.functions.confirm(job_id, r, model_hash)
+        return self.client.transact(fn, sender, min_gas=_settle_gas(members, committee))
 
-        The estimate is taken as a plain vote; if another validator's vote lands
-        first, this one reaches the quorum and pays for finalization (rewards and
-        slashing for each of the round's ``members``), which costs more.
-        """
-        ordered = sorted(accepted, key=lambda a: int(a, 16))  # the contract wants ascending
-        fn = self.suite.jobs.functions.propose(job_id, r, model_hash, ordered)
-        floor = FINALIZE_GAS_BASE + FINALIZE_GAS_PER_MEMBER * max(members, len(ordered))
-        return self.client.transact(fn, sender, min_gas=floor)
+    def timeout_round(
+        self, sender: LocalAccount, job_id: int, members: int = 0, committee: int | None = None
+    ) -> TxReceipt:
+        fn = self.suite.jobs.functions.timeoutRound(job_id)
+        return self.client.transact(fn, sender, min_gas=_settle_gas(members, committee))
 
-    def has_proposed(self, job_id: int, r: int, validator: str) -> bool:
-        return bool(self._call(self.suite.jobs.functions.hasProposed(job_id, r, validator)))
+    def params(self) -> ProtocolParams:
+        return ProtocolParams(tuple(int(v) for v in self._call(self.suite.jobs.functions.params())))
 
-    def timeout_round(self, sender: LocalAccount, job_id: int) -> TxReceipt:
-        return self._tx(self.suite.jobs.functions.timeoutRound(job_id), sender)
+    def delivery_factor_bps(self, fed_id: int, who: str) -> int:
+        """How a member's delivery record scales its declared capacity (10,000 = 1x)."""
+        _, factor = self._call(self.suite.jobs.functions.delivery(fed_id, who))
+        return int(factor)
 
     def cancel_job(self, sender: LocalAccount, job_id: int) -> TxReceipt:
         return self._tx(self.suite.jobs.functions.cancelJob(job_id), sender)
@@ -353,6 +505,11 @@ class Milon:
 
     def pending_work(self, fed_id: int, who: str) -> int:
         return int(self._call(self.suite.jobs.functions.pendingWork(fed_id, who)))
+
+    def add_stake(self, sender: LocalAccount, fed_id: int, amount: int) -> TxReceipt:
+        """Approve and add to a stake (also how a suspended member returns)."""
+        self.approve(sender, self.suite.registry.address, amount)
+        return self._tx(self.suite.registry.functions.addStake(fed_id, amount), sender)
 
     # -- releases ---------------------------------------------------------------------------
     def release(self, release_id: int) -> Release:

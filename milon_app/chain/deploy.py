@@ -19,6 +19,12 @@ from milon_app.chain.errors import WrongChainError
 from milon_app.chain.manifest import Manifest
 
 ETHER = 10**18
+# Local development chains, the only ones a dev deployment (faucet, short governance) may use:
+# anvil/hardhat devnets, and the embedded py-evm chain (eth-tester's fixed chain id). The token
+# contract refuses a faucet anywhere else too.
+DEVNET_CHAIN_ID = 31_337
+EMBEDDED_CHAIN_ID = 131_277_322_940_537
+DEV_CHAIN_IDS = (DEVNET_CHAIN_ID, EMBEDDED_CHAIN_ID)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,11 @@ def deploy_suite(
     dev: bool = True,
     params: SuiteParams | None = None,
 ) -> Suite:
+    if dev and client.chain_id not in DEV_CHAIN_IDS:
+        raise WrongChainError(
+            f"a dev deployment (faucet, short governance) is refused on chain id {client.chain_id}:"
+            f" only local devnets ({DEVNET_CHAIN_ID}) and the embedded chain may have one"
+        )
     p = params or (SuiteParams.dev() if dev else SuiteParams())
     start_block = client.block_number()
     tx = client.transact

@@ -79,7 +79,11 @@ class EventCursor:
         contract_name = self._by_address[address][0]
         if abi is None:
             return ChainEvent(
-                contract_name, "Unknown", {}, entry["blockNumber"], entry["transactionHash"].hex(),
+                contract_name,
+                "Unknown",
+                {},
+                entry["blockNumber"],
+                entry["transactionHash"].hex(),
                 entry["logIndex"],
             )
         data = get_event_data(self.client.w3.codec, abi, entry)

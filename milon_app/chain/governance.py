@@ -15,6 +15,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from milon_app.chain.bindings import Param
 from milon_app.chain.client import EMBEDDED
 from milon_app.chain.deploy import Suite
 from milon_app.errors import BadInputError
@@ -37,18 +38,45 @@ class Support(IntEnum):
     ABSTAIN = 2
 
 
-# name -> (contract attribute on Suite, setter function)
-PARAMETERS: dict[str, tuple[str, str]] = {
-    "min-stake-floor": ("registry", "setMinStakeFloor"),
-    "slash-bps": ("registry", "setSlashBps"),
-    "leave-cooldown": ("registry", "setLeaveCooldown"),
-    "max-members": ("registry", "setMaxMembers"),
-    "accept-window": ("jobs", "setAcceptWindow"),
-    "reveal-window": ("jobs", "setRevealWindow"),
-    "proposal-window": ("jobs", "setProposalWindow"),
-    "max-epochs-per-round": ("jobs", "setMaxEpochsPerRound"),
-    "max-round-members": ("jobs", "setMaxRoundMembers"),
+# The registry's parameters: name -> setter function.
+REGISTRY_PARAMETERS: dict[str, str] = {
+    "min-stake-floor": "setMinStakeFloor",
+    "slash-bps": "setSlashBps",
+    "leave-cooldown": "setLeaveCooldown",
+    "max-members": "setMaxMembers",
+    "gov-slash-cap-bps": "setGovSlashCapBps",
 }
+# TrainingJobs' parameters, all set through ``setParam(id, value)``: name -> id.
+JOBS_PARAMETERS: dict[str, Param] = {p.name.lower().replace("_", "-"): p for p in Param}
+# Every parameter a proposal may change, with what it means (the CLI and the window list them).
+PARAMETERS: dict[str, str] = {
+    "min-stake-floor": "smallest minimum stake a new federation may set (MILON)",
+    "slash-bps": "share of stake slashed for a rejected update or a no-show (basis points)",
+    "leave-cooldown": "seconds from a leave request to a withdrawable stake",
+    "max-members": "most members a federation may hold",
+    "gov-slash-cap-bps": "most of a stake one governance slash may take (basis points)",
+    "accept-window": "seconds members have to accept or decline a round's epochs",
+    "reveal-window": "seconds to reveal a committed update",
+    "verdict-window": "seconds the committee has to submit its verdicts",
+    "confirm-window": "seconds the committee has to confirm the aggregated model",
+    "max-epochs-per-round": "most epochs a job may put in one round",
+    "max-round-members": "most members one round splits epochs over",
+    "committee-min": "smallest validator committee a job may ask for",
+    "committee-default": "committee size of a job that does not choose one",
+    "committee-max": "largest validator committee a job may ask for",
+    "participation-bps": "committee weight that must vote for verdicts to count (basis points)",
+    "majority-bps": "share of the voted weight an update needs, strictly more (basis points)",
+    "confirm-bps": "committee weight confirming one model that finalizes a round (basis points)",
+    "validator-share-bps": "validators' share of each accepted epoch's reward (basis points)",
+    "agreement-bps": "agreement with the majority a validator needs to be paid (basis points)",
+    "lapse-bps": "penalty for letting an assignment lapse unanswered (basis points of stake)",
+    "liveness-bps": "penalty for a committee member that does not vote (basis points of stake)",
+    "max-share-bps": "largest share of a round's epochs one member may get (basis points)",
+    "max-share-of-equal-bps": "largest multiple of the equal share one member may get (bps)",
+    "min-improvement-bps": "improvement an update needs, share of the round's median (bps)",
+    "sample-clip-bps": "sample-count clip in aggregation weights, multiple of the median (bps)",
+}
+assert set(PARAMETERS) == set(REGISTRY_PARAMETERS) | set(JOBS_PARAMETERS)
 
 
 @dataclass(frozen=True)
@@ -85,9 +113,12 @@ class Governance:
             raise BadInputError(
                 f"unknown parameter {name!r}: expected one of {', '.join(sorted(PARAMETERS))}"
             )
-        attr, fn = PARAMETERS[name]
-        contract = getattr(self.suite, attr)
-        data = contract.encode_abi(fn, args=[value])
+        if name in REGISTRY_PARAMETERS:
+            contract = self.suite.registry
+            data = contract.encode_abi(REGISTRY_PARAMETERS[name], args=[value])
+        else:
+            contract = self.suite.jobs
+            data = contract.encode_abi("setParam", args=[int(JOBS_PARAMETERS[name]), value])
         text = description or f"Set {name} to {value}"
         return ProposalCall([contract.address], [0], [bytes.fromhex(data[2:])], text)
 
@@ -95,6 +126,18 @@ class Governance:
         reg = self.suite.registry
         data = reg.encode_abi("admitMember", args=[fed_id, account])
         text = description or f"Admit {account} to federation {fed_id}"
+        return ProposalCall([reg.address], [0], [bytes.fromhex(data[2:])], text)
+
+    def slash_member(
+        self, fed_id: int, account: str, amount: int, reason: str, description: str = ""
+    ) -> ProposalCall:
+        """Slash a member for a stated cause; the registry caps it (``gov-slash-cap-bps``)."""
+        if not reason or len(reason.encode()) > 32:
+            raise BadInputError("a governance slash needs a reason of 1 to 32 bytes")
+        reg = self.suite.registry
+        why = reason.encode().ljust(32, b"\0")
+        data = reg.encode_abi("slash", args=[fed_id, account, amount, why])
+        text = description or f"Slash {account} in federation {fed_id}: {reason}"
         return ProposalCall([reg.address], [0], [bytes.fromhex(data[2:])], text)
 
     def remove_member(self, fed_id: int, account: str, description: str = "") -> ProposalCall:

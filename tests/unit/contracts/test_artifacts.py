@@ -57,6 +57,7 @@ def test_artifact_is_complete_and_under_eip170(name):
     assert art["compiler"].startswith("0.8.37+")
     settings = art["settings"]
     assert settings["optimizer"] == {"enabled": True, "runs": 200}
+    assert settings["viaIR"] is True  # TrainingJobs only fits under EIP-170 through the IR pipeline
     assert settings["evmVersion"] == "cancun"
     assert settings["metadata"] == {"bytecodeHash": "none"}
 
@@ -64,10 +65,22 @@ def test_artifact_is_complete_and_under_eip170(name):
 def test_index_lists_every_contract():
     index = json.loads((ARTIFACTS / "index.json").read_text())
     assert sorted(index["contracts"]) == NAMES
+    assert "RoundMath" not in index["contracts"]  # a library inlined into TrainingJobs
     assert index["compiler"] == load("TrainingJobs")["compiler"]
     assert index["sourceHash"] == load("TrainingJobs")["sourceHash"]
     stray = {p.stem for p in ARTIFACTS.glob("*.json")} - set(NAMES) - {"index"}
     assert not stray, f"artifacts not produced by compile.js: {sorted(stray)}"
+
+
+def test_round_math_is_inlined_not_linked():
+    """RoundMath's functions are internal: TrainingJobs embeds them, so there is no library
+    address to link (no placeholder in the bytecode) and nothing separate to deploy."""
+    assert (CONTRACTS_DIR / "src" / "RoundMath.sol").is_file()
+    assert not (ARTIFACTS / "RoundMath.json").exists()
+    art = load("TrainingJobs")
+    for key in ("bytecode", "deployedBytecode"):
+        assert "__$" not in art[key], f"TrainingJobs {key} has an unlinked library placeholder"
+    assert not [i for i in art["abi"] if i.get("name") == "splitEpochs"]  # v1's view is gone
 
 
 def test_artifacts_match_current_sources():

@@ -22,13 +22,15 @@ from .helpers import (
     create_job,
     events,
     federation_with_members,
+    finish_round,
     make_update,
     member_info,
     reveal,
     reverts,
     round_info,
-    sorted_addresses,
+    set_automine,
     start_round,
+    submit_verdict,
     tx,
 )
 
@@ -51,14 +53,6 @@ def _round(client, suite, accounts, n: int = 3, **job) -> tuple[int, int, int, l
     return fed, job_id, r, list(members)
 
 
-def _set_automine(client, on: bool) -> None:
-    if client.kind == "embedded":
-        t = client._tester()
-        (t.enable_auto_mine_transactions if on else t.disable_auto_mine_transactions)()
-    else:
-        client.w3.provider.make_request("evm_setAutomine", [on])
-
-
 def _send_unmined(client, fn: Any, sender: Any, tip_gwei: int) -> bytes:
     w3 = client.w3
     params = {
@@ -76,7 +70,7 @@ def _send_unmined(client, fn: Any, sender: Any, tip_gwei: int) -> bytes:
 def _front_run_commit(client, suite, job_id: int, r: int, victim_commit: Any, victim, attacker):
     """The attacker sees the victim's commit in the pool and sends a copy with a higher tip."""
     jobs, w3 = suite.jobs, client.w3
-    _set_automine(client, False)
+    set_automine(client, False)
     try:
         victim_tx = _send_unmined(client, victim_commit, victim, tip_gwei=1)
         pending = w3.eth.get_transaction(victim_tx)  # what a mempool watcher reads
@@ -88,7 +82,7 @@ def _front_run_commit(client, suite, job_id: int, r: int, victim_commit: Any, vi
         else:
             client.w3.provider.make_request("evm_mine", [])
     finally:
-        _set_automine(client, True)
+        set_automine(client, True)
         client.forget_nonces()
     rv, ra = (w3.eth.wait_for_transaction_receipt(t) for t in (victim_tx, attacker_tx))
     assert rv["status"] == 1 and ra["status"] == 1 and rv["blockNumber"] == ra["blockNumber"]
@@ -104,7 +98,7 @@ def test_front_run_copy_of_a_commitment_cannot_be_revealed(client, suite, accoun
     )
     assert copied == c  # both landed in one block: the order inside it changes nothing below
     commit(client, suite, job_id, r, uh)
-    assert assignment(client, suite, job_id, r, attacker.address)[4] == c  # same bytes stored
+    assert assignment(client, suite, job_id, r, attacker.address)[5] == c  # same bytes stored
 
     # The attacker cannot open the copy, neither before nor after the victim shows the preimage.
     fn = suite.jobs.functions.reveal(job_id, r, uv.update_hash, uv.num_samples, uv.salt)
@@ -114,15 +108,15 @@ def test_front_run_copy_of_a_commitment_cannot_be_revealed(client, suite, accoun
     reveal(client, suite, job_id, r, uh)
     with reverts("BadReveal"):
         tx(client, fn, attacker)
-    assert assignment(client, suite, job_id, r, attacker.address)[2] == COMMITTED
+    assert assignment(client, suite, job_id, r, attacker.address)[3] == COMMITTED
 
     # A committed but unrevealed copy holds the round only until the reveal deadline; then it is
     # a missing update: the copier is slashed, the victim paid for its own work.
-    with reverts("ProposalNotOpen"):
-        tx(client, suite.jobs.functions.propose(job_id, r, b"\x01" * 32, []), honest)
+    with reverts("VerdictNotOpen"):
+        submit_verdict(client, suite, job_id, r, honest, [victim.address, honest.address])
     past(client, round_info(client, suite, job_id, r)["revealDeadline"])
-    accepted = sorted_addresses([victim, honest])
-    receipt = tx(client, suite.jobs.functions.propose(job_id, r, b"\x01" * 32, accepted), honest)
+    accepted = [victim.address, honest.address]
+    receipt = finish_round(client, suite, job_id, r, [victim, attacker, honest], accepted)
     paid = {e["member"] for e in events(suite.jobs, receipt, "RewardCredited")}
     slashed = {e["member"] for e in events(suite.jobs, receipt, "MemberSlashed")}
     assert paid == set(accepted) and slashed == {attacker.address}
@@ -165,9 +159,10 @@ def test_same_reveal_twice_is_rejected_and_counts_once(client, suite, accounts):
 
 
 def test_exact_signed_reveal_transaction_cannot_be_replayed(client, suite, accounts):
-    _fed, job_id, r, members = _round(client, suite, accounts, n=1)
+    _fed, job_id, r, members = _round(client, suite, accounts, n=2)
     u = make_update(members[0], job_id, r)
     commit(client, suite, job_id, r, u)
+    commit(client, suite, job_id, r, make_update(members[1], job_id, r))  # commits close
     fn = suite.jobs.functions.reveal(job_id, r, u.update_hash, u.num_samples, u.salt)
     w3 = client.w3
     params = {
@@ -188,30 +183,28 @@ def test_exact_signed_reveal_transaction_cannot_be_replayed(client, suite, accou
         replayed = False
     assert not replayed
     assert round_info(client, suite, job_id, r)["revealedCount"] == 1
-    assert assignment(client, suite, job_id, r, members[0].address)[2] == REVEALED
+    assert assignment(client, suite, job_id, r, members[0].address)[3] == REVEALED
 
 
 def _finish_round(client, suite, job_id: int, r: int, members) -> None:
-    tx(
-        client,
-        suite.jobs.functions.propose(job_id, r, f"model-{r}".encode().ljust(32, b"\0"),
-                                     sorted_addresses(members)),
-        members[0],
-    )  # fmt: skip
-    assert round_info(client, suite, job_id, r)["finalized"]
+    model = f"model-{r}".encode().ljust(32, b"\0")
+    finish_round(client, suite, job_id, r, members, [m.address for m in members], model)
 
 
 def test_reveal_from_an_earlier_round_or_another_job_is_rejected(client, suite, accounts):
-    fed, job_id, r1, members = _round(client, suite, accounts, n=1)
-    m = members[0]
-    u1 = make_update(m, job_id, r1)
+    fed, job_id, r1, members = _round(client, suite, accounts, n=2)
+    m, other_member = members
+    u1, u_other = make_update(m, job_id, r1), make_update(other_member, job_id, r1)
     receipt = commit(client, suite, job_id, r1, u1)
     old = events(suite.jobs, receipt, "UpdateCommitted")[0]["commitment"]
+    commit(client, suite, job_id, r1, u_other)
     reveal(client, suite, job_id, r1, u1)
+    reveal(client, suite, job_id, r1, u_other)
     _finish_round(client, suite, job_id, r1, members)
 
     r2 = start_round(client, suite, job_id, accounts[8])
     tx(client, suite.jobs.functions.accept(job_id, r2), m)
+    tx(client, suite.jobs.functions.decline(job_id, r2), other_member)
     # Old round: closed for good.
     with reverts("WrongRound"):
         reveal(client, suite, job_id, r1, u1)
@@ -222,12 +215,13 @@ def test_reveal_from_an_earlier_round_or_another_job_is_rejected(client, suite, 
 
     # Another job of the same federation, same round number: the job id is part of the hash.
     other = create_job(client, suite, accounts[8], fed, totalEpochs=3, epochsPerRound=3)
-    past(client, round_info(client, suite, job_id, r2)["proposalDeadline"])
+    past(client, round_info(client, suite, job_id, r2)["confirmDeadline"])
     tx(client, suite.jobs.functions.timeoutRound(job_id), accounts[8])  # free the member
     ro = start_round(client, suite, other, accounts[8])
     assert ro == r1
     tx(client, suite.jobs.functions.accept(other, ro), m)
+    tx(client, suite.jobs.functions.decline(other, ro), other_member)
     tx(client, suite.jobs.functions.commit(other, ro, old), m)
     with reverts("BadReveal"):
         reveal(client, suite, other, ro, u1)
-    assert assignment(client, suite, other, ro, m.address)[2] == COMMITTED
+    assert assignment(client, suite, other, ro, m.address)[3] == COMMITTED

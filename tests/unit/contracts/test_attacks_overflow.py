@@ -6,7 +6,7 @@ Values that do not fit their ABI type (a uint32 of 2**32 + 1, which would wrap
 to 1) are refused by the ABI decoder with an empty revert before any code runs.
 Rewards cannot overflow at settlement: a member's reward is at most the job's
 escrow, whose multiplication is checked at createJob, and ERC20Votes caps the
-token supply at 2**208 - 1.
+token supply at 2**208 - 1, so stakes (committee weights) and their sums fit too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode
 
+from milon_app.chain.bindings import Param
 from milon_app.chain.errors import ContractRevert
 
 from .helpers import (
@@ -28,7 +29,9 @@ from .helpers import (
     fund,
     job_info,
     job_params,
+    join,
     member_info,
+    param,
     reverts,
     start_round,
     tx,
@@ -91,8 +94,8 @@ def test_escrow_multiplication_overflow_reverts_before_any_job_exists(client, su
 
 def test_max_epochs_job_escrows_exactly_and_per_round_cap_holds(client, suite, accounts):
     owner, m = accounts[1], accounts[2]
-    fed = federation_with_members(client, suite, [m]).fed_id
-    limit = int(client.call(suite.jobs.functions.maxEpochsPerRound()))
+    fed = federation_with_members(client, suite, [m, accounts[3]]).fed_id
+    limit = param(client, suite.jobs, Param.MAX_EPOCHS_PER_ROUND)
     total = 2**32 - 1
     with reverts("BadEpochsPerRound", limit + 1, limit):
         tx(client, suite.jobs.functions.createJob(job_params(fed, totalEpochs=total,
@@ -101,7 +104,9 @@ def test_max_epochs_job_escrows_exactly_and_per_round_cap_holds(client, suite, a
                         rewardPerEpoch=1)  # fmt: skip
     assert job_info(client, suite, job_id)["escrowRemaining"] == total  # 1 wei per epoch, no wrap
     r = start_round(client, suite, job_id, owner)
-    assert client.call(suite.jobs.functions.assignment(job_id, r, m.address))[0] == limit
+    assert client.call(suite.jobs.functions.round(job_id, r))[0] == limit  # epochs
+    # Two members: each takes half, the per-member cap (no more than half the round).
+    assert client.call(suite.jobs.functions.assignment(job_id, r, m.address))[0] == limit // 2
 
 
 def test_max_capacities_split_without_overflow(client, suite, accounts):
@@ -116,10 +121,24 @@ def test_max_capacities_split_without_overflow(client, suite, accounts):
         client.call(suite.jobs.functions.assignment(job_id, r, m.address))[0] for m in members
     ]
     assert shares == [3, 3, 3]
-    weights = [top, top, 2**200]
-    assert client.call(suite.jobs.functions.splitEpochs(10**6, weights))  # no overflow either
-    with reverts("Panic", OVERFLOW):  # total * weight past 2**256: refused, not wrapped
-        client.call(suite.jobs.functions.splitEpochs(2**200, [MAX, 1]))
+    assert [
+        client.call(suite.jobs.functions.assignment(job_id, r, m.address))[2] for m in members
+    ] == [top] * 3  # the weights the split used: capacity x a newcomer's delivery factor (1)
+    # RoundMath's own overflow checks (weights the registry cannot produce) are in
+    # test_round_math.py, through the test harness.
+
+
+def test_huge_stakes_weigh_committee_seats_without_overflow(client, suite, accounts):
+    """A stake of most of the token supply: the committee's weight is the exact sum."""
+    members = accounts[1:4]
+    big = 90_000_000 * ETHER  # of the 100M supply
+    fed = federation_with_members(client, suite, members[:2]).fed_id
+    join(client, suite, members[2], fed, stake=big)
+    job_id = create_job(client, suite, accounts[5], fed, totalEpochs=3, epochsPerRound=3)
+    r = start_round(client, suite, job_id, accounts[5])
+    rd = client.call(suite.jobs.functions.round(job_id, r))
+    assert rd[16] == big + 20 * ETHER  # committeeWeight
+    assert client.call(suite.jobs.functions.seat(job_id, r, members[2].address))[3] == big
 
 
 def _raw(client, to: str, selector: bytes, types: list[str], values: list[Any], sender) -> None:
@@ -138,7 +157,7 @@ def _raw(client, to: str, selector: bytes, types: list[str], values: list[Any], 
 
 @pytest.mark.parametrize(
     "what",
-    ["createJob.totalEpochs", "join.capacity", "setSlashBps"],
+    ["createJob.totalEpochs", "createJob.committeeSize", "join.capacity", "setSlashBps"],
 )
 def test_values_too_wide_for_their_type_are_refused_not_truncated(client, suite, accounts, what):
     owner = accounts[1]
@@ -150,9 +169,19 @@ def test_values_too_wide_for_their_type_are_refused_not_truncated(client, suite,
     if what == "createJob.totalEpochs":  # 2**32 + 1 would wrap to a 1-epoch job
         p = list(job_params(fed, totalEpochs=1, epochsPerRound=1))
         p[4] = 2**32 + 1
-        types = ["(uint256,bytes32,bytes32,bytes32,uint256,uint32,uint256,uint8,uint8,uint64)"]
+        types = [
+            "(uint256,bytes32,bytes32,bytes32,uint256,uint32,uint256,uint8,uint8,uint64,uint64)"
+        ]
         selector = suite.jobs.functions.createJob(job_params(fed))._encode_transaction_data()
         args: tuple[Any, ...] = (suite.jobs.address, sel(selector[2:10]), types, [tuple(p)])
+    elif what == "createJob.committeeSize":  # 256 + 7 would wrap to a committee of 7
+        p = list(job_params(fed, totalEpochs=1, epochsPerRound=1))
+        p[8] = 256 + 7
+        types = [
+            "(uint256,bytes32,bytes32,bytes32,uint32,uint32,uint256,uint8,uint256,uint64,uint64)"
+        ]
+        selector = suite.jobs.functions.createJob(job_params(fed))._encode_transaction_data()
+        args = (suite.jobs.address, sel(selector[2:10]), types, [tuple(p)])
     elif what == "join.capacity":  # 2**64 + 1 would wrap to capacity 1
         selector = suite.registry.functions.join(fed, ETHER, 1, "p")._encode_transaction_data()
         types = ["uint256", "uint256", "uint256", "string"]

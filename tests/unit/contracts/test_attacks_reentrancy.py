@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from eth_utils.crypto import keccak
-from web3 import Web3
 
 from milon_app.chain.artifacts import load_artifact
 
@@ -90,10 +89,16 @@ def _earned_round(client, s, accounts) -> tuple[Attacker, object, int, int]:
     commit(client, s, job_id, r, u)
     attacker.run(jobs.reveal(job_id, r, update, 10, salt))
     reveal(client, s, job_id, r, u)
-    accepted = sorted(
-        [Web3.to_checksum_address(attacker.address), honest.address], key=lambda a: int(a, 16)
+    # Both sit on the committee (fewer members than its minimum): both vote for both updates
+    # and confirm the aggregate (one of two seats is not two thirds).
+    assert sorted(a.lower() for a in client.call(jobs.committee(job_id, r))) == sorted(
+        [attacker.address.lower(), honest.address.lower()]
     )
-    tx(client, jobs.propose(job_id, r, h("model-1"), accepted), honest)
+    attacker.run(jobs.submitVerdict(job_id, r, 0b11, bytes(2)))
+    tx(client, jobs.submitVerdict(job_id, r, 0b11, bytes(2)), honest)
+    attacker.run(jobs.confirm(job_id, r, h("model-1")))
+    tx(client, jobs.confirm(job_id, r, h("model-1")), honest)
+    # 2 epochs less the validators' 10 %, plus half the validators' pool of 4 epochs' 10 %.
     assert client.call(jobs.claimable(attacker.address)) == 2 * REWARD
     return attacker, honest, fed, job_id
 
@@ -133,7 +138,10 @@ NON_REENTRANT = {
     "claim": lambda s, fed, job: s.jobs.functions.claim(),
     "createJob": lambda s, fed, job: s.jobs.functions.createJob(job_params(fed)),
     "cancelJob": lambda s, fed, job: s.jobs.functions.cancelJob(job),
-    "propose": lambda s, fed, job: s.jobs.functions.propose(job, 2, h("m"), []),
+    "submitVerdict": lambda s, fed, job: s.jobs.functions.submitVerdict(job, 2, 0, b""),
+    "closeVerdicts": lambda s, fed, job: s.jobs.functions.closeVerdicts(job),
+    "confirm": lambda s, fed, job: s.jobs.functions.confirm(job, 2, h("m")),
+    "closeAcceptance": lambda s, fed, job: s.jobs.functions.closeAcceptance(job),
     "timeoutRound": lambda s, fed, job: s.jobs.functions.timeoutRound(job),
 }
 

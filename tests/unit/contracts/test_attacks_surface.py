@@ -5,7 +5,8 @@ non-pure function, plus receive/fallback), and each one must be classified
 in SURFACE below: either it reverts for the attacker with one of the named
 access/state errors, or it is permissionless and harmless: it succeeds and
 nothing that belongs to anybody else changes (balances, allowances, votes,
-stakes, claimable rewards, jobs, rounds, assignments, proposals). A new
+stakes, claimable rewards, jobs, rounds, assignments, committee seats,
+delivery records, governed parameters, proposals). A new
 external function that is not in SURFACE fails the test until it is
 classified here.
 """
@@ -33,13 +34,13 @@ from .helpers import (
     create_federation,
     create_job,
     delegate_all,
+    finish_round,
     fund,
     job_params,
     join,
     make_update,
     reveal,
     reverts,
-    sorted_addresses,
     start_round,
     tx,
 )
@@ -78,13 +79,13 @@ def _build_world(client, suite, accounts) -> World:
     done = create_job(client, suite, owner, fed, totalEpochs=2, epochsPerRound=2)
     r = start_round(client, suite, done, owner)
     ups = [make_update(v, done, r) for v in (v1, v2)]
-    for v, u in zip((v1, v2), ups, strict=True):
+    for v in (v1, v2):
         tx(client, suite.jobs.functions.accept(done, r), v)
+    for u in ups:
         commit(client, suite, done, r, u)
     for u in ups:
         reveal(client, suite, done, r, u)
-    accepted = sorted_addresses([v1, v2])
-    tx(client, suite.jobs.functions.propose(done, r, keccak(text="m1"), accepted), v1)
+    finish_round(client, suite, done, r, [v1, v2], [v1.address, v2.address], keccak(text="m1"))
     # A running job: both victims accepted, v1 committed (its preimage is known to the test).
     job = create_job(client, suite, owner, fed, totalEpochs=4, epochsPerRound=2)
     r = start_round(client, suite, job, owner)
@@ -130,14 +131,18 @@ def _fingerprint(client, w: World) -> dict[str, Any]:
             fp[f"pending {fed} {v.address}"] = c(jobs.pendingWork(fed, v.address))
         for job in (w.done_job, w.job):
             fp[f"assignment {job} {v.address}"] = c(jobs.assignment(job, w.round, v.address))
+            fp[f"seat {job} {v.address}"] = c(jobs.seat(job, w.round, v.address))
+            fp[f"benched {job} {v.address}"] = c(jobs.lastSlashedRound(job, v.address))
+        fp[f"delivery {v.address}"] = c(jobs.delivery(w.fed, v.address))
     for job in (w.done_job, w.job):
         fp[f"job {job}"] = c(jobs.job(job))
         fp[f"round {job}"] = c(jobs.round(job, w.round))
-    for name in ("slashBps", "leaveCooldown", "minStakeFloor", "maxMembers", "jobs"):
+        fp[f"committee {job}"] = c(jobs.committee(job, w.round))
+        fp[f"members {job}"] = c(jobs.roundMembers(job, w.round))
+    for name in ("slashBps", "leaveCooldown", "minStakeFloor", "maxMembers", "jobs",
+                 "govSlashCapBps"):  # fmt: skip
         fp[f"registry.{name}"] = c(getattr(reg, name)())
-    for name in ("acceptWindow", "revealWindow", "proposalWindow", "maxEpochsPerRound",
-                 "maxRoundMembers"):  # fmt: skip
-        fp[f"jobs.{name}"] = c(getattr(jobs, name)())
+    fp["jobs.params"] = c(jobs.params())
     fp["federation"] = c(reg.federation(w.fed))[:5]  # name, hash, minStake, admission, creator
     fp["proposal state"] = c(gov.state(w.pid))
     fp["proposal votes"] = c(gov.proposalVotes(w.pid))
@@ -264,18 +269,12 @@ SURFACE: dict[str, Spec] = {
         (lambda c, w: w.suite.registry.functions.setLeaveCooldown(0), ("NotGovernance",)),
     "FederationRegistry.setMaxMembers(uint256)":
         (lambda c, w: w.suite.registry.functions.setMaxMembers(1), ("NotGovernance",)),
+    "FederationRegistry.setGovSlashCapBps(uint16)":
+        (lambda c, w: w.suite.registry.functions.setGovSlashCapBps(5_000), ("NotGovernance",)),
     # ---- TrainingJobs
-    "TrainingJobs.setAcceptWindow(uint64)":
-        (lambda c, w: w.suite.jobs.functions.setAcceptWindow(60), ("NotGovernance",)),
-    "TrainingJobs.setRevealWindow(uint64)":
-        (lambda c, w: w.suite.jobs.functions.setRevealWindow(60), ("NotGovernance",)),
-    "TrainingJobs.setProposalWindow(uint64)":
-        (lambda c, w: w.suite.jobs.functions.setProposalWindow(60), ("NotGovernance",)),
-    "TrainingJobs.setMaxEpochsPerRound(uint256)":
-        (lambda c, w: w.suite.jobs.functions.setMaxEpochsPerRound(1), ("NotGovernance",)),
-    "TrainingJobs.setMaxRoundMembers(uint256)":
-        (lambda c, w: w.suite.jobs.functions.setMaxRoundMembers(1), ("NotGovernance",)),
-    "TrainingJobs.createJob((uint256,bytes32,bytes32,bytes32,uint32,uint32,uint256,uint8,uint8,uint64))":
+    "TrainingJobs.setParam(uint256,uint256)":
+        (lambda c, w: w.suite.jobs.functions.setParam(9, 5_001), ("NotGovernance",)),
+    "TrainingJobs.createJob((uint256,bytes32,bytes32,bytes32,uint32,uint32,uint256,uint8,uint8,uint64,uint64))":
         (lambda c, w: w.suite.jobs.functions.createJob(job_params(w.fed, totalEpochs=2,
                                                                   epochsPerRound=1)), HARMLESS),
     "TrainingJobs.cancelJob(uint256)":
@@ -293,9 +292,17 @@ SURFACE: dict[str, Spec] = {
         (lambda c, w: w.suite.jobs.functions.reveal(
             w.job, w.round, w.victim_update.update_hash, w.victim_update.num_samples,
             w.victim_update.salt), ("NotCommitted",)),
-    "TrainingJobs.propose(uint256,uint256,bytes32,address[])":
-        (lambda c, w: w.suite.jobs.functions.propose(w.job, w.round, keccak(text="evil"), []),
-         ("NotValidator",)),
+    "TrainingJobs.closeAcceptance(uint256)":  # every assignment was answered
+        (lambda c, w: w.suite.jobs.functions.closeAcceptance(w.job),
+         ("AcceptanceOpen", "NothingLapsed")),
+    "TrainingJobs.submitVerdict(uint256,uint256,uint256,bytes)":
+        (lambda c, w: w.suite.jobs.functions.submitVerdict(w.job, w.round, 0, b"\x00\x00"),
+         ("NotOnCommittee",)),
+    "TrainingJobs.closeVerdicts(uint256)":
+        (lambda c, w: w.suite.jobs.functions.closeVerdicts(w.job), ("VerdictsOpen",)),
+    "TrainingJobs.confirm(uint256,uint256,bytes32)":
+        (lambda c, w: w.suite.jobs.functions.confirm(w.job, w.round, keccak(text="evil")),
+         ("NotOnCommittee",)),
     "TrainingJobs.timeoutRound(uint256)":
         (lambda c, w: w.suite.jobs.functions.timeoutRound(w.job), ("RoundNotStuck",)),
     "TrainingJobs.claim()":

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import pytest
 
+from milon_app.chain.bindings import Param
+
 from .helpers import (
+    DEFAULT_PARAMS,
     ETHER,
     JOB_CANCELLED,
     JOB_OPEN,
+    PARAM_BOUNDS,
     ZERO_ADDRESS,
     approve,
-    b32,
     balance,
     create_job,
     events,
     federation_with_members,
     fund,
+    governed_suite,
     h,
     job_info,
     job_params,
     reverts,
+    set_param,
     start_round,
     tx,
 )
@@ -61,7 +66,8 @@ def test_create_job_escrows_and_records(client, suite, accounts):
         ({"totalEpochs": 5, "epochsPerRound": 6}, "BadEpochsPerRound"),
         ({"rewardPerEpoch": 0}, "ZeroReward"),
         ({"aggregationRule": 5}, "BadAggregationRule"),
-        ({"validatorQuorum": 0}, "ZeroQuorum"),
+        ({"committeeSize": 2}, "BadCommitteeSize"),
+        ({"committeeSize": 32}, "BadCommitteeSize"),
         ({"roundDuration": 0}, "ZeroRoundDuration"),
     ],
 )
@@ -100,7 +106,7 @@ def test_create_job_without_allowance_fails(client, suite, accounts):
 
 def test_cancel_job_refunds_between_rounds_only(client, suite, accounts):
     owner, m, other = accounts[1], accounts[2], accounts[3]
-    fed = federation_with_members(client, suite, [m])
+    fed = federation_with_members(client, suite, [m, accounts[4]])
     job_id = create_job(client, suite, owner, fed.fed_id)
     with reverts("NotJobOwner", other.address):
         tx(client, suite.jobs.functions.cancelJob(job_id), other)
@@ -130,30 +136,131 @@ def test_unknown_job(client, suite, accounts):
         tx(client, suite.jobs.functions.accept(3, 1), accounts[1])
 
 
-@pytest.mark.parametrize(
-    ("fn", "good", "bad", "event", "bounds"),
-    [
-        ("setAcceptWindow", 120, 59, "AcceptWindowSet", (60, 30 * 86_400)),
-        ("setRevealWindow", 30 * 86_400, 30 * 86_400 + 1, "RevealWindowSet", (60, 30 * 86_400)),
-        ("setProposalWindow", 60, 0, "ProposalWindowSet", (60, 30 * 86_400)),
-        ("setMaxEpochsPerRound", 5, 0, "MaxEpochsPerRoundSet", (1, 1_000_000)),
-        ("setMaxRoundMembers", 256, 257, "MaxRoundMembersSet", (1, 256)),
-    ],
-)
-def test_governed_params_bounds_and_events(client, suite, accounts, fn, good, bad, event, bounds):
-    gov = accounts[9]
-    jobs = client.deploy(
-        "TrainingJobs", suite.token.address, suite.registry.address, gov.address, sender=accounts[0]
-    )
-    name = fn[3].lower() + fn[4:]
-    old = client.call(getattr(jobs.functions, name)())
+def test_committee_size_is_zero_or_within_the_governed_bounds(client, suite, accounts):
+    owner = accounts[1]
+    fed = federation_with_members(client, suite, [accounts[2]])
+    for size in (0, 3, 7, 31):
+        job_id = create_job(client, suite, owner, fed.fed_id, committeeSize=size)
+        assert job_info(client, suite, job_id)["params"][8] == size
+    fund(client, suite, owner, 10 * ETHER)
+    approve(client, suite, owner, suite.jobs.address, 10 * ETHER)
+    with reverts("BadCommitteeSize", 32, 3, 31):
+        tx(client, suite.jobs.functions.createJob(job_params(fed.fed_id, committeeSize=32)), owner)
+
+
+@pytest.fixture
+def gov_jobs(client, suite, accounts):
+    """A TrainingJobs whose governance is a plain account (accounts[9])."""
+    return client.deploy(
+        "TrainingJobs", suite.token.address, suite.registry.address, accounts[9].address,
+        sender=accounts[0],
+    )  # fmt: skip
+
+
+def test_params_start_at_their_defaults_within_their_bounds(client, gov_jobs):
+    f = gov_jobs.functions
+    assert client.call(f.params()) == DEFAULT_PARAMS
+    assert client.call(f.PARAM_COUNT()) == len(DEFAULT_PARAMS) == len(Param) == 20
+    for pid, (lo, hi) in enumerate(PARAM_BOUNDS):
+        assert client.call(f.paramBounds(pid)) == [lo, hi], Param(pid).name
+        assert lo <= DEFAULT_PARAMS[pid] <= hi
+    with reverts("UnknownParam", 20):
+        client.call(f.paramBounds(20))
+
+
+NON_COMMITTEE = [p for p in Param if p not in (Param.COMMITTEE_MIN, Param.COMMITTEE_DEFAULT,
+                                               Param.COMMITTEE_MAX)]  # fmt: skip
+
+
+@pytest.mark.parametrize("param", NON_COMMITTEE, ids=lambda p: p.name.lower())
+def test_set_param_accepts_its_bounds_and_refuses_beyond(client, gov_jobs, accounts, param):
+    gov, f, pid = accounts[9], gov_jobs.functions, int(param)
+    lo, hi = PARAM_BOUNDS[pid]
     with reverts("NotGovernance", accounts[1].address):
-        tx(client, getattr(jobs.functions, fn)(good), accounts[1])
-    receipt = tx(client, getattr(jobs.functions, fn)(good), gov)
-    assert events(jobs, receipt, event) == [{"oldValue": old, "newValue": good}]
-    assert client.call(getattr(jobs.functions, name)()) == good
-    with reverts("ParamOutOfRange", b32(name), bad, *bounds):
-        tx(client, getattr(jobs.functions, fn)(bad), gov)
+        tx(client, f.setParam(pid, lo), accounts[1])
+    old = client.call(f.params())[pid]
+    for value in (lo, hi):
+        receipt = tx(client, f.setParam(pid, value), gov)
+        assert events(gov_jobs, receipt, "ParamSet") == [
+            {"id": pid, "oldValue": old, "newValue": value}
+        ]
+        assert client.call(f.params())[pid] == value
+        old = value
+    if lo > 0:
+        with reverts("ParamOutOfRange", pid, lo - 1, lo, hi):
+            tx(client, f.setParam(pid, lo - 1), gov)
+    with reverts("ParamOutOfRange", pid, hi + 1, lo, hi):
+        tx(client, f.setParam(pid, hi + 1), gov)
+    assert client.call(f.params())[pid] == hi
+    others = [v for i, v in enumerate(client.call(f.params())) if i != pid]
+    assert others == [v for i, v in enumerate(DEFAULT_PARAMS) if i != pid]
+
+
+def test_set_param_refuses_unknown_ids(client, gov_jobs, accounts):
+    with reverts("UnknownParam", 20):
+        tx(client, gov_jobs.functions.setParam(20, 1), accounts[9])
+    with reverts("UnknownParam", 2**256 - 1):
+        tx(client, gov_jobs.functions.setParam(2**256 - 1, 1), accounts[9])
+
+
+def test_committee_bounds_keep_min_default_max_ordered(client, gov_jobs, accounts):
+    gov, f = accounts[9], gov_jobs.functions
+    cmin, cdef, cmax = (int(p) for p in (Param.COMMITTEE_MIN, Param.COMMITTEE_DEFAULT,
+                                         Param.COMMITTEE_MAX))  # fmt: skip
+
+    def committee_params():
+        return client.call(f.params())[cmin : cmax + 1]
+
+    # Each out of its hard bounds [3, 64].
+    for pid in (cmin, cdef, cmax):
+        with reverts("ParamOutOfRange", pid, 2, 3, 64):
+            tx(client, f.setParam(pid, 2), gov)
+        with reverts("ParamOutOfRange", pid, 65, 3, 64):
+            tx(client, f.setParam(pid, 65), gov)
+    # Within the hard bounds but out of order: (min, default, max) = (3, 7, 31).
+    with reverts("ParamOutOfRange", cmin, 8, 8, 31):  # min above the default
+        tx(client, f.setParam(cmin, 8), gov)
+    with reverts("ParamOutOfRange", cdef, 32, 3, 31):  # default above the max
+        tx(client, f.setParam(cdef, 32), gov)
+    with reverts("ParamOutOfRange", cmax, 6, 3, 6):  # max below the default
+        tx(client, f.setParam(cmax, 6), gov)
+    assert committee_params() == [3, 7, 31]
+    # Equal values are in order; all the way up, then all the way down.
+    for pid, v in ((cmax, 64), (cdef, 64), (cmin, 64)):
+        tx(client, f.setParam(pid, v), gov)
+    assert committee_params() == [64, 64, 64]
+    with reverts("ParamOutOfRange", cmax, 63, 64, 63):
+        tx(client, f.setParam(cmax, 63), gov)
+    for pid, v in ((cmin, 3), (cdef, 3), (cmax, 3)):
+        tx(client, f.setParam(pid, v), gov)
+    assert committee_params() == [3, 3, 3]
+
+
+def test_create_job_follows_the_governed_committee_bounds(client, suite, accounts):
+    gov = accounts[9]
+    s = governed_suite(client, suite, gov)
+    owner = accounts[1]
+    fed = federation_with_members(client, s, [accounts[2]])
+    set_param(client, s.jobs, gov, Param.COMMITTEE_MAX, 40)
+    create_job(client, s, owner, fed.fed_id, committeeSize=40)
+    set_param(client, s.jobs, gov, Param.COMMITTEE_MIN, 5)
+    fund(client, s, owner, 10 * ETHER)
+    approve(client, s, owner, s.jobs.address, 10 * ETHER)
+    with reverts("BadCommitteeSize", 4, 5, 40):
+        tx(client, s.jobs.functions.createJob(job_params(fed.fed_id, committeeSize=4)), owner)
+
+
+def test_max_epochs_per_round_bounds_new_jobs(client, suite, accounts):
+    gov = accounts[9]
+    s = governed_suite(client, suite, gov)
+    owner = accounts[1]
+    fed = federation_with_members(client, s, [accounts[2]])
+    set_param(client, s.jobs, gov, Param.MAX_EPOCHS_PER_ROUND, 5)
+    fund(client, s, owner, 10 * ETHER)
+    approve(client, s, owner, s.jobs.address, 10 * ETHER)
+    with reverts("BadEpochsPerRound", 6, 5):
+        tx(client, s.jobs.functions.createJob(job_params(fed.fed_id, epochsPerRound=6)), owner)
+    create_job(client, s, owner, fed.fed_id, epochsPerRound=5)
 
 
 def test_constructor_rejects_zero_addresses(client, suite, accounts):

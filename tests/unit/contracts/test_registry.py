@@ -15,8 +15,10 @@ from .helpers import (
     b32,
     balance,
     create_federation,
+    delegate_all,
     events,
     fund,
+    govern,
     h,
     join,
     member_info,
@@ -128,12 +130,22 @@ def test_join_pulls_stake_and_records_member(client, suite, accounts):
         "/ip4/127.0.0.1/tcp/1",
         True,
     )
-    assert m["joinedAt"] > 0 and m["leaveRequestedAt"] == 0
+    assert m["joinedAt"] > 0 and m["leaveRequestedAt"] == m["withdrawableAt"] == 0
+    assert m["suspended"] is False
     info = fed_info(client, suite.registry, fed)
     assert (info["memberCount"], info["totalCapacity"]) == (2, 12)
     assert client.call(suite.registry.functions.members(fed)) == [a.address, b.address]
     assert client.call(suite.registry.functions.activeMembers(fed)) == [a.address, b.address]
-    assert client.call(suite.registry.functions.roundCandidates(fed, 1)) == [[a.address], [5]]
+    assert client.call(suite.registry.functions.roundCandidates(fed, 1)) == [
+        [a.address],
+        [5],
+        [3 * ETHER],
+    ]
+    assert client.call(suite.registry.functions.roundCandidates(fed, 9)) == [
+        [a.address, b.address],
+        [5, 7],
+        [3 * ETHER, 2 * ETHER],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -230,8 +242,8 @@ def test_leave_cooldown_withdraw_and_rejoin(client, suite, accounts):
     (ev,) = events(suite.registry, receipt, "LeaveRequested")
     cooldown = client.call(suite.registry.functions.leaveCooldown())
     m = member_info(client, suite, fed, a.address)
-    assert ev["readyAt"] == m["leaveRequestedAt"] + cooldown
-    assert m["active"] is False and m["stake"] == 2 * ETHER
+    assert ev["readyAt"] == m["withdrawableAt"] == m["leaveRequestedAt"] + cooldown
+    assert m["active"] is False and m["stake"] == 2 * ETHER and m["suspended"] is False
     assert fed_info(client, suite.registry, fed)["memberCount"] == 2
     assert client.call(suite.registry.functions.activeMembers(fed)) == [b.address, c.address]
 
@@ -289,29 +301,73 @@ def test_slash_only_by_jobs_or_governance(client, suite, accounts):
         tx(client, suite.registry.functions.slash(fed, accounts[1].address, 1, h("r")), accounts[2])
 
 
-def test_governance_slash_caps_at_stake_and_pays_treasury(client, suite, accounts):
+def test_governance_slash_is_capped_once_per_block_and_pays_treasury(client, suite, accounts):
     gov = accounts[9]
     reg = standalone_registry(client, suite, gov)
     s = SimpleNamespace(token=suite.token, registry=reg, deployer=suite.deployer)
     fed = create_federation(client, s, accounts[1])
-    join(client, s, accounts[1], fed, stake=3 * ETHER)
+    who = accounts[1].address
+    join(client, s, accounts[1], fed, stake=30 * ETHER)
+    assert client.call(reg.functions.govSlashCapBps()) == 1_000  # 10 % of the stake
     before = balance(client, suite, gov.address)
-    receipt = tx(client, reg.functions.slash(fed, accounts[1].address, ETHER, h("bad")), gov)
+    with reverts("GovSlashOverCap", 3 * ETHER + 1, 3 * ETHER):
+        tx(client, reg.functions.slash(fed, who, 3 * ETHER + 1, h("bad")), gov)
+    with reverts("EmptyReason"):
+        tx(client, reg.functions.slash(fed, who, ETHER, b"\0" * 32), gov)
+    receipt = tx(client, reg.functions.slash(fed, who, 3 * ETHER, h("bad")), gov)
     assert events(reg, receipt, "Slashed") == [
-        {
-            "fedId": fed,
-            "account": accounts[1].address,
-            "amount": ETHER,
-            "reason": h("bad"),
-            "by": gov.address,
-        }
+        {"fedId": fed, "account": who, "amount": 3 * ETHER, "reason": h("bad"), "by": gov.address}
     ]
-    tx(client, reg.functions.slash(fed, accounts[1].address, 100 * ETHER, h("bad")), gov)
     assert balance(client, suite, gov.address) - before == 3 * ETHER
-    assert member_info(client, s, fed, accounts[1].address)["stake"] == 0
+    assert member_info(client, s, fed, who)["stake"] == 27 * ETHER
+    assert balance(client, suite, reg.address) == 27 * ETHER
+    # The cap is of the stake now: 10 % of 27.
+    with reverts("GovSlashOverCap", 3 * ETHER, 27 * ETHER // 10):
+        tx(client, reg.functions.slash(fed, who, 3 * ETHER, h("bad")), gov)
+
+
+def test_governance_slashes_a_member_once_per_proposal(client, suite, accounts):
+    """A proposal executes in one transaction (one block): slashing a member twice in it, to
+    take more than the cap, reverts the whole proposal. Two members in one proposal is fine."""
+    delegate_all(client, suite)
+    fed = create_federation(client, suite, accounts[1])
+    for m in accounts[1:3]:
+        join(client, suite, m, fed, stake=10 * ETHER)
+    a, b = accounts[1].address, accounts[2].address
+    reg = suite.registry
+    with reverts("GovSlashAgain", fed, a):
+        govern(client, suite, [(reg, reg.functions.slash(fed, a, ETHER // 2, h("cheat")))] * 2,
+               "slash a twice")  # fmt: skip
+    assert member_info(client, suite, fed, a)["stake"] == 10 * ETHER
+    treasury = balance(client, suite, suite.timelock.address)
+    calls = [(reg, reg.functions.slash(fed, x, ETHER, h("cheat"))) for x in (a, b)]
+    receipt = govern(client, suite, calls, "slash a and b once each")
+    assert [(e["account"], e["by"]) for e in events(reg, receipt, "Slashed")] == [
+        (a, suite.timelock.address),
+        (b, suite.timelock.address),
+    ]
+    assert balance(client, suite, suite.timelock.address) - treasury == 2 * ETHER
+    assert member_info(client, suite, fed, a)["stake"] == 9 * ETHER
+    assert member_info(client, suite, fed, b)["stake"] == 9 * ETHER
+
+
+def test_jobs_slash_is_uncapped_and_stops_at_the_stake(client, suite, accounts):
+    """The jobs contract slashes at the governed protocol rates, without the governance cap;
+    a slash never takes more than the stake."""
+    jobs = accounts[8]
+    reg = standalone_registry(client, suite, accounts[9])
+    tx(client, reg.functions.setJobs(jobs.address), suite.deployer)
+    s = SimpleNamespace(token=suite.token, registry=reg, deployer=suite.deployer)
+    fed = create_federation(client, s, accounts[1])
+    join(client, s, accounts[1], fed, stake=3 * ETHER)
+    who = accounts[1].address
+    treasury = balance(client, suite, accounts[9].address)
+    tx(client, reg.functions.slash(fed, who, 2 * ETHER, b"\0" * 32), jobs)  # no reason needed
+    tx(client, reg.functions.slash(fed, who, 100 * ETHER, h("again")), jobs)
+    assert member_info(client, s, fed, who)["stake"] == 0
+    assert balance(client, suite, accounts[9].address) - treasury == 3 * ETHER
     assert balance(client, suite, reg.address) == 0
-    # Nothing left: a further slash takes nothing and does not revert.
-    receipt = tx(client, reg.functions.slash(fed, accounts[1].address, ETHER, h("bad")), gov)
+    receipt = tx(client, reg.functions.slash(fed, who, ETHER, h("bad")), jobs)  # nothing left
     assert events(reg, receipt, "Slashed") == []
 
 
@@ -355,6 +411,7 @@ def test_constructor_rejects_bad_parameters(client, suite, accounts):
         ("setSlashBps", (1,)),
         ("setLeaveCooldown", (1,)),
         ("setMaxMembers", (1,)),
+        ("setGovSlashCapBps", (1,)),
         ("admitMember", (1, ZERO_ADDRESS)),
         ("removeMember", (1, ZERO_ADDRESS)),
     ],
@@ -371,6 +428,7 @@ def test_governed_calls_reject_other_callers(client, suite, accounts, fn, args):
         ("setSlashBps", 2_500, 10_001, "SlashBpsSet", (0, 10_000)),
         ("setLeaveCooldown", 3_600, 365 * 86_400 + 1, "LeaveCooldownSet", (0, 365 * 86_400)),
         ("setMaxMembers", 2, 0, "MaxMembersSet", (1, 1_024)),
+        ("setGovSlashCapBps", 5_000, 5_001, "GovSlashCapSet", (0, 5_000)),
     ],
 )
 def test_governed_setters_bounds_and_events(client, suite, accounts, fn, good, bad, event, bounds):
@@ -381,6 +439,7 @@ def test_governed_setters_bounds_and_events(client, suite, accounts, fn, good, b
         "setSlashBps": "slashBps",
         "setLeaveCooldown": "leaveCooldown",
         "setMaxMembers": "maxMembers",
+        "setGovSlashCapBps": "govSlashCapBps",
     }[fn]
     old = client.call(getattr(reg.functions, getter)())
     receipt = tx(client, getattr(reg.functions, fn)(good), gov)

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title Pure arithmetic of a round: epoch splits with per-member room, a stake-weighted
+///        committee draw, bit counting. Kept apart so it can be read and tested on its own.
+library RoundMath {
+    /// @notice Split `total` by `weights`, each share at most `room[i]` (water-filling): members
+    ///         whose exact proportional share exceeds their room get their room, the rest is
+    ///         split again over the others, until nobody exceeds; then one largest-remainder
+    ///         split. Zero weight or room gets nothing; what nobody has room for is not placed.
+    function fill(uint256 total, uint256[] memory weights, uint256[] memory room)
+        internal
+        pure
+        returns (uint256[] memory shares)
+    {
+        uint256 n = weights.length;
+        shares = new uint256[](n);
+        uint256[] memory w = new uint256[](n);
+        for (uint256 i; i < n; ++i) w[i] = room[i] > 0 ? weights[i] : 0;
+        uint256 left = total;
+        // Each pass caps at least one member or is the last, so at most n + 1 passes.
+        while (left > 0) {
+            uint256 sum;
+            for (uint256 i; i < n; ++i) sum += w[i];
+            if (sum == 0) break;
+            uint256 capped;
+            for (uint256 i; i < n; ++i) {
+                // Capping others only raises the rest's shares: deciding a whole pass on its
+                // starting `left` and `sum` never caps anyone too early.
+                if (w[i] > 0 && left * w[i] > room[i] * sum) {
+                    shares[i] = room[i];
+                    capped += room[i];
+                    w[i] = 0;
+                }
+            }
+            if (capped == 0) {
+                uint256[] memory add = split(left, w);
+                for (uint256 i; i < n; ++i) shares[i] += add[i];
+                break;
+            }
+            left -= capped;
+        }
+    }
+
+    /// @notice Floor shares of `total` by weight, then one more each to the largest remainders
+    ///         (ties: lower index). Zero weights get nothing; all-zero weights give all zeros.
+    function split(uint256 total, uint256[] memory weights) internal pure returns (uint256[] memory shares) {
+        uint256 n = weights.length;
+        shares = new uint256[](n);
+        uint256 sum;
+        for (uint256 i; i < n; ++i) sum += weights[i];
+        if (sum == 0 || total == 0) return shares;
+        uint256[] memory rem = new uint256[](n);
+        uint256 given;
+        for (uint256 i; i < n; ++i) {
+            uint256 p = total * weights[i];
+            shares[i] = p / sum;
+            rem[i] = p % sum;
+            given += shares[i];
+        }
+        // sum(rem) == (total - given) * sum and each rem < sum, so more than `total - given`
+        // remainders are non-zero: the picks below never fall on a zero remainder.
+        for (uint256 k = given; k < total; ++k) {
+            uint256 best;
+            uint256 bestRem;
+            for (uint256 i; i < n; ++i) {
+                if (rem[i] > bestRem) {
+                    best = i;
+                    bestRem = rem[i];
+                }
+            }
+            shares[best] += 1;
+            rem[best] = 0;
+        }
+    }
+
+    /// @notice Committee seats by stake: `k` draws with replacement, each landing on an index
+    ///         with probability proportional to its weight; seats[i] counts the draws that
+    ///         landed on i (its voting weight). With as many or fewer candidates than draws,
+    ///         every candidate sits with its weight itself. Zero weights never sit.
+    /// @dev With replacement, each seat is an independent draw, so a coalition holding a share
+    ///      s of the stake expects s of the seats however it splits its stake over accounts.
+    function drawSeats(bytes32 seed, uint256[] memory weights, uint256 k)
+        internal
+        pure
+        returns (uint256[] memory seats)
+    {
+        uint256 n = weights.length;
+        uint256 total;
+        uint256 nonzero;
+        for (uint256 i; i < n; ++i) {
+            total += weights[i];
+            if (weights[i] > 0) ++nonzero;
+        }
+        if (nonzero <= k) return weights;
+        seats = new uint256[](n);
+        for (uint256 d; d < k; ++d) {
+            uint256 x = uint256(keccak256(abi.encode(seed, d))) % total;
+            uint256 acc;
+            uint256 i;
+            for (; i < n; ++i) {
+                acc += weights[i];
+                if (x < acc) break;
+            }
+            seats[i] += 1;
+        }
+    }
+
+    /// @notice Number of set bits.
+    function popcount(uint256 x) internal pure returns (uint256 c) {
+        while (x != 0) {
+            x &= x - 1;
+            ++c;
+        }
+    }
+}
