@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 from milon_app.compute.data_files import load_csv, load_npz
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.errors import BadInputError
-from milon_app.node.shards import SharedData, parse_dataset_doc
+from milon_app.node.shards import DatasetDoc, SharedData, parse_dataset_doc
 from tests.unit.fuzz_util import FUZZ, bounded_memory, outcome
 
 cells = st.one_of(
@@ -170,7 +170,9 @@ def dataset_docs(draw: st.DrawFn) -> bytes:
 @FUZZ
 @given(dataset_docs() | st.binary(max_size=200))
 def _docs(data: bytes) -> None:
-    doc = outcome(lambda: parse_dataset_doc(data), BadInputError)
+    parsed = outcome(lambda: parse_dataset_doc(data), BadInputError)
+    assert parsed is None or isinstance(parsed, DatasetDoc)
+    doc = parsed.dataset if parsed is not None else None
     assert doc is None or isinstance(doc, (DatasetSpec, SharedData))
     if isinstance(doc, DatasetSpec):
         assert DatasetSpec.from_json(doc.to_json()) == doc
