@@ -16,7 +16,9 @@ from milon_app.errors import BadInputError
 if TYPE_CHECKING:
     import torch
 
-ATTACKS = ("signflip", "noise", "labelflip", "lazy", "noshow")
+ATTACKS = ("signflip", "noise", "labelflip", "lazy", "noshow", "freeride", "inflate", "oversize")
+INFLATED_SAMPLES = 2**40  # what an "inflate" attacker claims: plausible-looking, absurdly many
+FREERIDE_NOISE = 1e-6  # a free rider's disguise: the base model plus noise this small
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ class Behaviour:
 
     @property
     def trains(self) -> bool:
-        return self.name != "lazy"
+        return self.name not in ("lazy", "freeride")
+
+    def claimed_samples(self, n: int) -> int:
+        """The sample count the node reveals (an "inflate" attacker lies to weigh more)."""
+        return INFLATED_SAMPLES if self.name == "inflate" else n
 
     def labels(self, y: torch.Tensor, num_classes: int) -> torch.Tensor:
         return (num_classes - 1 - y) if self.name == "labelflip" else y
@@ -56,14 +62,18 @@ class Behaviour:
                 k: (g - self.scale * (state[k] - g)) if g.is_floating_point() else state[k]
                 for k, g in global_state.items()
             }
-        if self.name == "noise":
+        if self.name in ("noise", "freeride"):
+            sd = self.scale if self.name == "noise" else FREERIDE_NOISE
             gen = torch.Generator().manual_seed(self.seed)
             return {
-                k: (v + self.scale * torch.randn(v.shape, generator=gen, dtype=v.dtype))
+                k: (v + sd * torch.randn(v.shape, generator=gen, dtype=v.dtype))
                 if v.is_floating_point()
                 else v
                 for k, v in state.items()
             }
+        if self.name == "oversize":  # padding past the job's size bound rides along
+            biggest = max(v.numel() for v in state.values())
+            return {**state, "zz_padding": torch.zeros(4 * biggest + 4096)}
         return state
 
 

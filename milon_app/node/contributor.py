@@ -1,55 +1,102 @@
 """The contributor role: accept epochs, train, store the update, commit, reveal.
 
 Each step reads the assignment's state from the chain and does the one next
-thing, so the role resumes correctly after a restart: the salt of a
-commitment is in the state DB before the commit transaction leaves, and an
-update already committed is revealed, never trained or committed again.
+thing, so the role resumes correctly after a restart. Training starts once
+acceptance has closed (the epochs are final). The update is announced and
+served only after commits have closed, so nobody can copy its digest into a
+commitment of their own. The commitment's salt is derived from the wallet key
+(:func:`commit_salt`), so a node that lost its state DB still reveals: it finds
+its update in the blob store, or trains it again deterministically.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
-import secrets
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from milon_app.chain.bindings import AssignmentState, Round
+from milon_app.chain.bindings import Assignment, AssignmentState, Round
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
-from milon_app.node.jobs import JobContext, commit_closed, fetch_state
+from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
 
 if TYPE_CHECKING:
     from milon_app.node.core import NodeCore
 
 log = logging.getLogger(__name__)
+SALT_DOMAIN = b"milon-commit-salt/v2"
+_SETTLED = frozenset(
+    {
+        AssignmentState.NONE,
+        AssignmentState.DECLINED,
+        AssignmentState.REVEALED,
+        AssignmentState.LAPSED,
+    }
+)
+
+
+def commit_salt(
+    key: bytes, chain_id: int, jobs_address: str, job_id: int, r: int, update_hash: bytes
+) -> bytes:
+    """The salt behind a commitment: secret (keyed by the wallet key), unique per update,
+    and derivable again from the key alone."""
+    msg = b"".join(
+        (
+            SALT_DOMAIN,
+            chain_id.to_bytes(32, "big"),
+            bytes.fromhex(jobs_address[2:]),
+            job_id.to_bytes(32, "big"),
+            r.to_bytes(32, "big"),
+            update_hash,
+        )
+    )
+    return hmac.new(key, msg, hashlib.sha256).digest()
 
 
 class Contributor:
     def __init__(self, node: NodeCore) -> None:
         self.node = node
         self._training: dict[tuple[int, int], Future[TrainResult]] = {}
+        self._settled: set[tuple[int, int]] = set()  # rounds where nothing is left to do
 
-    def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
+    @property
+    def busy(self) -> bool:
+        """Training in flight: a driver should keep ticking rather than wait for time."""
+        return bool(self._training)
+
+    def step(self, ctx: JobContext, r: int, rnd: Round, now: int, eligible: bool) -> None:
         node, me = self.node, self.node.address
+        if (ctx.job_id, r) in self._settled:
+            return
         a = node.milon.assignment(ctx.job_id, r, me)
-        if a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
-            self._decide(ctx, r, a.epochs)
-        elif a.state is AssignmentState.ACCEPTED and node.behaviour.commits:
+        if a.state in _SETTLED:  # not assigned, or done with: no need to read it again
+            self._settled.add((ctx.job_id, r))
+        elif a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
+            self._decide(ctx, r, a.epochs, eligible)
+        elif (
+            a.state is AssignmentState.ACCEPTED
+            and acceptance_closed(rnd)
+            and node.behaviour.commits
+        ):
             self._train_or_commit(ctx, r, rnd, a.epochs, now)
         elif (
             a.state is AssignmentState.COMMITTED
             and commit_closed(rnd, now)
             and now <= rnd.reveal_deadline
         ):
-            self._reveal(ctx.job_id, r)
+            self._reveal(ctx, r, rnd, a)
 
     # -- accept / decline ---------------------------------------------------------------------
-    def _decide(self, ctx: JobContext, r: int, epochs: int) -> None:
+    def _decide(self, ctx: JobContext, r: int, epochs: int, eligible: bool) -> None:
         node = self.node
+        if not eligible:  # leaving or suspended: give the epochs back rather than let them lapse
+            self.respond(ctx.job_id, r, epochs, False, "this node is leaving the federation")
+            return
         if node.state.assignment_decision(ctx.job_id, r) == "pending-user":
             return
         accept, reason = node.policy.decide(epochs)
@@ -77,19 +124,32 @@ class Contributor:
 
     # -- train and commit ---------------------------------------------------------------------
     def _train_or_commit(self, ctx: JobContext, r: int, rnd: Round, epochs: int, now: int) -> None:
-        node, key = self.node, (ctx.job_id, r)
+        node = self.node
         record = node.state.commit_record(ctx.job_id, r)
         if record is not None:  # trained before a restart (or the tx was lost): just commit
-            self._commit(ctx.job_id, r, record.update_hash, record.salt, record.num_samples)
+            self._commit(ctx.job_id, r, record.update_hash, record.num_samples)
             return
         if now > rnd.commit_deadline:
             return
+        result = self._trained(ctx, r, rnd, epochs)
+        if result is None:
+            return
+        digest = self._store_update(ctx, rnd, result)
+        update_hash = bytes.fromhex(digest)
+        salt = self.salt(ctx.job_id, r, update_hash)
+        n = node.behaviour.claimed_samples(result.num_samples)
+        node.state.record_commit_intent(ctx.job_id, r, update_hash, salt, n)
+        self._commit(ctx.job_id, r, update_hash, n)
+
+    def _trained(self, ctx: JobContext, r: int, rnd: Round, epochs: int) -> TrainResult | None:
+        """The finished training of this round, starting it if needed; None while it runs."""
+        node, key = self.node, (ctx.job_id, r)
         future = self._training.get(key)
         if future is None:
             self._training[key] = self._start_training(ctx, r, rnd, epochs)
-            return
+            return None
         if not future.done():
-            return
+            return None
         del self._training[key]
         try:
             result = future.result()
@@ -97,7 +157,7 @@ class Contributor:
             node.publish(
                 ev.NodeError(where=f"training job {ctx.job_id} round {r}", message=str(exc))
             )
-            return
+            return None
         node.publish(
             ev.TrainingFinished(
                 job_id=ctx.job_id,
@@ -108,25 +168,26 @@ class Contributor:
                 wall_s=result.wall_s,
             )
         )
+        return result
+
+    def _store_update(self, ctx: JobContext, rnd: Round, result: TrainResult) -> str:
+        """Keep the update in the blob store, pinned to the job, not yet announced."""
+        node = self.node
         blob = result.update_bytes
         if not node.behaviour.honest:
-            base = fetch_state(rnd.base_model_hash.hex(), node.transport, node.store, [])
+            base = fetch_state(rnd.base_model_hash.hex(), node.transport, node.store, [], ctx)
             blob = encode_state(node.behaviour.tamper(base, result.state))
-        digest = node.store.put(blob, "weights", owner=f"job:{ctx.job_id}")
-        node.transport.provide(digest)
+        digest = node.store.put(blob, "weights", owner=ctx.pin)
         node.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
-        salt = secrets.token_bytes(32)
-        update_hash = bytes.fromhex(digest)
-        node.state.record_commit_intent(ctx.job_id, r, update_hash, salt, result.num_samples)
-        self._commit(ctx.job_id, r, update_hash, salt, result.num_samples)
+        return digest
 
     def _start_training(
         self, ctx: JobContext, r: int, rnd: Round, epochs: int
     ) -> Future[TrainResult]:
         node = self.node
-        base_digest = rnd.base_model_hash.hex()
-        providers = node.providers_for(ctx)
-        state = fetch_state(base_digest, node.transport, node.store, providers)
+        state = fetch_state(
+            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+        )
         x, y = node.training_data(ctx, r)
         y = node.behaviour.labels(y, ctx.spec.num_classes)
         tag = f"{ctx.job_id}:{r}:{node.address}".encode()
@@ -168,8 +229,20 @@ class Contributor:
             threads=node.threads,
         )
 
-    def _commit(self, job_id: int, r: int, update_hash: bytes, salt: bytes, n: int) -> None:
+    def salt(self, job_id: int, r: int, update_hash: bytes) -> bytes:
         node = self.node
+        return commit_salt(
+            bytes(node.account.key),
+            node.suite.client.chain_id,
+            node.suite.jobs.address,
+            job_id,
+            r,
+            update_hash,
+        )
+
+    def _commit(self, job_id: int, r: int, update_hash: bytes, n: int) -> None:
+        node = self.node
+        salt = self.salt(job_id, r, update_hash)
         commitment = node.milon.commitment(update_hash, n, salt, node.address, job_id, r)
         try:
             node.milon.commit(node.account, job_id, r, commitment)
@@ -179,20 +252,23 @@ class Contributor:
         node.state.mark_committed(job_id, r)
         node.publish(ev.UpdateCommitted(job_id=job_id, round=r, update_hash=update_hash.hex()))
 
-    def _reveal(self, job_id: int, r: int) -> None:
-        node = self.node
+    # -- reveal -------------------------------------------------------------------------------
+    def _reveal(self, ctx: JobContext, r: int, rnd: Round, a: Assignment) -> None:
+        node, job_id = self.node, ctx.job_id
         record = node.state.commit_record(job_id, r)
-        if record is None:
-            node.publish(
-                ev.NodeError(
-                    where=f"reveal job {job_id} round {r}",
-                    message="the commitment's salt is not in the state DB",
-                )
-            )
+        found = (
+            (record.update_hash, record.num_samples)
+            if record is not None
+            else self._recover(ctx, r, rnd, a)
+        )
+        if found is None:
             return
+        update_hash, n = found
+        digest = update_hash.hex()
+        node.transport.provide(digest)  # commits are closed: announcing it gives nothing away
         try:
             node.milon.reveal(
-                node.account, job_id, r, record.update_hash, record.num_samples, record.salt
+                node.account, job_id, r, update_hash, n, self.salt(job_id, r, update_hash)
             )
         except ContractRevert as exc:
             if exc.error_name == "RevealNotOpen":
@@ -200,9 +276,45 @@ class Contributor:
             if exc.error_name != "AlreadyRevealed":
                 raise
         node.state.mark_revealed(job_id, r)
+        node.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=digest))
+
+    def _recover(
+        self, ctx: JobContext, r: int, rnd: Round, a: Assignment
+    ) -> tuple[bytes, int] | None:
+        """The committed update when the state DB lost its record: a job blob in the store
+        that opens the commitment, else the same training done again (deterministic)."""
+        node = self.node
+        x, _ = node.training_data(ctx, r)
+        n = node.behaviour.claimed_samples(int(x.shape[0]))
+        for digest in node.store.pinned_by(ctx.pin):
+            if self._opens(ctx.job_id, r, a, bytes.fromhex(digest), n):
+                return self._remember(ctx.job_id, r, bytes.fromhex(digest), n)
+        result = self._trained(ctx, r, rnd, a.epochs)
+        if result is None:
+            return None
+        digest = self._store_update(ctx, rnd, result)
+        if self._opens(ctx.job_id, r, a, bytes.fromhex(digest), n):
+            return self._remember(ctx.job_id, r, bytes.fromhex(digest), n)
         node.publish(
-            ev.UpdateRevealed(job_id=job_id, round=r, update_hash=record.update_hash.hex())
+            ev.NodeError(
+                where=f"reveal job {ctx.job_id} round {r}",
+                message="the committed update is lost: neither the blob store nor retraining "
+                f"reproduces it (retrained {digest[:12]})",
+            )
         )
+        return None
+
+    def _opens(self, job_id: int, r: int, a: Assignment, update_hash: bytes, n: int) -> bool:
+        salt = self.salt(job_id, r, update_hash)
+        node = self.node
+        return node.milon.commitment(update_hash, n, salt, node.address, job_id, r) == a.commitment
+
+    def _remember(self, job_id: int, r: int, update_hash: bytes, n: int) -> tuple[bytes, int]:
+        node = self.node
+        salt = self.salt(job_id, r, update_hash)
+        node.state.record_commit_intent(job_id, r, update_hash, salt, n)
+        node.state.mark_committed(job_id, r)
+        return update_hash, n
 
     def cancel_all(self) -> None:
         for fut in self._training.values():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from eth_account.signers.local import LocalAccount
 
-from milon_app.chain.bindings import Job, JobStatus, Milon
+from milon_app.chain.bindings import Job, JobStatus, Member, Milon
 from milon_app.chain.deploy import Suite
 from milon_app.chain.errors import RpcUnavailableError
 from milon_app.chain.events import ChainEvent, EventCursor
@@ -26,13 +26,13 @@ from milon_app.node import events as ev
 from milon_app.node.behaviour import HONEST, Behaviour
 from milon_app.node.bus import EventBus
 from milon_app.node.chain_watch import backoff_delays
+from milon_app.node.committee import Committee
 from milon_app.node.contributor import Contributor
 from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
 from milon_app.node.owner import Owner
 from milon_app.node.policy import AcceptPolicy
 from milon_app.node.state import StateDB
-from milon_app.node.validator import Validator
 from milon_app.p2p.transport import Transport
 from milon_app.store.blobs import BlobStore
 
@@ -111,10 +111,12 @@ class NodeCore:
         self.worker = worker or TrainerWorker()
         self._peer_of = peer_of or (lambda address: address)
         self.contributor = Contributor(self)
-        self.validator = Validator(self)
+        self.committee = Committee(self)
         self.keeper = Keeper(self)
         self.owner = Owner(self)
         self._contexts: dict[int, JobContext] = {}
+        self._validation: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
+        self._memberships: dict[int, Member] = {}  # dropped when a registry event names us
         self._cursor: EventCursor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -175,13 +177,48 @@ class NodeCore:
         return self._thread
 
     # -- membership ---------------------------------------------------------------------------
+    def membership(self, fed_id: int) -> Member:
+        """This node's membership of a federation, read once and kept until an event of the
+        registry names this node (joins, stake changes, slashes, suspension, leaving)."""
+        if fed_id not in self._memberships:
+            self._memberships[fed_id] = self.milon.member(fed_id, self.address)
+        return self._memberships[fed_id]
+
     def join(self, fed_id: int, stake: int, capacity: int, peer_info: str) -> None:
+        self._memberships.pop(fed_id, None)
         self.milon.join(self.account, fed_id, stake, capacity, peer_info)
         self.state.record_membership(fed_id, stake, capacity, self.suite.client.block_number())
         self.publish(ev.FederationJoined(fed_id=fed_id, stake=stake, capacity=capacity))
 
     def training_data(self, ctx: JobContext, r: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This node's samples for a job: its own (federated) or its shard (shared)."""
+        """What this node trains on for a job: its own data (federated) or its shard (shared),
+        less the share it holds out for judging when the owner published no validation data."""
+        x, y = self._local_data(ctx, r)
+        if ctx.validation:
+            return x, y
+        from milon_app.node.validation_data import holdout_seed, split_holdout
+
+        return split_holdout(x, y, holdout_seed(self.address))[0]
+
+    def validation_data(self, ctx: JobContext) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Held-out samples to judge updates on: the owner's validation shards, or the share
+        of this node's own data it never trains on; None when it has no data at all."""
+        if ctx.job_id not in self._validation:
+            self._validation[ctx.job_id] = self._load_validation(ctx)
+        return self._validation[ctx.job_id]
+
+    def _load_validation(self, ctx: JobContext) -> tuple[torch.Tensor, torch.Tensor] | None:
+        from milon_app.node.validation_data import holdout_seed, owner_validation, split_holdout
+
+        if ctx.validation:
+            providers = self.peers_of([ctx.job.owner])
+            return owner_validation(ctx, self.transport, self.store, providers)
+        if self.data is None and ctx.shared is None:
+            return None
+        x, y = self._local_data(ctx, ctx.job.current_round)
+        return split_holdout(x, y, holdout_seed(self.address))[1]
+
+    def _local_data(self, ctx: JobContext, r: int) -> tuple[torch.Tensor, torch.Tensor]:
         shared = ctx.shared
         if shared is None:
             if self.data is None:
@@ -193,6 +230,7 @@ class NodeCore:
         position = members.index(self.address) if self.address in members else 0
         digest = shared.shard_for(position)
         self.transport.fetch(digest, kind="shard", providers=self.providers_for(ctx))
+        self.store.pin(digest, ctx.pin)
         return decode_shard(self.store.get(digest), shared)
 
     def peers_of(self, addresses: Iterable[str]) -> list[str]:
@@ -220,10 +258,12 @@ class NodeCore:
         now = self.suite.client.now()
         for job_id in self.state.jobs():
             self._reconcile(job_id, now)
-        return bool(self.contributor._training)
+        return self.contributor.busy
 
     def _on_chain_event(self, e: ChainEvent) -> None:
         a, me = e.args, self.address
+        if e.contract == "FederationRegistry" and a.get("account") == me:
+            self._memberships.pop(int(a.get("fedId", 0)), None)
         if e.name == "JobCreated":
             role = "owner" if a["owner"] == me else "member"
             if self.state.job_info(a["jobId"]) is None:
@@ -236,6 +276,18 @@ class NodeCore:
                     job_id=a["jobId"], round=a["round"], member=me, epochs=a["epochs"]
                 )
             )
+        elif e.name == "CommitteeDrawn":
+            self.publish(
+                ev.CommitteeDrawn(
+                    job_id=a["jobId"],
+                    round=a["round"],
+                    members=tuple(a["members"]),
+                    weights=tuple(int(w) for w in a["weights"]),
+                    seated=me in a["members"],
+                )
+            )
+        elif e.name == "VerdictsTallied":
+            self._on_tally(a["jobId"], a["round"], int(a["acceptedBits"]), int(a["rejectedBits"]))
         elif e.name == "RoundFinalized":
             self.publish(
                 ev.RoundFinalized(
@@ -253,6 +305,8 @@ class NodeCore:
                 self.publish(
                     ev.RewardCredited(job_id=a["jobId"], round=a["round"], amount=a["amount"])
                 )
+        elif e.name == "ValidatorPaid" and a["validator"] == me:
+            self.publish(ev.ValidatorPaid(job_id=a["jobId"], round=a["round"], amount=a["amount"]))
         elif e.name == "MemberSlashed":
             self.publish(
                 ev.Slashed(
@@ -288,6 +342,23 @@ class NodeCore:
         ctx.job = job
         return ctx
 
+    def _on_tally(self, job_id: int, r: int, accepted_bits: int, rejected_bits: int) -> None:
+        members = self.milon.round_members(job_id, r)
+        undecided = self.milon.round(job_id, r).revealed_bits & ~(accepted_bits | rejected_bits)
+
+        def pick(bits: int) -> tuple[str, ...]:
+            return tuple(m for i, m in enumerate(members) if bits >> i & 1)
+
+        self.publish(
+            ev.VerdictsTallied(
+                job_id=job_id,
+                round=r,
+                accepted=pick(accepted_bits),
+                rejected=pick(rejected_bits),
+                undecided=pick(undecided),
+            )
+        )
+
     def _reconcile(self, job_id: int, now: int) -> None:
         info = self.state.job_info(job_id)
         if info is None or info[1].get("done"):
@@ -295,9 +366,9 @@ class NodeCore:
         role = info[0]
         job = self.milon.job(job_id)
         fed = job.params.fed_id
-        member = self.suite.client.call(self.suite.registry.functions.isActive(fed, self.address))
-        if role != "owner" and not member:
-            return
+        me = self.membership(fed)
+        if role != "owner" and me.joined_at == 0:
+            return  # never a member of this job's federation
         ctx = self.context(job_id, job)
         if role == "owner" and "owner" in self.roles:
             self.owner.step(ctx)
@@ -310,12 +381,14 @@ class NodeCore:
         if r == 0:
             return
         rnd = self.milon.round(job_id, r)
-        if rnd.finalized or rnd.timed_out:
+        if rnd.closed:
             return
-        if "contributor" in self.roles and member:
-            self.contributor.step(ctx, r, rnd, now)
-        if "validator" in self.roles and member:
-            self.validator.step(ctx, r, rnd, now)
+        # A member that left (or was suspended) still finishes the work it accepted and its
+        # committee duty for rounds that started before; it only takes no new work.
+        if "contributor" in self.roles and me.joined_at:  # an owner may train in its own job
+            self.contributor.step(ctx, r, rnd, now, eligible=me.active)
+        if "validator" in self.roles:
+            self.committee.step(ctx, r, rnd, now)
         if "keeper" in self.roles:
             self.keeper.step(ctx, r, rnd, now)
 

@@ -139,20 +139,44 @@ class UpdateRevealed(Event):
 
 # -- validation and finalization -----------------------------------------------------------
 @dataclass(frozen=True)
-class UpdatesValidated(Event):
+class CommitteeDrawn(Event):
+    """A round's validator committee; ``seated``: this node is on it (its duty this round)."""
+
+    job_id: int = 0
+    round: int = 0
+    members: tuple[str, ...] = ()
+    weights: tuple[int, ...] = ()
+    seated: bool = False
+
+
+@dataclass(frozen=True)
+class VerdictSubmitted(Event):
+    """This node's verdict as a committee member: accepted updates and (member, reason)."""
+
     job_id: int = 0
     round: int = 0
     accepted: tuple[str, ...] = ()
     rejected: tuple[tuple[str, str], ...] = ()  # (member, reason)
-    model_hash: str = ""
 
 
 @dataclass(frozen=True)
-class ProposalSubmitted(Event):
+class VerdictsTallied(Event):
+    """The committee's decision on every revealed update of a round."""
+
+    job_id: int = 0
+    round: int = 0
+    accepted: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelConfirmed(Event):
+    """This node, on the committee, confirmed the aggregate of the accepted updates."""
+
     job_id: int = 0
     round: int = 0
     model_hash: str = ""
-    accepted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,15 @@ class JobCompleted(Event):
 # -- money ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RewardCredited(Event):
+    job_id: int = 0
+    round: int = 0
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class ValidatorPaid(Event):
+    """This node's share of a round's validators' pool (it voted with the majority)."""
+
     job_id: int = 0
     round: int = 0
     amount: int = 0

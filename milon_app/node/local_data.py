@@ -26,12 +26,16 @@ class BuiltinPartition:
     index: int
     parts: int
     seed: int = 0
+    partition: str = "iid"  # how the parts are cut: iid, dirichlet:ALPHA or shards:K
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.parts:
             raise BadInputError(f"partition {self.index}/{self.parts}: need 0 <= index < parts")
+        from milon_app.compute.partition import parse_partition
+
+        parse_partition(self.partition)  # a BadInputError quoting the text
 
     def train_data(self, ctx: JobContext) -> tuple[torch.Tensor, torch.Tensor]:
         spec = ctx.dataset
@@ -51,11 +55,12 @@ class BuiltinPartition:
         import torch
 
         from milon_app.compute.datasets import load_dataset
-        from milon_app.compute.partition import partition_iid
+        from milon_app.compute.partition import parse_partition, split_clients
 
         data = load_dataset(spec).for_model(ctx.spec)
-        idx = partition_iid(int(data.x_train.shape[0]), self.parts, self.seed)[self.index]
-        t = torch.as_tensor(idx)
+        labels = data.y_train.numpy()
+        parts = split_clients(parse_partition(self.partition), labels, self.parts, self.seed)
+        t = torch.as_tensor(parts[self.index])
         return data.x_train[t], data.y_train[t]
 
 

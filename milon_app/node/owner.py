@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import evaluate
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
-from milon_app.node.jobs import JobContext, fetch_state
+from milon_app.node.jobs import JobContext, fetch_state, pin_owner
 
 if TYPE_CHECKING:
     import torch
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from milon_app.node.core import NodeCore
 
 log = logging.getLogger(__name__)
+_FEW = (
+    "waiting for members: a round needs at least two active members in the job's federation "
+    "(every update is judged by members other than its author)"
+)
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,13 @@ class JobRequest:
     epochs_per_round: int
     reward_per_epoch: int
     rule: AggregationRule = AggregationRule.FEDAVG
-    validator_quorum: int = 1
+    committee_size: int = 0  # 0: the governed default (all members when fewer)
     round_duration_s: int = 600
     seed: int = 0
     shared_shards: int = 0  # > 0: shared-data job, the owner's data split into this many shards
+    max_samples: int = 0  # bound on an update's sample count in aggregation weights (0: none)
+    # Held-out samples the owner publishes for the committee to judge on (never trained on).
+    validation: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, compare=False)
 
 
 class Owner:
@@ -46,11 +53,13 @@ class Owner:
         self.eval_data: tuple[torch.Tensor, torch.Tensor] | None = None
         # per-job held-out data when jobs differ in dataset (the app); eval_data wins if set
         self.eval_source: Callable[[JobContext], tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._waiting: set[int] = set()  # jobs told they wait for members
 
     def create_job(self, req: JobRequest) -> int:
         node = self.node
         spec_blob = req.spec.to_json().encode()
-        data_blob = self._dataset_doc(req).encode()
+        published: list[str] = []  # every blob of the job, pinned to it once it has an id
+        data_blob = self._dataset_doc(req, published).encode()
         initial = encode_state(req.spec.build(req.seed).state_dict())
         digests = []
         for blob, kind in (
@@ -60,6 +69,7 @@ class Owner:
         ):
             digest = node.store.put(blob, kind, owner="owner")
             node.transport.provide(digest)
+            published.append(digest)
             digests.append(bytes.fromhex(digest))
         params = JobParams(
             fed_id=req.fed_id,
@@ -70,10 +80,13 @@ class Owner:
             epochs_per_round=req.epochs_per_round,
             reward_per_epoch=req.reward_per_epoch,
             aggregation_rule=req.rule,
-            validator_quorum=req.validator_quorum,
+            committee_size=req.committee_size,
             round_duration=req.round_duration_s,
+            max_samples=req.max_samples,
         )
         job_id = node.milon.create_job(node.account, params)
+        for digest in published:
+            node.store.pin(digest, pin_owner(job_id))
         node.state.record_job(job_id, req.fed_id, "owner", {"seed": req.seed})
         node.publish(
             ev.JobCreated(
@@ -85,22 +98,38 @@ class Owner:
         )
         return job_id
 
-    def _dataset_doc(self, req: JobRequest) -> str:
-        """Federated: the spec of what members hold. Shared: publish shards, list them."""
-        if req.shared_shards <= 0:
-            return req.dataset.to_json()
-        from milon_app.compute.datasets import load_dataset
-        from milon_app.node.shards import SharedData, encode_shard, make_shards
+    def _dataset_doc(self, req: JobRequest, published: list[str]) -> str:
+        """Federated: the spec of what members hold. Shared: publish shards, list them.
+        Either way, owner-published validation samples are listed for the committee; in
+        shared mode they are held out of the owner's data, so no shard contains them."""
+        from milon_app.node.shards import FederatedData, SharedData, encode_shard, make_shards
 
-        node = self.node
+        held = req.validation
+        if req.shared_shards <= 0:
+            if held is None:
+                return req.dataset.to_json()
+            validation = (self._publish(encode_shard(*held), published),)
+            return FederatedData(req.dataset, validation).to_json()
+        from milon_app.compute.datasets import load_dataset
+        from milon_app.node.validation_data import split_holdout
+
         data = load_dataset(req.dataset).for_model(req.spec)
-        digests = []
-        for x, y in make_shards(data.x_train, data.y_train, req.shared_shards, req.seed):
-            digest = node.store.put(encode_shard(x, y), "shard", owner="owner")
-            node.transport.provide(digest)
-            digests.append(digest)
-        doc = SharedData(req.dataset, tuple(digests), data.num_classes, tuple(req.spec.input_shape))
-        return doc.to_json()
+        x, y = data.x_train, data.y_train
+        if held is None:
+            (x, y), held = split_holdout(x, y, req.seed)
+        validation = (self._publish(encode_shard(*held), published),)
+        digests = tuple(
+            self._publish(encode_shard(sx, sy), published)
+            for sx, sy in make_shards(x, y, req.shared_shards, req.seed)
+        )
+        shape = tuple(req.spec.input_shape)
+        return SharedData(req.dataset, digests, data.num_classes, shape, validation).to_json()
+
+    def _publish(self, blob: bytes, published: list[str]) -> str:
+        digest = self.node.store.put(blob, "shard", owner="owner")
+        self.node.transport.provide(digest)
+        published.append(digest)
+        return digest
 
     def step(self, ctx: JobContext) -> None:
         """Record finished rounds and open the next one."""
@@ -118,8 +147,14 @@ class Owner:
         try:
             node.milon.start_round(node.account, ctx.job_id)
         except ContractRevert as exc:
+            if exc.error_name == "TooFewMembers":  # wait for a second member, say so once
+                if ctx.job_id not in self._waiting:
+                    self._waiting.add(ctx.job_id)
+                    node.publish(ev.NodeError(where=f"job {ctx.job_id}", message=_FEW))
+                return
             if exc.error_name not in ("RoundInProgress", "JobNotOpen"):
                 raise
+        self._waiting.discard(ctx.job_id)
 
     def _record_round(self, ctx: JobContext, r: int, model_hash: str) -> None:
         node = self.node
@@ -130,7 +165,8 @@ class Owner:
         if data is None and self.eval_source is not None and model_hash:
             data = self.eval_source(ctx)
         if model_hash and data is not None:
-            state = fetch_state(model_hash, node.transport, node.store, node.providers_for(ctx))
+            providers = node.providers_for(ctx)
+            state = fetch_state(model_hash, node.transport, node.store, providers, ctx)
             _, accuracy = evaluate(ctx.spec, state, *data, device=node.device)
         node.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
         if accuracy is not None:
@@ -145,5 +181,5 @@ class Owner:
         digest = (
             job.final_model_hash if job.status is JobStatus.COMPLETED else job.global_model_hash
         ).hex()
-        state = fetch_state(digest, node.transport, node.store, node.providers_for(ctx))
+        state = fetch_state(digest, node.transport, node.store, node.providers_for(ctx), ctx)
         return export_model(ctx.spec, state, dest, onnx=onnx)

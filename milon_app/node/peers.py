@@ -43,31 +43,83 @@ class _TTLCache:
             self._data.pop(key, None)
 
 
-def member_authorizer(suite: Any, ttl_s: float = CACHE_S) -> Callable[[str, str], bool]:
-    """Serve blobs only to active members of a federation of this deployment, or job owners.
+class _Snapshots:
+    """Sets read from the chain (a federation's active members, a round's members), kept
+    ``ttl_s``; a lookup that misses re-reads at most once per ``miss_refresh_s``, so a
+    flood of unknown requesters costs at most one RPC call per set per interval."""
 
-    Digests are unguessable and published only on chain, so membership (not
-    per-job membership) is the gate.
+    def __init__(self, ttl_s: float, miss_refresh_s: float) -> None:
+        self.ttl_s, self.miss_refresh_s = ttl_s, miss_refresh_s
+        self._data: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def contains(self, key: str, who: str, read: Callable[[], frozenset[str]]) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None and who in hit[1] and now < hit[0] + self.ttl_s:
+            return True
+        if hit is not None and now < hit[0] + self.miss_refresh_s:
+            return False
+        members = read()
+        with self._lock:
+            self._data[key] = (now, members)
+        return who in members
+
+
+JOB_PIN = "job:"
+
+
+def member_authorizer(
+    suite: Any, store: Any, ttl_s: float = CACHE_S, miss_refresh_s: float = 2.0
+) -> Callable[[str, str], bool]:
+    """Serve a blob only to those with a part in its job: the active members of the job's
+    federation, the members and committee of its current round (a member that is leaving
+    still finishes its work) and the job's owner.
+
+    A blob's jobs are the ``job:N`` pins the store holds for it; a blob pinned to no job is
+    served to nobody. Every chain read is cached (see :class:`_Snapshots`).
     """
     from web3 import Web3
 
     client, registry, jobs = suite.client, suite.registry, suite.jobs
-    cache = _TTLCache(ttl_s, negative_ttl_s=2.0)  # a new member is served within 2 s
+    facts: dict[int, tuple[str, int]] = {}  # job -> (owner, federation): never change
+    sets = _Snapshots(ttl_s, miss_refresh_s)
 
-    def allowed(who: str) -> bool:
-        for fed in range(1, int(client.call(registry.functions.federationCount())) + 1):
-            if client.call(registry.functions.isActive(fed, who)):
-                return True
-        for job_id in range(1, int(client.call(jobs.functions.jobCount())) + 1):
-            if client.call(jobs.functions.job(job_id))[0] == who:
-                return True
-        return False
+    def job_facts(job_id: int) -> tuple[str, int]:
+        if job_id not in facts:
+            job = client.call(jobs.functions.job(job_id))
+            facts[job_id] = (str(job[0]), int(job[1][0]))
+        return facts[job_id]
 
-    def authorize(requester: str, _digest: str) -> bool:
+    def round_people(job_id: int) -> frozenset[str]:
+        r = int(client.call(jobs.functions.job(job_id))[3])
+        if r == 0:
+            return frozenset()
+        people = client.call(jobs.functions.roundMembers(job_id, r))
+        people += client.call(jobs.functions.committee(job_id, r))
+        return frozenset(str(p) for p in people)
+
+    def active(fed: int) -> frozenset[str]:
+        return frozenset(map(str, client.call(registry.functions.activeMembers(fed))))
+
+    def allowed(who: str, job_id: int) -> bool:
+        owner, fed = job_facts(job_id)
+        if who == owner:
+            return True
+        if sets.contains(f"fed:{fed}", who, lambda: active(fed)):
+            return True
+        return sets.contains(f"round:{job_id}", who, lambda: round_people(job_id))
+
+    def authorize(requester: str, digest: str) -> bool:
         if not Web3.is_address(requester):
             return False
         who = Web3.to_checksum_address(requester)
-        return bool(cache.get(who, lambda: allowed(who)))
+        for owner in store.owners(digest):
+            number = owner[len(JOB_PIN) :] if owner.startswith(JOB_PIN) else ""
+            if number.isdigit() and allowed(who, int(number)):
+                return True
+        return False
 
     return authorize
 

@@ -30,32 +30,67 @@ class SharedData:
     shards: tuple[str, ...]
     num_classes: int
     input_shape: tuple[int, ...]
+    validation: tuple[str, ...] = ()  # owner-published held-out shards for the committee
 
     def to_json(self) -> str:
-        return canonical_json(
-            {
-                "version": 1,
-                "mode": "shared",
-                "source": self.source.to_dict(),
-                "shards": list(self.shards),
-                "num_classes": self.num_classes,
-                "input_shape": list(self.input_shape),
-            }
-        )
+        doc = {
+            "version": 1,
+            "mode": "shared",
+            "source": self.source.to_dict(),
+            "shards": list(self.shards),
+            "num_classes": self.num_classes,
+            "input_shape": list(self.input_shape),
+        }
+        if self.validation:
+            doc["validation"] = list(self.validation)
+        return canonical_json(doc)
 
     def shard_for(self, position: int) -> str:
         """The shard a member trains on: its position in the round, modulo the shard count."""
         return self.shards[position % len(self.shards)]
 
 
-def parse_dataset_doc(data: bytes) -> DatasetSpec | SharedData:
-    """A job's dataset document: a plain dataset spec, or a shared-data shard list."""
+@dataclass(frozen=True)
+class FederatedData:
+    """Federated mode with owner-published validation shards: members train on their own
+    data, the committee judges updates on held-out data no contributor controls."""
+
+    source: DatasetSpec
+    validation: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return canonical_json(
+            {
+                "version": 1,
+                "mode": "federated",
+                "source": self.source.to_dict(),
+                "validation": list(self.validation),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class DatasetDoc:
+    """A job's dataset document, parsed: what members train on and the validation shards."""
+
+    dataset: DatasetSpec | SharedData
+    validation: tuple[str, ...]
+
+
+def parse_dataset_doc(data: bytes) -> DatasetDoc:
+    """A job's dataset document: a plain dataset spec, a federated spec with validation
+    shards, or a shared-data shard list (with or without validation shards)."""
     doc = loads_bounded(data, max_bytes=MAX_DOC_BYTES, max_depth=5, what="dataset document")
-    if not (isinstance(doc, dict) and doc.get("mode") == "shared"):
-        return DatasetSpec.from_dict(doc)
-    unknown = sorted(
-        set(doc) - {"version", "mode", "source", "shards", "num_classes", "input_shape"}
-    )
+    mode = doc.get("mode") if isinstance(doc, dict) else None
+    if mode == "federated":
+        unknown = sorted(set(doc) - {"version", "mode", "source", "validation"})
+        if unknown or doc.get("version") != 1:
+            raise BadInputError(f"federated dataset document: bad version or key {unknown[:1]}")
+        return DatasetDoc(DatasetSpec.from_dict(doc.get("source")), _validation(doc))
+    if mode != "shared":
+        return DatasetDoc(DatasetSpec.from_dict(doc), ())
+    keys = {"version", "mode", "source", "shards", "num_classes", "input_shape", "validation"}
+    unknown = sorted(set(doc) - keys)
     if unknown or doc.get("version") != 1:
         raise BadInputError(f"shared dataset document: bad version or key {unknown[:1]}")
     shards = doc.get("shards")
@@ -66,12 +101,22 @@ def parse_dataset_doc(data: bytes) -> DatasetSpec | SharedData:
         raise BadInputError(f"shared dataset document: bad num_classes {classes!r}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
         raise BadInputError(f"shared dataset document: bad input_shape {shape!r}")
-    return SharedData(
+    validation = _validation(doc)
+    shared = SharedData(
         DatasetSpec.from_dict(doc.get("source")),
         tuple(check_digest(d) for d in shards),
         classes,
         tuple(shape),
+        validation,
     )
+    return DatasetDoc(shared, validation)
+
+
+def _validation(doc: dict[str, object]) -> tuple[str, ...]:
+    digests = doc.get("validation", [])
+    if not isinstance(digests, list) or len(digests) > MAX_SHARDS:
+        raise BadInputError(f"dataset document: at most {MAX_SHARDS} validation digests")
+    return tuple(check_digest(d) for d in digests)
 
 
 def encode_shard(x: torch.Tensor, y: torch.Tensor) -> bytes:
@@ -82,6 +127,13 @@ def encode_shard(x: torch.Tensor, y: torch.Tensor) -> bytes:
 
 def decode_shard(data: bytes, shared: SharedData) -> tuple[torch.Tensor, torch.Tensor]:
     """A shard from a peer, refused unless its shapes and labels fit the job."""
+    return decode_samples(data, shared.input_shape, shared.num_classes)
+
+
+def decode_samples(
+    data: bytes, input_shape: tuple[int, ...], num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples (a training or validation shard) refused unless shapes and labels fit."""
     import math
 
     import torch
@@ -94,13 +146,13 @@ def decode_shard(data: bytes, shared: SharedData) -> tuple[torch.Tensor, torch.T
         raise BadInputError("shard: x must be float32 and y a vector of int64 labels")
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise BadInputError(f"shard: {x.shape[0]} samples but {y.shape[0]} labels")
-    if math.prod(x.shape[1:]) != math.prod(shared.input_shape):
+    if math.prod(x.shape[1:]) != math.prod(input_shape):
         raise BadInputError(
-            f"shard samples have shape {list(x.shape[1:])}, job expects {list(shared.input_shape)}"
+            f"shard samples have shape {list(x.shape[1:])}, job expects {list(input_shape)}"
         )
-    if int(y.min()) < 0 or int(y.max()) >= shared.num_classes:
-        raise BadInputError(f"shard labels outside [0, {shared.num_classes})")
-    return x.reshape(-1, *shared.input_shape), y
+    if int(y.min()) < 0 or int(y.max()) >= num_classes:
+        raise BadInputError(f"shard labels outside [0, {num_classes})")
+    return x.reshape(-1, *input_shape), y
 
 
 def make_shards(

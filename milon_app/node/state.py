@@ -18,7 +18,7 @@ from typing import Any
 
 from milon_app.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: protocol v2 (committee verdicts and confirmations replace proposals)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,10 +39,17 @@ CREATE TABLE IF NOT EXISTS commits (
     salt TEXT NOT NULL, num_samples INTEGER NOT NULL, committed INTEGER NOT NULL DEFAULT 0,
     revealed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, round)
 );
-CREATE TABLE IF NOT EXISTS proposals (
-    job_id INTEGER NOT NULL, round INTEGER NOT NULL, model_hash TEXT NOT NULL,
-    accepted TEXT NOT NULL, rejected TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,
+CREATE TABLE IF NOT EXISTS verdicts (
+    job_id INTEGER NOT NULL, round INTEGER NOT NULL, accept_bits TEXT NOT NULL,
+    reasons TEXT NOT NULL, detail TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, round)
+);
+CREATE TABLE IF NOT EXISTS confirmations (
+    job_id INTEGER NOT NULL, round INTEGER NOT NULL, model_hash TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, round)
+);
+CREATE TABLE IF NOT EXISTS judge_history (
+    job_id INTEGER PRIMARY KEY, data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS metrics (
     job_id INTEGER NOT NULL, round INTEGER NOT NULL, epoch INTEGER NOT NULL,
@@ -86,6 +93,9 @@ class StateDB:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"node state database {path} is unreadable: {exc}") from exc
         version = self.get_meta("schema_version")
+        if version == "1":  # v1's proposals belong to a protocol no chain runs any more
+            self._exec("DROP TABLE IF EXISTS proposals")
+            version = None
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) != SCHEMA_VERSION:
@@ -191,28 +201,53 @@ class StateDB:
             bool(revealed),
         )
 
-    # -- proposals ------------------------------------------------------------------------
-    def record_proposal(
-        self, job_id: int, rnd: int, model_hash: str, accepted: list[str], rejected: dict[str, str]
+    # -- committee duty -------------------------------------------------------------------
+    def record_verdict(
+        self, job_id: int, rnd: int, accept_bits: int, reasons: bytes, detail: dict[str, Any]
     ) -> None:
+        """Keep a verdict before it is sent, so a restart sends the same one."""
         self._exec(
-            "INSERT OR IGNORE INTO proposals(job_id, round, model_hash, accepted, rejected) "
+            "INSERT OR IGNORE INTO verdicts(job_id, round, accept_bits, reasons, detail) "
             "VALUES (?, ?, ?, ?, ?)",
-            (job_id, rnd, model_hash, json.dumps(accepted), json.dumps(rejected, sort_keys=True)),
+            (job_id, rnd, str(accept_bits), reasons.hex(), json.dumps(detail, sort_keys=True)),
         )
 
-    def proposal(self, job_id: int, rnd: int) -> tuple[str, list[str], dict[str, str], bool] | None:
+    def verdict(self, job_id: int, rnd: int) -> tuple[int, bytes, dict[str, Any], bool] | None:
         rows = self._exec(
-            "SELECT model_hash, accepted, rejected, sent FROM proposals WHERE job_id=? AND round=?",
+            "SELECT accept_bits, reasons, detail, sent FROM verdicts WHERE job_id=? AND round=?",
             (job_id, rnd),
         )
         if not rows:
             return None
-        mh, acc, rej, sent = rows[0]
-        return str(mh), json.loads(acc), json.loads(rej), bool(sent)
+        bits, reasons, detail, sent = rows[0]
+        return int(bits), bytes.fromhex(reasons), json.loads(detail), bool(sent)
 
-    def mark_proposal_sent(self, job_id: int, rnd: int) -> None:
-        self._exec("UPDATE proposals SET sent=1 WHERE job_id=? AND round=?", (job_id, rnd))
+    def mark_verdict_sent(self, job_id: int, rnd: int) -> None:
+        self._exec("UPDATE verdicts SET sent=1 WHERE job_id=? AND round=?", (job_id, rnd))
+
+    def record_confirmation(self, job_id: int, rnd: int, model_hash: str) -> None:
+        self._exec(
+            "INSERT OR IGNORE INTO confirmations(job_id, round, model_hash) VALUES (?, ?, ?)",
+            (job_id, rnd, model_hash),
+        )
+
+    def confirmation(self, job_id: int, rnd: int) -> tuple[str, bool] | None:
+        rows = self._exec(
+            "SELECT model_hash, sent FROM confirmations WHERE job_id=? AND round=?",
+            (job_id, rnd),
+        )
+        return (str(rows[0][0]), bool(rows[0][1])) if rows else None
+
+    def mark_confirmation_sent(self, job_id: int, rnd: int) -> None:
+        self._exec("UPDATE confirmations SET sent=1 WHERE job_id=? AND round=?", (job_id, rnd))
+
+    def judge_history(self, job_id: int) -> str | None:
+        """What this node's verdict function remembers of a job (its JSON form)."""
+        rows = self._exec("SELECT data FROM judge_history WHERE job_id=?", (job_id,))
+        return str(rows[0][0]) if rows else None
+
+    def set_judge_history(self, job_id: int, data: str) -> None:
+        self._exec("INSERT OR REPLACE INTO judge_history VALUES (?, ?)", (job_id, data))
 
     # -- metrics, results, rewards --------------------------------------------------------
     def add_metric(

@@ -26,14 +26,14 @@ def transport_factory(kind: str, suite: Any, bus: EventBus) -> Factory:
 
     def make(acct: Any, store: Any, bootstrap: list[str]) -> tuple[Any, Any]:
         if kind == "inprocess":
-            return hub.transport(acct.address, store), None
+            return hub.transport(acct.address, store, member_authorizer(suite, store)), None
         from milon_app.p2p.host import Libp2pTransport
 
         transport = Libp2pTransport(
             bytes(acct.key),
             store,
             bootstrap=bootstrap,
-            authorize=member_authorizer(suite),
+            authorize=member_authorizer(suite, store),
             on_event=transport_event_sink(bus, acct.address),
         )
         return transport, peer_resolver(suite)

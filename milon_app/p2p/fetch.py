@@ -132,7 +132,9 @@ class Fetch:
         stream, length = self._peer._call(self._open, pid, timeout_s=self._remaining())
         ok = False
         try:
-            self._peer.store.put_stream(self._chunks(stream, length), self.digest, kind=self.kind)
+            self._peer.store.put_stream(
+                self._chunks(stream, length), self.digest, self.limit, kind=self.kind
+            )
             ok = True
         finally:
             with contextlib.suppress(MilonError, TimeoutError):

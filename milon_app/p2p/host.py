@@ -289,6 +289,13 @@ class Libp2pTransport:
         assert self._host is not None
         if info.peer_id == self._id:
             raise bp.ProviderError("that is this node")
+        # An explicit dial names an address we were just given (a member's registered peer
+        # info, a provider). A failure libp2p remembers from while that peer was offline (its
+        # 60 s negative dial cache) must not refuse it now that it may be back: validators
+        # would find a returning member's update unavailable and slash an honest node.
+        unblock = getattr(self._host.get_network(), "unblock_peer", None)
+        if unblock is not None:
+            unblock(info.peer_id)
         try:
             await self._host.connect(info)
         except Exception as exc:
@@ -335,6 +342,7 @@ class Libp2pTransport:
         kind: str,
         providers: Sequence[str] = (),
         timeout_s: float = 60.0,
+        max_bytes: int | None = None,
     ) -> str:
         """Fetch into the local store from ``providers`` (peer IDs, ``0x`` addresses of
         connected peers, or full multiaddrs), then from peers that announced it."""
@@ -342,6 +350,8 @@ class Libp2pTransport:
 
         check_digest(digest)
         limit = self.store.limit(kind)
+        if max_bytes is not None:
+            limit = min(limit, max_bytes)
         if self.store.has(digest):
             return digest
         if self._runner is None:

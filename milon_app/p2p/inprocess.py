@@ -44,7 +44,8 @@ class InProcessHub:
         self, peer_id: str, store: BlobStore, authorize: Authorize = _allow_all
     ) -> InProcessTransport:
         with self.lock:
-            if peer_id in self.peers:
+            old = self.peers.get(peer_id)
+            if old is not None and old.online:  # a stopped peer may come back (a restart)
                 raise BadInputError(f"peer id {peer_id} already joined this hub")
             self.peers[peer_id] = _Peer(store, authorize)
         return InProcessTransport(self, peer_id, store)
@@ -92,6 +93,7 @@ class InProcessTransport:
         kind: str,
         providers: Sequence[str] = (),
         timeout_s: float = 60.0,
+        max_bytes: int | None = None,
     ) -> str:
         check_digest(digest)
         if self.store.has(digest):
@@ -115,7 +117,9 @@ class InProcessTransport:
                 continue
             try:
                 with peer.store.open(digest) as reader:
-                    return self.store.put_stream(reader.iter_chunks(), digest, kind=kind)
+                    return self.store.put_stream(
+                        reader.iter_chunks(), digest, max_bytes, kind=kind
+                    )
             except MilonError as exc:
                 reasons.append(f"{peer_id}: {exc}")
                 log.warning("fetch of %s from %s failed: %s", digest, peer_id, exc)

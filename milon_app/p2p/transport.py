@@ -45,11 +45,14 @@ class Transport(Protocol):
         kind: str,
         providers: Sequence[str] = (),
         timeout_s: float = 60.0,
+        max_bytes: int | None = None,
     ) -> str:
         """Fetch ``digest`` into the local store (hash- and size-checked); returns the digest.
 
         Tries ``providers`` first, then any peer known to provide it; raises
-        :class:`~milon_app.errors.NetworkError` when nobody could serve it.
+        :class:`~milon_app.errors.NetworkError` when nobody could serve it. The size
+        limit is the store's for ``kind``, or ``max_bytes`` when that is smaller (a job's
+        weights are bounded by its model spec).
         """
 
     def publish(self, topic: str, message: dict[str, Any]) -> None: ...

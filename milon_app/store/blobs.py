@@ -301,6 +301,10 @@ class BlobStore:
     def unpin_owner(self, owner: str) -> int:
         return self.pins.unpin_owner(owner)
 
+    def pinned_by(self, owner: str) -> list[str]:
+        """Digests ``owner`` pins (e.g. every blob of a job)."""
+        return self.pins.digests(owner)
+
     def owners(self, digest: str) -> list[str]:
         return self.pins.owners(check_digest(digest))
 

@@ -110,6 +110,15 @@ class PinTable:
             ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def digests(self, owner: str) -> list[str]:
+        """Every digest ``owner`` pins, sorted."""
+        check_owner(owner)
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT digest FROM pins WHERE owner = ? ORDER BY digest", (owner,)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def pinned(self) -> set[str]:
         with self._connect() as con:
             return {str(r[0]) for r in con.execute("SELECT DISTINCT digest FROM pins")}

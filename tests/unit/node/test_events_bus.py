@@ -10,7 +10,7 @@ from milon_app.node.events import (
     Event,
     RoundFinalized,
     TrainingProgress,
-    UpdatesValidated,
+    VerdictSubmitted,
     catalogue,
     event_to_dict,
 )
@@ -29,7 +29,7 @@ def test_catalogue_is_typed_and_serialisable():
 
 
 def test_tuples_and_bytes_serialise():
-    ev = UpdatesValidated(job_id=1, accepted=("0xa",), rejected=(("0xb", "nan"),))
+    ev = VerdictSubmitted(job_id=1, accepted=("0xa",), rejected=(("0xb", "nan"),))
     assert event_to_dict(ev)["rejected"] == [["0xb", "nan"]]
 
 

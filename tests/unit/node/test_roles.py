@@ -19,7 +19,13 @@ from milon_app.compute.datasets import DatasetSpec, load_dataset
 from milon_app.compute.model_spec import digits_mlp
 from milon_app.node.bus import EventBus
 from milon_app.node.core import NodeCore, TensorData
-from milon_app.node.events import AssignmentDecision, ProposalSubmitted, RoundTimedOut
+from milon_app.node.events import (
+    AssignmentDecision,
+    ModelConfirmed,
+    RoundTimedOut,
+    VerdictsTallied,
+    VerdictSubmitted,
+)
 from milon_app.node.owner import JobRequest
 from milon_app.node.policy import AcceptPolicy
 from milon_app.node.state import StateDB
@@ -51,7 +57,7 @@ class Fed:
         req = JobRequest(fed_id=self.fed_id, spec=spec,
                          dataset=DatasetSpec(kind="builtin", name="digits"),
                          total_epochs=kw.get("epochs", 4), epochs_per_round=kw.get("epochs", 4),
-                         reward_per_epoch=ETHER, validator_quorum=kw.get("quorum", 1))
+                         reward_per_epoch=ETHER, committee_size=kw.get("committee", 0))
         return self.owner.owner.create_job(req)
 
     def close(self) -> None:
@@ -102,11 +108,13 @@ def test_owner_opens_rounds_and_contributor_policy_decides(fed):
     ask = [e for e in fed.bus.history(AssignmentDecision) if e.node == manual.address]
     assert ask and "waiting for the user" in ask[0].reason
     manual.contributor.respond(job_id, 1, 2, False, "user declined")
-    # declined epochs were re-split onto the remaining member
-    assert fed.owner.milon.assignment(job_id, 1, auto.address).epochs == 4
+    # declined epochs go to the remaining member only within the per-member cap (half the
+    # round here), so they leave the round and are trained in a later one
+    assert fed.owner.milon.assignment(job_id, 1, auto.address).epochs == 2
+    assert fed.owner.milon.round(job_id, 1).epochs == 2
 
 
-def test_validator_proposes_and_round_finalizes(fed):
+def test_committee_votes_confirms_and_round_finalizes(fed):
     job_id = fed.job()
     fed.nodes[1].policy = AcceptPolicy()  # both accept
     for _ in range(600):
@@ -115,14 +123,21 @@ def test_validator_proposes_and_round_finalizes(fed):
             break
         torch.set_num_threads(1)
     assert fed.owner.milon.job(job_id).status is JobStatus.COMPLETED
-    props = [e for e in fed.bus.history(ProposalSubmitted) if e.job_id == job_id]
-    assert props and all(len(p.accepted) == 2 for p in props)
+    # both members sit on the committee (fewer members than seats) and judged both updates
+    verdicts = [e for e in fed.bus.history(VerdictSubmitted) if e.job_id == job_id]
+    assert {e.node for e in verdicts} == {nd.address for nd in fed.nodes}
+    assert all(len(e.accepted) == 2 and not e.rejected for e in verdicts)
+    tallies = [e for e in fed.bus.history(VerdictsTallied) if e.job_id == job_id]
+    assert tallies and set(tallies[0].accepted) == {nd.address for nd in fed.nodes}
+    confirmed = {e.model_hash for e in fed.bus.history(ModelConfirmed) if e.job_id == job_id}
+    final = fed.owner.milon.job(job_id).final_model_hash.hex()
+    assert confirmed == {final}  # every committee member aggregated the same bytes
     results = fed.owner.state.round_results(job_id)
     assert results and results[0][2] is not None and results[0][2] > 0.5  # owner evaluated
 
 
-def test_keeper_times_out_a_round_no_validator_finalized(fed):
-    for nd in fed.nodes:  # members train and reveal, but nobody validates
+def test_keeper_times_out_a_round_no_committee_judged(fed):
+    for nd in fed.nodes:  # members train and reveal, but nobody judges
         nd.policy = AcceptPolicy()
         nd.roles = frozenset({"contributor"})
     job_id = fed.job()
@@ -132,13 +147,18 @@ def test_keeper_times_out_a_round_no_validator_finalized(fed):
         if rnd.revealed_count == 2:
             break
     assert rnd.revealed_count == 2 and not rnd.finalized
-    stakes = [fed.owner.milon.member(fed.fed_id, nd.address).stake for nd in fed.nodes]
-    fed.client.increase_time(rnd.proposal_deadline - fed.client.now() + 1)
+    stakes = {nd.address: fed.owner.milon.member(fed.fed_id, nd.address).stake for nd in fed.nodes}
+    fed.client.increase_time(rnd.verdict_deadline - fed.client.now() + 1)
     fed.tick()
     assert fed.owner.milon.round(job_id, 1).timed_out
     assert any(e.job_id == job_id for e in fed.bus.history(RoundTimedOut))
-    # revealed members are neither paid nor slashed when validators fail
-    assert [fed.owner.milon.member(fed.fed_id, nd.address).stake for nd in fed.nodes] == stakes
+    # revealed members are neither paid nor slashed for their work when the committee fails;
+    # as committee members that never voted, each loses the (small) liveness penalty
+    liveness = fed.owner.milon.params().values[15]
+    for nd in fed.nodes:
+        after = fed.owner.milon.member(fed.fed_id, nd.address).stake
+        assert after == stakes[nd.address] - stakes[nd.address] * liveness // 10_000
+        assert fed.owner.milon.claimable(nd.address) == 0
     fed.tick()
     assert fed.owner.milon.job(job_id).current_round == 2  # the owner opens the next round
 

@@ -7,6 +7,8 @@ from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.weights import encode_state
 from milon_app.errors import BadInputError
 from milon_app.node.shards import (
+    DatasetDoc,
+    FederatedData,
     SharedData,
     decode_shard,
     encode_shard,
@@ -22,9 +24,20 @@ def test_round_trip_and_assignment():
     x, y = torch.rand(6, 64), torch.tensor([0, 1, 2, 3, 4, 9])
     gx, gy = decode_shard(encode_shard(x, y), DOC)
     assert torch.equal(gx, x) and torch.equal(gy, y)
-    assert parse_dataset_doc(DOC.to_json().encode()) == DOC
+    assert parse_dataset_doc(DOC.to_json().encode()) == DatasetDoc(DOC, ())
     assert [DOC.shard_for(i) for i in range(3)] == ["a" * 64, "b" * 64, "a" * 64]
-    assert parse_dataset_doc(SRC.to_json().encode()) == SRC  # federated: a plain spec
+    assert parse_dataset_doc(SRC.to_json().encode()) == DatasetDoc(SRC, ())  # a plain spec
+
+
+def test_validation_shards_ride_along_in_both_modes():
+    val = ("c" * 64,)
+    shared = SharedData(SRC, ("a" * 64,), 10, (64,), val)
+    assert parse_dataset_doc(shared.to_json().encode()) == DatasetDoc(shared, val)
+    federated = FederatedData(SRC, val)
+    assert parse_dataset_doc(federated.to_json().encode()) == DatasetDoc(SRC, val)
+    bad = federated.to_json().replace("c" * 64, "../etc")
+    with pytest.raises(BadInputError, match="digest"):
+        parse_dataset_doc(bad.encode())
 
 
 def test_make_shards_uses_every_sample_once():

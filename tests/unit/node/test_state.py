@@ -32,16 +32,40 @@ def test_rewards_are_recorded_once(tmp_path):
     assert db.total_rewards() == 5
 
 
-def test_metrics_results_proposals(tmp_path):
+def test_metrics_results_and_committee_duty(tmp_path):
     db = StateDB(tmp_path / "n.db")
     db.add_metric(1, 1, 0, 3, 0.5, 100.0, 1.0)
     assert db.metrics(1) == [(1, 0, 3, 0.5, 100.0, 1.0)]
     db.record_round_result(1, 1, "ab", 0.9, {"gas": 5})
     assert db.round_results(1) == [(1, "ab", 0.9, {"gas": 5})]
-    db.record_proposal(1, 1, "cd", ["0x1"], {"0x2": "nan"})
-    assert db.proposal(1, 1) == ("cd", ["0x1"], {"0x2": "nan"}, False)
-    db.mark_proposal_sent(1, 1)
-    assert db.proposal(1, 1)[3] is True
+    detail = {"accepted": ["0x1"], "rejected": {"0x2": "harmful: ..."}}
+    db.record_verdict(1, 1, 0b101, b"\0\x0a\0", detail)
+    db.record_verdict(1, 1, 0b111, b"\0\0\0", {})  # a restart keeps the first verdict
+    assert db.verdict(1, 1) == (0b101, b"\0\x0a\0", detail, False)
+    db.mark_verdict_sent(1, 1)
+    assert db.verdict(1, 1)[3] is True
+    db.record_confirmation(1, 1, "cd")
+    assert db.confirmation(1, 1) == ("cd", False)
+    db.mark_confirmation_sent(1, 1)
+    assert db.confirmation(1, 1) == ("cd", True)
+    db.set_judge_history(1, '{"version": 1}')
+    assert db.judge_history(1) == '{"version": 1}' and db.judge_history(2) is None
+
+
+def test_a_v1_database_is_upgraded(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("CREATE TABLE proposals (job_id INTEGER, round INTEGER)")
+    con.commit()
+    con.close()
+    db = StateDB(path)
+    assert db.get_meta("schema_version") == "2"
+    assert not db._exec("SELECT name FROM sqlite_master WHERE name='proposals'")
+    db.record_verdict(1, 1, 1, b"\0", {})
 
 
 def _write_and_die(path: str) -> None:

@@ -100,7 +100,8 @@ def test_state_db_survives_repeated_kill9_mid_write(tmp_path):
 
 @pytest.fixture
 def finished_job(tmp_path, request):
-    """An owner and one contributor on a private anvil, a job run to completion."""
+    """An owner and two contributors on a private anvil, a job run to completion (a round
+    needs two members: each update is judged by members other than its author)."""
     from milon_app.chain.bindings import JobStatus
     from milon_app.chain.client import ChainClient
     from milon_app.chain.deploy import deploy_suite
@@ -116,7 +117,7 @@ def finished_job(tmp_path, request):
     anvil = Anvil(accounts=3).start()  # this test's own chain, stopped by PID below
     request.addfinalizer(anvil.stop)
     client = ChainClient.connect(anvil.url, dev_accounts=3)
-    owner_acct, acct = client.dev_accounts[0], client.dev_accounts[1]
+    owner_acct, acct, other_acct = client.dev_accounts
     suite = deploy_suite(client, owner_acct, dev=True)
     hub, bus = InProcessHub(), EventBus()
     data = load_dataset(DatasetSpec(kind="builtin", name="digits"))
@@ -128,26 +129,31 @@ def finished_job(tmp_path, request):
 
     owner = make(owner_acct, "owner", roles=("owner", "keeper"))
     node = make(acct, "n0", threads=1, data=TensorData(data.x_train[:400], data.y_train[:400]))
+    other = make(other_acct, "n1", threads=1,
+                 data=TensorData(data.x_train[400:800], data.y_train[400:800]))
     fed = owner.milon.create_federation(owner_acct, "resync", b"\0" * 32, 10**19)
-    owner.milon.transfer(owner_acct, acct.address, 1_000 * 10**18)
-    for nd in (owner, node):
+    for nd, name in ((node, "n0"), (other, "n1")):
+        owner.milon.transfer(owner_acct, nd.address, 1_000 * 10**18)
+    for nd in (owner, node, other):
         nd.start()
     node.join(fed, 50 * 10**18, 100, "n0")
+    other.join(fed, 50 * 10**18, 100, "n1")
     jobs = []
     for _ in range(1):
         jobs.append(owner.owner.create_job(JobRequest(
             fed_id=fed, spec=digits_mlp(), dataset=DatasetSpec(kind="builtin", name="digits"),
-            total_epochs=2, epochs_per_round=2, reward_per_epoch=10**18, validator_quorum=1)))
+            total_epochs=2, epochs_per_round=2, reward_per_epoch=10**18)))
         deadline = time.monotonic() + 120
         while node.milon.job(jobs[-1]).status is not JobStatus.COMPLETED:
             assert time.monotonic() < deadline, "job did not complete"
             busy = node.tick()
+            busy = other.tick() or busy
             owner.tick()
             if busy:
                 time.sleep(0.05)
         node.tick()  # see the final events
     yield make, node, owner, jobs, suite
-    for nd in (node, owner):
+    for nd in (node, other, owner):
         nd.stop()
         nd.state.close()
 
@@ -181,7 +187,9 @@ def test_node_rebuilds_lost_state_from_chain_events(finished_job, tmp_path):
         assert fresh.state.jobs() == chain_jobs == jobs
         assert [fresh.state.job_info(j) for j in jobs] == before[1]  # role and "done" again
         assert fresh.state.total_rewards() == sum(a for *_, a in chain_rewards) == before[2]
-        assert fresh.milon.claimable(account.address) == before[2]
+        validator_pay = sum(e.args["amount"] for e in events if e.name == "ValidatorPaid"
+                            and e.args["validator"] == account.address)
+        assert fresh.milon.claimable(account.address) == before[2] + validator_pay
         assert fresh.state.next_block(0) == suite.client.block_number() + 1
         assert suite.client.tx_count == sent, "the rebuilt node sent a transaction"
     finally:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 
 import psutil
 
+from milon_app.errors import NetworkError
 from milon_app.p2p.host import Libp2pTransport
 from milon_app.store.blobs import BlobStore
 
@@ -82,3 +84,23 @@ def test_stop_is_idempotent_and_restart_works(tmp_path):
         assert peer.peers() == []
     finally:
         peer.stop()
+
+
+def test_a_peer_that_comes_back_is_dialled_again_at_once(tmp_path, make_peer):
+    """A member that restarts (same key, same port) must be reachable right away: libp2p's
+    60 s negative dial cache, filled while it was offline, used to refuse every fetch from
+    it, so the committee found its honest update unavailable and slashed it (50-round soak)."""
+    key = os.urandom(32)
+    provider = make_peer("provider", key=key)
+    digest = provider.store.put(b"an update", "weights")
+    addr = provider.listen_addrs()[0]
+    port = addr.split("/tcp/")[1].split("/")[0]
+    fetcher = make_peer("fetcher")
+    provider.stop()
+    with contextlib.suppress(NetworkError):  # offline: the failure is what fills the cache
+        fetcher.fetch(digest, kind="weights", providers=[addr], timeout_s=5)
+    assert not fetcher.store.has(digest)
+    back = make_peer("provider-again", key=key, listen=[f"/ip4/127.0.0.1/tcp/{port}"])
+    back.store.put(b"an update", "weights")
+    fetcher.fetch(digest, kind="weights", providers=[addr], timeout_s=20)
+    assert fetcher.store.has(digest)

@@ -1,0 +1,230 @@
+"""The validator role as a committee member: judge every update, vote once, confirm the model.
+
+A node sits on a round's committee when the contract drew it (stake-weighted).
+Its duty has two steps, each done once and remembered in the state DB before
+the transaction leaves, so a restart repeats nothing and sends the same thing:
+
+1. **Verdict**: fetch every revealed update (within the job's size bound), judge
+   each one with the verdict function on held-out data (its own or the owner's),
+   submit one bitmap with a reason code per rejection.
+2. **Confirmation**: once the committee's verdicts are tallied, aggregate the
+   accepted set deterministically (the job's rule sets weights; clipped norms and
+   sample counts) and confirm the resulting model hash. Every honest member gets
+   the same bytes, so their confirmations meet.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from milon_app.chain.bindings import Param, Round
+from milon_app.chain.errors import ContractRevert
+from milon_app.compute.weights import decode_state
+from milon_app.errors import MilonError
+from milon_app.federation.clipping import aggregate_accepted
+from milon_app.federation.fingerprints import JudgeHistory
+from milon_app.federation.policy import Reason, VerdictPolicy
+from milon_app.federation.types import ClientUpdate
+from milon_app.federation.validation import Submission
+from milon_app.federation.verdicts import judge_round
+from milon_app.node import events as ev
+from milon_app.node.jobs import JobContext, fetch_state, verdict_open
+
+if TYPE_CHECKING:
+    from milon_app.node.core import NodeCore
+
+log = logging.getLogger(__name__)
+# A transaction the chain refuses because the step is already done (or can no longer be):
+# our vote or confirmation landed before a restart, or the round closed meanwhile.
+DONE_VOTE = frozenset({"AlreadyVoted", "RoundClosed", "VerdictClosed", "WrongRound"})
+DONE_CONFIRM = frozenset({"AlreadyConfirmed", "RoundClosed", "ConfirmClosed", "WrongRound"})
+
+
+class Committee:
+    def __init__(self, node: NodeCore) -> None:
+        self.node = node
+        self._seated: dict[tuple[int, int], bool] = {}  # a round's committee never changes
+
+    def seated(self, job_id: int, r: int) -> bool:
+        key = (job_id, r)
+        if key not in self._seated:
+            self._seated[key] = self.node.milon.seat(job_id, r, self.node.address).seated
+        return self._seated[key]
+
+    def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
+        if not self.seated(ctx.job_id, r):
+            return
+        state = self.node.state
+        if rnd.tallied:
+            confirmed = state.confirmation(ctx.job_id, r)
+            done = confirmed is not None and confirmed[1]
+            if rnd.accepted_bits and not done and now <= rnd.confirm_deadline:
+                self._confirm(ctx, r, rnd)
+        elif verdict_open(rnd, now) and now <= rnd.verdict_deadline:
+            voted = state.verdict(ctx.job_id, r)
+            if voted is None or not voted[3]:
+                self._vote(ctx, r, rnd, now)
+
+    # -- verdicts -----------------------------------------------------------------------------
+    def _vote(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
+        node, job_id = self.node, ctx.job_id
+        stored = node.state.verdict(job_id, r)
+        if stored is None:
+            # An update that cannot be fetched yet (its author restarting, a slow link) is
+            # retried on later ticks through the first half of the verdict window; only then
+            # is it judged unavailable, which rejects it.
+            patient = now < rnd.verdict_deadline - (rnd.verdict_deadline - rnd.reveal_deadline) // 2
+            judged = self.judge(ctx, r, rnd, patient=patient)
+            if judged is None:
+                return
+            bits, reasons, detail = judged
+            node.state.record_verdict(job_id, r, bits, reasons, detail)
+        else:
+            bits, reasons, detail, sent = stored
+            if sent:
+                return
+        try:
+            node.milon.submit_verdict(node.account, job_id, r, bits, reasons, rnd.member_count)
+        except ContractRevert as exc:
+            if exc.error_name == "VerdictNotOpen":
+                return  # our clock ran ahead of the chain's; try on the next tick
+            if exc.error_name not in DONE_VOTE:
+                raise
+        node.state.mark_verdict_sent(job_id, r)
+        node.publish(
+            ev.VerdictSubmitted(
+                job_id=job_id,
+                round=r,
+                accepted=tuple(detail.get("accepted", [])),
+                rejected=tuple(sorted(detail.get("rejected", {}).items())),
+            )
+        )
+
+    def judge(
+        self, ctx: JobContext, r: int, rnd: Round, *, patient: bool = False
+    ) -> tuple[int, bytes, dict[str, Any]] | None:
+        """(accept bitmap, one reason code per round member, readable detail) for round ``r``;
+        None when ``patient`` and an update could not be fetched (try again later)."""
+        node = self.node
+        members = node.milon.round_members(ctx.job_id, r)
+        submissions, unavailable = self._fetch_updates(ctx, r, rnd, members)
+        if unavailable and patient:
+            return None
+        base = fetch_state(
+            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+        )
+        history = self.history(ctx.job_id)
+        verdicts = judge_round(
+            base,
+            submissions,
+            spec=ctx.spec,
+            val_data=node.validation_data(ctx),
+            policy=self.policy(ctx),
+            history=history,
+            max_bytes=ctx.max_weights,
+            device=node.device,
+        )
+        node.state.set_judge_history(ctx.job_id, history.to_json())
+        bits, reasons = 0, bytearray(len(members))
+        accepted: list[str] = []
+        rejected: dict[str, str] = {}
+        for i, member in enumerate(members):
+            if member in unavailable:
+                reasons[i] = int(Reason.UNAVAILABLE)
+                rejected[member] = unavailable[member]
+            elif member in verdicts:
+                v = verdicts[member]
+                if v.reason is Reason.ACCEPTED:
+                    bits |= 1 << i
+                    accepted.append(member)
+                else:
+                    reasons[i] = int(v.reason)
+                    rejected[member] = f"{v.reason.name.lower()}: {v.detail}"
+        return bits, bytes(reasons), {"accepted": accepted, "rejected": rejected}
+
+    def _fetch_updates(
+        self, ctx: JobContext, r: int, rnd: Round, members: list[str]
+    ) -> tuple[list[Submission], dict[str, str]]:
+        node = self.node
+        holders = node.peers_of(node.milon.committee(ctx.job_id, r))
+        submissions: list[Submission] = []
+        unavailable: dict[str, str] = {}
+        for i, member in enumerate(members):
+            if not rnd.revealed_bits >> i & 1:
+                continue
+            a = node.milon.assignment(ctx.job_id, r, member)
+            digest = a.update_hash.hex()
+            try:
+                blob = self._blob(ctx, digest, [*node.peers_of([member]), *holders])
+            except MilonError as exc:
+                unavailable[member] = f"update {digest[:12]} unavailable: {exc}"
+                continue
+            submissions.append(Submission(member, blob, a.num_samples))
+        return submissions, unavailable
+
+    def _blob(self, ctx: JobContext, digest: str, providers: list[str]) -> bytes:
+        node = self.node
+        node.transport.fetch(digest, kind="weights", providers=providers, max_bytes=ctx.max_weights)
+        node.store.pin(digest, ctx.pin)
+        return node.store.get(digest)
+
+    def policy(self, ctx: JobContext) -> VerdictPolicy:
+        """The verdict thresholds: the governed ones from the chain, the job's sample cap."""
+        params = self.node.milon.params()
+        return VerdictPolicy(
+            min_improvement_bps=params[Param.MIN_IMPROVEMENT_BPS],
+            sample_clip_bps=params[Param.SAMPLE_CLIP_BPS],
+            max_samples=ctx.job.params.max_samples,
+        )
+
+    def history(self, job_id: int) -> JudgeHistory:
+        """What this node's judge remembers of the job: replay sketches, the best loss."""
+        data = self.node.state.judge_history(job_id)
+        return JudgeHistory() if data is None else JudgeHistory.from_json(data)
+
+    # -- confirmation -------------------------------------------------------------------------
+    def _confirm(self, ctx: JobContext, r: int, rnd: Round) -> None:
+        node, job_id = self.node, ctx.job_id
+        stored = node.state.confirmation(job_id, r)
+        if stored is None:
+            digest = self.aggregate(ctx, r, rnd)
+            node.state.record_confirmation(job_id, r, digest)
+        else:
+            digest, sent = stored
+            if sent:
+                return
+        try:
+            node.milon.confirm(node.account, job_id, r, bytes.fromhex(digest), rnd.member_count)
+        except ContractRevert as exc:
+            if exc.error_name not in DONE_CONFIRM:
+                raise
+        node.state.mark_confirmation_sent(job_id, r)
+        node.publish(ev.ModelConfirmed(job_id=job_id, round=r, model_hash=digest))
+
+    def aggregate(self, ctx: JobContext, r: int, rnd: Round) -> str:
+        """The accepted set's aggregate, stored and announced; returns its digest."""
+        node = self.node
+        base = fetch_state(
+            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+        )
+        members = node.milon.round_members(ctx.job_id, r)
+        holders = node.peers_of(node.milon.committee(ctx.job_id, r))
+        updates: list[ClientUpdate] = []
+        for i, member in enumerate(members):
+            if not rnd.accepted_bits >> i & 1:
+                continue
+            a = node.milon.assignment(ctx.job_id, r, member)
+            blob = self._blob(ctx, a.update_hash.hex(), [*node.peers_of([member]), *holders])
+            state = decode_state(blob, max_bytes=ctx.max_weights)
+            updates.append(ClientUpdate(member, state, a.num_samples))
+        result = aggregate_accepted(
+            int(ctx.job.params.aggregation_rule),
+            base,
+            updates,
+            max_samples=ctx.job.params.max_samples,
+            sample_clip_bps=node.milon.params()[Param.SAMPLE_CLIP_BPS],
+        )
+        digest = node.store.put(result.encoded, "weights", owner=ctx.pin)
+        node.transport.provide(digest)
+        return digest
