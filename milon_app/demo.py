@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from milon_app.chain.bindings import AggregationRule
+from milon_app.demo_rounds import RoundRow, round_row
 from milon_app.errors import BadInputError
 from milon_app.federation.types import RULE_NAMES
 from milon_app.node.behaviour import ATTACKS
+
+__all__ = ["DemoAttach", "DemoOptions", "DemoReport", "RoundRow", "run_demo"]
 
 ETHER = 10**18
 RULES = {name: AggregationRule(rule_id) for name, rule_id in RULE_NAMES.items()}
@@ -41,6 +44,9 @@ class DemoOptions:
     data_mode: str = "federated"  # or "shared": the owner's data split into shards nodes fetch
     governance: bool = True  # run the governance cycle after the job
     baseline: bool = True  # train the centralized baseline for comparison
+    committee: int = 0  # validator committee size; 0: the governed default (all when fewer)
+    partition: str = "iid"  # how members' data is split: iid, dirichlet:ALPHA, shards:K
+    validation: str = "owner"  # committee's held-out data: the owner's, or each member's own
 
     def check(self) -> None:
         if not 2 <= self.nodes <= 64:
@@ -63,6 +69,15 @@ class DemoOptions:
             raise BadInputError(f"--data-mode {self.data_mode!r}: expected federated or shared")
         if self.transport not in ("libp2p", "inprocess"):
             raise BadInputError(f"--transport {self.transport!r}: expected libp2p or inprocess")
+        if self.committee and not 3 <= self.committee <= 64:
+            raise BadInputError(
+                f"--committee must be 0 (the default) or 3..64, not {self.committee}"
+            )
+        if self.validation not in ("owner", "local"):
+            raise BadInputError(f"--validation {self.validation!r}: expected owner or local")
+        from milon_app.compute.partition import parse_partition
+
+        parse_partition(self.partition)
 
     @property
     def epochs(self) -> int:
@@ -76,18 +91,6 @@ class DemoAttach:
     suite: Any
     accounts: list[Any]  # the owner first, then at least ``nodes`` contributors
     bus: Any
-
-
-@dataclass
-class RoundRow:
-    round: int
-    accuracy: float | None
-    epochs: dict[str, int]
-    accepted: list[str]
-    rejected: dict[str, str]
-    rewards: dict[str, int]
-    gas_used: int
-    wall_s: float
 
 
 @dataclass
@@ -135,15 +138,15 @@ def _run(
     from milon_app.chain.client import EMBEDDED, ChainClient
     from milon_app.chain.deploy import deploy_suite
     from milon_app.compute.datasets import DatasetSpec, load_dataset
-    from milon_app.compute.partition import partition_iid
+    from milon_app.compute.partition import parse_partition, split_clients
     from milon_app.compute.trainer import evaluate, train
     from milon_app.node.behaviour import HONEST, Behaviour
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore, TensorData
-    from milon_app.node.events import UpdatesValidated
     from milon_app.node.owner import JobRequest
     from milon_app.node.state import StateDB
     from milon_app.node.transports import listen_addrs, transport_factory
+    from milon_app.node.validation_data import split_holdout
     from milon_app.store.blobs import BlobStore
 
     t0 = time.monotonic()
@@ -167,7 +170,11 @@ def _run(
     data = load_dataset(dspec)
     spec = model_for(opts.dataset, int(data.x_train[0].numel()), data.num_classes)
     data = data.for_model(spec)
-    parts = partition_iid(int(data.x_train.shape[0]), n, opts.seed)
+    x_train, y_train = data.x_train, data.y_train
+    held = None  # the owner's validation samples: never in any member's data
+    if opts.validation == "owner":
+        (x_train, y_train), held = split_holdout(x_train, y_train, opts.seed)
+    parts = split_clients(parse_partition(opts.partition), y_train.numpy(), n, opts.seed)
 
     bus = attach.bus if attach is not None else EventBus(history=20_000)
     started: list[NodeCore] = []
@@ -205,7 +212,7 @@ def _run(
                     store=store,
                     state=StateDB(root / "state.db"),
                     bus=bus,
-                    data=None if shared else TensorData(data.x_train[idx], data.y_train[idx]),
+                    data=None if shared else TensorData(x_train[idx], y_train[idx]),
                     threads=1,
                     behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
                     peer_of=peer_of,
@@ -232,9 +239,10 @@ def _run(
                 epochs_per_round=opts.epochs,
                 reward_per_epoch=reward,
                 rule=RULES[opts.rule],
-                validator_quorum=min(2, n - opts.byzantine) if n - opts.byzantine >= 2 else 1,
+                committee_size=opts.committee,
                 seed=opts.seed,
                 shared_shards=n if shared else 0,
+                validation=held,
             )
         )
         report = DemoReport(
@@ -248,33 +256,18 @@ def _run(
         everyone = [*nodes, owner]
         slashed_before = {nd.address: nd.milon.member(fed, nd.address).stake for nd in nodes}
         for r in range(1, opts.rounds + 1):
-            gas0, rt0 = client.gas_used_total, time.monotonic()
+            gas0, rt0, block0 = client.gas_used_total, time.monotonic(), client.block_number()
             _drive_round(client, everyone, owner, job_id, r)
-            results = {rr[0]: rr for rr in owner.state.round_results(job_id)}
-            validated = [
-                e
-                for e in bus.history(UpdatesValidated)
-                if isinstance(e, UpdatesValidated) and e.job_id == job_id and e.round == r
-            ]
-            v = validated[0] if validated else None
-            row = RoundRow(
-                round=r,
-                accuracy=results[r][2] if r in results else None,
-                epochs={
-                    nd.address: owner.milon.assignment(job_id, r, nd.address).epochs for nd in nodes
-                },
-                accepted=list(v.accepted) if v else [],
-                rejected=dict(v.rejected) if v else {},
-                rewards={
-                    nd.address: (
-                        nd.milon.assignment(job_id, r, nd.address).epochs * reward
-                        if v and nd.address in v.accepted
-                        else 0
-                    )
-                    for nd in nodes
-                },
-                gas_used=client.gas_used_total - gas0,
-                wall_s=time.monotonic() - rt0,
+            results = {rr[0]: rr[2] for rr in owner.state.round_results(job_id)}
+            row = round_row(
+                owner.milon,
+                job_id,
+                r,
+                [nd.address for nd in nodes],
+                results.get(r),
+                client.gas_used_total - gas0,
+                time.monotonic() - rt0,
+                block0,
             )
             report.rounds.append(row)
             if on_round:
@@ -294,7 +287,7 @@ def _run(
             central = train(
                 spec,
                 None,
-                (data.x_train, data.y_train),
+                (x_train, y_train),
                 epochs=base_epochs,
                 seed=opts.seed,
                 threads=None,

@@ -125,7 +125,11 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpc", required=True, help="JSON-RPC URL of the target chain")
     p.add_argument("--chain-id", type=int, help="refuse to deploy unless the RPC reports this id")
     p.add_argument("--manifest", type=Path, help="where to write the deployment manifest")
-    p.add_argument("--dev", action="store_true", help="dev parameters (faucet, short governance)")
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        help="dev parameters (faucet, short governance); refused unless the chain id is 31337",
+    )
     from milon_app.cli.session import add_account_args
 
     add_account_args(p)
@@ -136,11 +140,19 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
 )
 def _deploy(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.client import ChainClient
-    from milon_app.chain.deploy import deploy_suite
+    from milon_app.chain.deploy import DEV_CHAIN_IDS, deploy_suite
+    from milon_app.chain.errors import WrongChainError
     from milon_app.cli.session import signer
 
     dev_n = 0 if args.dev_account is None else args.dev_account + 1
     client = ChainClient.connect(args.rpc, expected_chain_id=args.chain_id, dev_accounts=dev_n)
+    if args.dev and client.chain_id not in DEV_CHAIN_IDS:
+        # before any key is unlocked; deploy_suite refuses it too
+        raise WrongChainError(
+            f"--dev is for local devnets only: {args.rpc} serves chain id {client.chain_id}, "
+            f"not {DEV_CHAIN_IDS[0]} (anvil). A dev deployment has a token faucet and "
+            "minutes-long governance; deploy without --dev on a shared chain"
+        )
     deployer = signer(ctx, args, client)  # a devnet key, or the unlocked wallet
     ctx.info(f"deploying to chain {client.chain_id} at {args.rpc} from {deployer.address} …")
     suite = deploy_suite(client, deployer, dev=args.dev)

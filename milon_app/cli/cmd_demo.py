@@ -38,6 +38,25 @@ def _configure(p: argparse.ArgumentParser) -> None:
         help="federated: each node trains on its own data; shared: on the owner's shards",
     )
     p.add_argument(
+        "--committee",
+        type=int,
+        default=0,
+        help="validator committee size, 3..64 (default: the governed default, 7, or all members)",
+    )
+    p.add_argument(
+        "--partition",
+        default="iid",
+        help="how members' data is split: iid (default), dirichlet:ALPHA (label skew, e.g. "
+        "dirichlet:0.3) or shards:K (K label-sorted shards each)",
+    )
+    p.add_argument(
+        "--validation",
+        choices=("owner", "local"),
+        default="owner",
+        help="what the committee judges updates on: validation samples the owner publishes "
+        "(default) or a held-out share of each member's own data",
+    )
+    p.add_argument(
         "--transport",
         choices=("libp2p", "inprocess"),
         default="libp2p",
@@ -82,8 +101,13 @@ def _render(data: dict[str, Any]) -> str:
         )
     console.print(table)
     for row in data["rounds"]:
+        seats = ", ".join(_short(c["address"]) for c in row["committee"])
+        paid = sum(row["validator_rewards"].values()) / ETHER
+        console.print(
+            f"  round {row['round']}: {row['outcome']}; committee {seats}; validators paid {paid:g}"
+        )
         for who, why in sorted(row["rejected"].items()):
-            console.print(f"  round {row['round']}: rejected {_short(who)}: {why}")
+            console.print(f"  round {row['round']}: {_short(who)}: {why}")
     final, central = data["final_accuracy"], data["centralized_accuracy"]
     console.print(f"final accuracy        {final:.2%}" if final is not None else "final accuracy -")
     console.print(f"centralized baseline  {central:.2%}  (same model and data on one machine)")
@@ -125,6 +149,9 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         seed=args.seed,
         transport=args.transport,
         data_mode=args.data_mode,
+        committee=args.committee,
+        partition=args.partition,
+        validation=args.validation,
     )
     opts.check()
     with Progress(

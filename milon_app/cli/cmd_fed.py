@@ -1,4 +1,7 @@
-"""``milon fed list|show|create|join|leave|withdraw``: federations and membership on chain."""
+"""``milon fed list|show|create``: federations on chain and who is in them.
+
+Joining, topping up, leaving and withdrawing are in :mod:`milon_app.cli.cmd_fed_member`.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +16,25 @@ from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError, NotFoundError
 
 if TYPE_CHECKING:
-    from milon_app.chain.bindings import Milon
+    from milon_app.chain.bindings import Member, Milon
 
-REGISTRY.group(("fed",), "federations: list, inspect, create, join and leave")
+REGISTRY.group(("fed",), "federations: list, inspect, create, join, top up and leave")
 
 MAX_METADATA_BYTES = 1 << 20
-MAX_PEER_INFO = 512  # FederationRegistry.MAX_PEER_INFO
 
 
-def _fed_id(p: argparse.ArgumentParser) -> None:
+def fed_id_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("fed_id", metavar="ID", help="federation id (1, 2, ...)")
 
 
-def _milon(ctx: Context, args: argparse.Namespace) -> Milon:
+def milon_of(ctx: Context, args: argparse.Namespace) -> Milon:
     from milon_app.chain.bindings import Milon
 
     _client, suite = S.open_chain(ctx, args)
     return Milon(suite)
 
 
-def _existing(m: Milon, text: str) -> int:
+def existing_fed(m: Milon, text: str) -> int:
     """The id as an int, with a NotFoundError naming the known range instead of a revert."""
     fed_id = S.positive_int(text, "federation id")
     count = m.federation_count()
@@ -40,6 +42,17 @@ def _existing(m: Milon, text: str) -> int:
         known = f"1..{count}" if count else "none yet: create one with `milon fed create`"
         raise NotFoundError(f"federation {fed_id} does not exist (known: {known})")
     return fed_id
+
+
+def member_status(mem: Member) -> str:
+    """active, suspended, leaving (stake locked), left (withdrawn) or "" (never joined)."""
+    if mem.suspended:
+        return "suspended"
+    if mem.active:
+        return "active"
+    if mem.stake:
+        return "leaving"
+    return "left" if mem.joined_at else ""
 
 
 def _fed_row(fed_id: int, f: Any) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 @REGISTRY.command("fed", "list", summary="list the federations", configure=_configure_list)
 def _list(args: argparse.Namespace, ctx: Context) -> int:
-    m = _milon(ctx, args)
+    m = milon_of(ctx, args)
     rows = [_fed_row(i, m.federation(i)) for i in range(1, m.federation_count() + 1)]
 
     def human(data: list[dict[str, Any]]) -> str:
@@ -79,14 +92,14 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _configure_show(p: argparse.ArgumentParser) -> None:
-    _fed_id(p)
+    fed_id_arg(p)
     S.add_chain_args(p, account="none")
 
 
 @REGISTRY.command("fed", "show", summary="a federation and its members", configure=_configure_show)
 def _show(args: argparse.Namespace, ctx: Context) -> int:
-    m = _milon(ctx, args)
-    fed_id = _existing(m, args.fed_id)
+    m = milon_of(ctx, args)
+    fed_id = existing_fed(m, args.fed_id)
     data = _fed_row(fed_id, m.federation(fed_id))
     members = []
     for addr in m.members(fed_id):
@@ -98,8 +111,11 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
                 "capacity": mem.capacity,
                 "peer_info": mem.peer_info,
                 "active": mem.active,
+                "suspended": mem.suspended,
+                "status": member_status(mem),
                 "joined_at": mem.joined_at,
                 "leave_requested_at": mem.leave_requested_at or None,
+                "withdrawable_at": mem.withdrawable_at or None,
             }
         )
     data["member_list"] = members
@@ -120,13 +136,29 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
                 r["stake"],
                 r["capacity"],
                 r["peer_info"],
-                "yes" if r["active"] else "left",
+                r["status"],
                 S.utc(r["joined_at"]) if r["joined_at"] else "",
+                S.utc(r["withdrawable_at"]) if r["withdrawable_at"] else "",
             )
             for r in d["member_list"]
         )
-        cols = ("address", "stake (MILON)", "capacity", "peer info", "active", "joined")
-        return head + "\n" + S.table("Members", cols, rows)
+        cols = (
+            "address",
+            "stake (MILON)",
+            "capacity",
+            "peer info",
+            "status",
+            "joined",
+            "withdrawable from",
+        )
+        suspended = [r["address"] for r in d["member_list"] if r["suspended"]]
+        note = (
+            f"\n{len(suspended)} suspended: slashed below the minimum stake, no work until "
+            f"topped up (`milon fed add-stake {d['id']} AMOUNT`)"
+            if suspended
+            else ""
+        )
+        return head + "\n" + S.table("Members", cols, rows) + note
 
     ctx.emit(data, human)
     return 0
@@ -209,198 +241,3 @@ def _metadata_hash(path: Path | None) -> bytes:
     if len(data) > MAX_METADATA_BYTES:
         raise BadInputError(f"metadata file {path} is {len(data)} bytes, over 1 MiB")
     return hashlib.sha256(data).digest()
-
-
-# ---------------------------------------------------------------- join / leave / withdraw
-
-
-def _configure_join(p: argparse.ArgumentParser) -> None:
-    _fed_id(p)
-    p.add_argument("--stake", required=True, metavar="AMOUNT", help="stake in MILON")
-    p.add_argument(
-        "--capacity",
-        metavar="N",
-        help="capacity score (default: measured now with the compute benchmark)",
-    )
-    p.add_argument(
-        "--peer-info", default="", metavar="STR", help="libp2p multiaddr(s) to reach you"
-    )
-    p.add_argument(
-        "--benchmark-seconds",
-        type=float,
-        default=2.5,
-        metavar="S",
-        help="benchmark length when --capacity is not given (default 2.5)",
-    )
-    S.add_chain_args(p)
-
-
-@REGISTRY.command(
-    "fed", "join", summary="stake MILON and join a federation", configure=_configure_join
-)
-def _join(args: argparse.Namespace, ctx: Context) -> int:
-    stake = S.parse_amount(args.stake, "--stake")
-    if stake == 0:
-        raise BadInputError("--stake must be more than 0")
-    capacity = None
-    if args.capacity is not None:
-        capacity = S.positive_int(args.capacity, "--capacity", maximum=2**64 - 1)
-    if len(args.peer_info.encode()) > MAX_PEER_INFO:
-        raise BadInputError(
-            f"--peer-info is {len(args.peer_info.encode())} bytes, over {MAX_PEER_INFO}"
-        )
-    m = _milon(ctx, args)
-    fed_id = _existing(m, args.fed_id)
-    fed = m.federation(fed_id)
-    if stake < fed.min_stake:
-        raise BadInputError(
-            f"--stake {args.stake} is below federation {fed_id}'s minimum of "
-            f"{S.format_amount(fed.min_stake)} MILON"
-        )
-    sender = S.signer(ctx, args, m.client)
-    _check_can_join(m, fed_id, fed, sender.address)
-    balance = m.balance(sender.address)
-    if balance < stake:
-        raise BadInputError(
-            f"{sender.address} holds {S.format_amount(balance)} MILON, less than the stake "
-            f"{args.stake}"
-        )
-    if capacity is None:
-        capacity = _benchmark(ctx, args.benchmark_seconds)
-    m.join(sender, fed_id, stake, capacity, args.peer_info)
-    mem = m.member(fed_id, sender.address)
-    data = {
-        "federation": fed_id,
-        "address": sender.address,
-        "stake": S.format_amount(mem.stake),
-        "capacity": mem.capacity,
-        "peer_info": mem.peer_info,
-    }
-    ctx.emit(
-        data,
-        lambda d: (
-            f"{d['address']} joined federation {d['federation']} with "
-            f"{d['stake']} MILON staked, capacity {d['capacity']}"
-        ),
-    )
-    return 0
-
-
-def _check_can_join(m: Milon, fed_id: int, fed: Any, address: str) -> None:
-    """The usual refusals as plain sentences instead of custom-error names."""
-    from milon_app.chain.bindings import Admission
-
-    mem = m.member(fed_id, address)
-    if mem.active:
-        raise BadInputError(f"{address} is already a member of federation {fed_id}")
-    if mem.stake:
-        raise BadInputError(
-            f"{address} left federation {fed_id} and its stake is still locked: "
-            f"`milon fed withdraw {fed_id}` after the cooldown, then join again"
-        )
-    if fed.admission is Admission.GOVERNANCE and not mem.admitted:
-        raise BadInputError(
-            f"federation {fed_id} admits members by governance and {address} is not admitted: "
-            f"`milon gov propose admit {fed_id} {address}`"
-        )
-
-
-def _benchmark(ctx: Context, seconds: float) -> int:
-    import torch
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    from milon_app.compute.benchmark import measure_capacity
-
-    ctx.info(f"no --capacity given: measuring training capacity ({seconds:g} s, digits MLP)…")
-    if ctx.config.compute.max_threads > 0:
-        torch.set_num_threads(ctx.config.compute.max_threads)
-    with Progress(
-        TextColumn("benchmark"), BarColumn(), console=Console(file=ctx.err), transient=True
-    ) as bar:
-        task = bar.add_task("bench", total=1.0)
-        result = measure_capacity(
-            ctx.config.compute.device,
-            duration_s=seconds,
-            progress=lambda f: bar.update(task, completed=f),
-        )
-    ctx.info(f"capacity {result.score} ({result.samples_per_s:,.0f} samples/s on {result.device})")
-    return result.score
-
-
-def _configure_member_op(p: argparse.ArgumentParser) -> None:
-    _fed_id(p)
-    S.add_chain_args(p)
-
-
-@REGISTRY.command(
-    "fed",
-    "leave",
-    summary="stop taking work; the stake unlocks after the cooldown",
-    configure=_configure_member_op,
-)
-def _leave(args: argparse.Namespace, ctx: Context) -> int:
-    m = _milon(ctx, args)
-    fed_id = _existing(m, args.fed_id)
-    sender = S.signer(ctx, args, m.client)
-    if not m.member(fed_id, sender.address).active:
-        raise BadInputError(f"{sender.address} is not an active member of federation {fed_id}")
-    m.request_leave(sender, fed_id)
-    mem = m.member(fed_id, sender.address)
-    cooldown = int(m.client.call(m.suite.registry.functions.leaveCooldown()))
-    ready = mem.leave_requested_at + cooldown
-    data = {
-        "federation": fed_id,
-        "address": sender.address,
-        "stake": S.format_amount(mem.stake),
-        "withdrawable_at": ready,
-        "withdrawable_at_utc": S.utc(ready),
-    }
-    now = m.client.now()
-    ctx.emit(
-        data,
-        lambda d: (
-            f"left federation {d['federation']}; {d['stake']} MILON can be withdrawn "
-            f"from {d['withdrawable_at_utc']} ({S.relative(ready, now)}, chain time) with "
-            f"`milon fed withdraw {d['federation']}`"
-        ),
-    )
-    return 0
-
-
-@REGISTRY.command(
-    "fed", "withdraw", summary="take the stake back after leaving", configure=_configure_member_op
-)
-def _withdraw(args: argparse.Namespace, ctx: Context) -> int:
-    m = _milon(ctx, args)
-    fed_id = _existing(m, args.fed_id)
-    sender = S.signer(ctx, args, m.client)
-    mem = m.member(fed_id, sender.address)
-    if mem.active:
-        raise BadInputError(
-            f"{sender.address} is still an active member of federation {fed_id}: "
-            f"run `milon fed leave {fed_id}` first"
-        )
-    if mem.stake == 0:
-        raise BadInputError(f"{sender.address} has no stake to withdraw in federation {fed_id}")
-    cooldown = int(m.client.call(m.suite.registry.functions.leaveCooldown()))
-    ready, now = mem.leave_requested_at + cooldown, m.client.now()
-    if now < ready:
-        raise BadInputError(
-            f"the stake in federation {fed_id} is locked until {S.utc(ready)} "
-            f"({S.relative(ready, now)}, chain time)"
-        )
-    pending = m.pending_work(fed_id, sender.address)
-    if pending:
-        raise BadInputError(
-            f"{sender.address} still has work in {pending} unfinished round(s) of federation "
-            f"{fed_id}; withdraw once they are finalized or timed out"
-        )
-    m.withdraw_stake(sender, fed_id)
-    data = {
-        "federation": fed_id,
-        "address": sender.address,
-        "withdrawn": S.format_amount(mem.stake),
-    }
-    ctx.emit(data, lambda d: f"withdrew {d['withdrawn']} MILON from federation {d['federation']}")
-    return 0

@@ -1,5 +1,8 @@
 """``milon gov list|propose|vote|delegate|queue|execute``: token-holder governance.
 
+Parameters and slashing (``gov params``, ``gov propose param|slash``) live in
+:mod:`milon_app.cli.cmd_gov_params`.
+
 Queue and execute need the proposal's exact (targets, values, calldatas,
 description); :mod:`milon_app.chain.proposals` reads them back from the
 governor's ``ProposalCreated`` events, as it does for the window. Voting
@@ -17,7 +20,7 @@ from milon_app.cli import session as S
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError, NotFoundError
-from milon_app.units import format_amount, parse_amount
+from milon_app.units import format_amount
 
 if TYPE_CHECKING:
     from milon_app.chain.deploy import Suite
@@ -25,11 +28,10 @@ if TYPE_CHECKING:
     from milon_app.chain.proposals import Proposal
 
 REGISTRY.group(("gov",), "governance: proposals, votes, delegation")
-REGISTRY.group(("gov", "propose"), "make a proposal: param, admit, remove or release")
+REGISTRY.group(("gov", "propose"), "make a proposal: param, slash, admit, remove or release")
 
 SUPPORT = ("for", "against", "abstain")
 Builder = Callable[["Governance", argparse.Namespace], "ProposalCall"]
-AMOUNT_PARAMETERS = ("min-stake-floor",)  # values in MILON; the others are plain integers
 
 
 def _open(ctx: Context, args: argparse.Namespace) -> tuple[Suite, Governance]:
@@ -150,46 +152,22 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
 # ---------------------------------------------------------------- propose
 
 
-def _configure_param(p: argparse.ArgumentParser) -> None:
-    # the names live in milon_app.chain.governance.PARAMETERS (importing it here would pull
-    # web3 into `milon --help`); a wrong name is answered with the full list
-    p.add_argument(
-        "name", metavar="NAME", help="e.g. min-stake-floor, slash-bps, leave-cooldown, max-members"
-    )
-    p.add_argument("value", metavar="VALUE", help="new value (min-stake-floor in MILON)")
-    _proposal_opts(p)
-
-
 def _configure_member(p: argparse.ArgumentParser) -> None:
     p.add_argument("fed_id", metavar="FED", help="federation id")
     p.add_argument("address", metavar="ADDRESS", help="the member's account")
-    _proposal_opts(p)
+    proposal_opts(p)
 
 
 def _configure_release(p: argparse.ArgumentParser) -> None:
     p.add_argument("job_id", metavar="JOB", help="job id")
     p.add_argument("model_hash", metavar="MODEL_HASH", help="sha256 of the model (64 hex)")
     p.add_argument("uri", metavar="URI", help="where the released model can be fetched")
-    _proposal_opts(p)
+    proposal_opts(p)
 
 
-def _proposal_opts(p: argparse.ArgumentParser) -> None:
+def proposal_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", default="", metavar="TEXT", help="proposal text")
     S.add_chain_args(p)
-
-
-def _build_param(gov: Governance, args: argparse.Namespace) -> ProposalCall:
-    from milon_app.chain.governance import PARAMETERS
-
-    if args.name not in PARAMETERS:
-        raise BadInputError(
-            f"unknown parameter {args.name!r}: expected one of {', '.join(PARAMETERS)}"
-        )
-    if args.name in AMOUNT_PARAMETERS:
-        value = parse_amount(args.value, args.name)
-    else:
-        value = S.positive_int(args.value, args.name, minimum=0, maximum=2**256 - 1)
-    return gov.set_parameter(args.name, value, args.description)
 
 
 def _build_admit(gov: Governance, args: argparse.Namespace) -> ProposalCall:
@@ -210,7 +188,8 @@ def _build_release(gov: Governance, args: argparse.Namespace) -> ProposalCall:
     return gov.approve_release(job, digest, args.uri, args.description)
 
 
-def _propose(args: argparse.Namespace, ctx: Context, build: Builder) -> int:
+def propose(args: argparse.Namespace, ctx: Context, build: Builder) -> int:
+    """Build the call (checking the input), refuse a duplicate, propose, say when voting runs."""
     suite, gov = _open(ctx, args)
     call = build(gov, args)
     pid = gov.proposal_id(call)
@@ -252,21 +231,20 @@ def _warn_no_power(ctx: Context, address: str, snapshot: int) -> None:
     )
 
 
-def _propose_with(build: Builder) -> Callable[[argparse.Namespace, Context], int]:
+def propose_with(build: Builder) -> Callable[[argparse.Namespace, Context], int]:
     def run(args: argparse.Namespace, ctx: Context) -> int:
-        return _propose(args, ctx, build)
+        return propose(args, ctx, build)
 
     return run
 
 
 for _name, _build, _conf, _summary in (
-    ("param", _build_param, _configure_param, "change a protocol parameter"),
     ("admit", _build_admit, _configure_member, "admit a member to a governance federation"),
     ("remove", _build_remove, _configure_member, "remove a member from a federation"),
     ("release", _build_release, _configure_release, "approve a job's model as a release"),
 ):
     REGISTRY.command("gov", "propose", _name, summary=_summary, configure=_conf)(
-        _propose_with(_build)
+        propose_with(_build)
     )
 
 

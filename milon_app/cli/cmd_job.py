@@ -1,7 +1,11 @@
-"""``milon job list|show|create|download``: training jobs as their owner and members see them.
+"""``milon job list|create|download``: training jobs as their owner and members see them.
+
+``job show`` (a round's phase, committee and verdicts) is in :mod:`milon_app.cli.cmd_job_show`.
 
 Specs never go on chain: their bytes go into the local blob store (so this
-node can serve them to members) and only their sha256 is recorded.
+node can serve them to members) and only their sha256 is recorded. Once the
+job has its id, the blobs are pinned to it: the node serves a blob only to
+those with a part in a job it is pinned to.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from milon_app.errors import BadInputError, NotFoundError
 from milon_app.federation.types import RULE_NAMES
 
 if TYPE_CHECKING:
-    from milon_app.chain.bindings import Job, Milon, Round
+    from milon_app.chain.bindings import Job, Milon
     from milon_app.compute.datasets import DatasetSpec
     from milon_app.compute.model_spec import ModelSpec
     from milon_app.store.blobs import BlobStore
@@ -29,14 +33,14 @@ PIN_OWNER = "owner"  # the same pin owner the node's job-owner role uses
 ZERO = b"\0" * 32
 
 
-def _milon(ctx: Context, args: argparse.Namespace) -> Milon:
+def milon_of(ctx: Context, args: argparse.Namespace) -> Milon:
     from milon_app.chain.bindings import Milon
 
     _client, suite = S.open_chain(ctx, args)
     return Milon(suite)
 
 
-def _existing_job(m: Milon, text: str) -> int:
+def existing_job(m: Milon, text: str) -> int:
     job_id = S.positive_int(text, "job id")
     count = m.job_count()
     if job_id > count:
@@ -53,7 +57,7 @@ def _blob_store(ctx: Context) -> BlobStore:
     return BlobStore((Path(node_dir) if node_dir else ctx.paths.data_dir) / "blobs")
 
 
-def _job_row(job_id: int, j: Job) -> dict[str, Any]:
+def job_row(job_id: int, j: Job) -> dict[str, Any]:
     p = j.params
     return {
         "id": job_id,
@@ -67,7 +71,8 @@ def _job_row(job_id: int, j: Job) -> dict[str, Any]:
         "reward_per_epoch": S.format_amount(p.reward_per_epoch),
         "escrow_remaining": S.format_amount(j.escrow_remaining),
         "rule": p.aggregation_rule.name.lower().replace("_", "-"),
-        "validator_quorum": p.validator_quorum,
+        "committee_size": p.committee_size,  # 0: the governed default
+        "max_samples": p.max_samples,  # 0: no bound
         "round_duration_s": p.round_duration,
         "model_spec_hash": p.model_spec_hash.hex(),
         "dataset_spec_hash": p.dataset_spec_hash.hex(),
@@ -88,8 +93,8 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 @REGISTRY.command("job", "list", summary="list training jobs", configure=_configure_list)
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     fed = None if args.fed is None else S.positive_int(args.fed, "--fed")
-    m = _milon(ctx, args)
-    rows = [_job_row(i, m.job(i)) for i in range(1, m.job_count() + 1)]
+    m = milon_of(ctx, args)
+    rows = [job_row(i, m.job(i)) for i in range(1, m.job_count() + 1)]
     rows = [r for r in rows if fed is None or r["federation"] == fed]
 
     def human(data: list[dict[str, Any]]) -> str:
@@ -118,118 +123,6 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _configure_show(p: argparse.ArgumentParser) -> None:
-    p.add_argument("job_id", metavar="ID", help="job id")
-    S.add_chain_args(p, account="none")
-
-
-def phase(rnd: Round, now: int) -> str:
-    """Where a round stands by chain time (the contract's own deadlines)."""
-    if rnd.finalized:
-        return "finalized"
-    if rnd.timed_out:
-        return "timed out"
-    if now <= rnd.accept_deadline:
-        return "accepting assignments"
-    if now <= rnd.commit_deadline:
-        return "training (commit updates)"
-    if now <= rnd.reveal_deadline:
-        return "revealing updates"
-    if now <= rnd.proposal_deadline:
-        return "validating (proposals)"
-    return "stuck: past every deadline (anyone may time it out)"
-
-
-@REGISTRY.command(
-    "job",
-    "show",
-    summary="a job, its current round and the members' assignments",
-    configure=_configure_show,
-)
-def _show(args: argparse.Namespace, ctx: Context) -> int:
-    m = _milon(ctx, args)
-    job_id = _existing_job(m, args.job_id)
-    data = _job_row(job_id, m.job(job_id))
-    now = m.client.now()
-    data["chain_time"] = now
-    r = data["current_round"]
-    data["round"] = None
-    if r > 0:
-        rnd = m.round(job_id, r)
-        assignments = []
-        for who in m.round_members(job_id, r):
-            a = m.assignment(job_id, r, who)
-            assignments.append(
-                {
-                    "member": who,
-                    "epochs": a.epochs,
-                    "capacity": a.capacity,
-                    "state": a.state.name.lower(),
-                    "num_samples": a.num_samples,
-                    "update_hash": a.update_hash.hex() if a.update_hash != ZERO else None,
-                }
-            )
-        data["round"] = {
-            "number": r,
-            "phase": phase(rnd, now),
-            "epochs": rnd.epochs,
-            "started_at": rnd.started_at,
-            "accept_deadline": rnd.accept_deadline,
-            "commit_deadline": rnd.commit_deadline,
-            "reveal_deadline": rnd.reveal_deadline,
-            "proposal_deadline": rnd.proposal_deadline,
-            "base_model_hash": rnd.base_model_hash.hex(),
-            "new_model_hash": rnd.new_model_hash.hex() if rnd.new_model_hash != ZERO else None,
-            "assignments": assignments,
-        }
-    ctx.emit(data, _render_show)
-    return 0
-
-
-def _render_show(d: dict[str, Any]) -> str:
-    now = d["chain_time"]
-    head = S.pairs(
-        [
-            ("job", f"{d['id']} in federation {d['federation']} ({d['status']})"),
-            ("owner", d["owner"]),
-            ("epochs", f"{d['epochs_done']}/{d['total_epochs']}, {d['epochs_per_round']} a round"),
-            (
-                "reward",
-                f"{d['reward_per_epoch']} MILON per epoch; escrow left {d['escrow_remaining']}",
-            ),
-            ("aggregation", f"{d['rule']}, validator quorum {d['validator_quorum']}"),
-            ("round duration", S.duration(d["round_duration_s"])),
-            ("model spec", d["model_spec_hash"]),
-            ("dataset spec", d["dataset_spec_hash"]),
-            ("global model", d["global_model_hash"]),
-            ("final model", d["final_model_hash"] or "-"),
-        ]
-    )
-    rnd = d["round"]
-    if rnd is None:
-        return head + "\nno round started yet"
-    deadlines = S.pairs(
-        [
-            (f"round {rnd['number']}", f"{rnd['phase']}, {rnd['epochs']} epochs"),
-            *(
-                (name, f"{S.utc(rnd[key])} ({S.relative(rnd[key], now)})")
-                for name, key in (
-                    ("accept until", "accept_deadline"),
-                    ("commit until", "commit_deadline"),
-                    ("reveal until", "reveal_deadline"),
-                    ("propose until", "proposal_deadline"),
-                )
-            ),
-        ]
-    )
-    rows = (
-        (a["member"], a["epochs"], a["capacity"], a["state"], a["num_samples"] or "")
-        for a in rnd["assignments"]
-    )
-    cols = ("member", "epochs", "capacity", "state", "samples")
-    return f"{head}\n\n{deadlines}\n" + S.table("Assignments", cols, rows)
-
-
 # ---------------------------------------------------------------- create
 
 
@@ -256,7 +149,19 @@ def _configure_create(p: argparse.ArgumentParser) -> None:
         help="MILON paid per accepted epoch; epochs x reward is escrowed now",
     )
     p.add_argument("--rule", choices=RULES, default="fedavg", help="aggregation rule")
-    p.add_argument("--quorum", default="1", metavar="N", help="agreeing validators needed (1)")
+    p.add_argument(
+        "--committee",
+        default="0",
+        metavar="N",
+        help="validator committee size, within the governed bounds (default 0: the governed "
+        "default; every active member when there are fewer)",
+    )
+    p.add_argument(
+        "--max-samples",
+        default="0",
+        metavar="N",
+        help="cap on the sample count an update weighs with in aggregation (default 0: none)",
+    )
     p.add_argument(
         "--round-duration", default="600", metavar="SECONDS", help="training window (600)"
     )
@@ -290,6 +195,21 @@ def resolve_dataset(text: str) -> DatasetSpec:
         raise BadInputError(f"{path}: {exc}") from None
 
 
+def check_committee(m: Milon, size: int) -> None:
+    """0 (the governed default) or within [committee-min, committee-max] as governed now."""
+    from milon_app.chain.bindings import Param
+
+    if size == 0:
+        return
+    params = m.params()
+    low, high = params[Param.COMMITTEE_MIN], params[Param.COMMITTEE_MAX]
+    if not low <= size <= high:
+        raise BadInputError(
+            f"--committee {size} is outside the governed bounds {low}..{high} "
+            f"(or 0 for the default, {params[Param.COMMITTEE_DEFAULT]})"
+        )
+
+
 @REGISTRY.command(
     "job",
     "create",
@@ -299,6 +219,7 @@ def resolve_dataset(text: str) -> DatasetSpec:
 def _create(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import AggregationRule, JobParams
     from milon_app.compute.weights import encode_state
+    from milon_app.node.jobs import pin_owner
 
     fed = S.positive_int(args.fed, "--fed")
     epochs = S.positive_int(args.epochs, "--epochs", maximum=2**32 - 1)
@@ -306,10 +227,12 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     reward = S.parse_amount(args.reward_per_epoch, "--reward-per-epoch")
     if reward == 0:
         raise BadInputError("--reward-per-epoch must be more than 0")
-    quorum = S.positive_int(args.quorum, "--quorum", maximum=255)
+    committee = S.positive_int(args.committee, "--committee", minimum=0, maximum=255)
+    max_samples = S.positive_int(args.max_samples, "--max-samples", minimum=0, maximum=2**64 - 1)
     round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
     spec, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
-    m = _milon(ctx, args)
+    m = milon_of(ctx, args)
+    check_committee(m, committee)
     if fed > m.federation_count():
         raise NotFoundError(f"federation {fed} does not exist (see `milon fed list`)")
     sender = S.signer(ctx, args, m.client)
@@ -336,11 +259,14 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
         epochs_per_round=per_round,
         reward_per_epoch=reward,
         aggregation_rule=AggregationRule[args.rule.upper().replace("-", "_")],
-        validator_quorum=quorum,
+        committee_size=committee,
         round_duration=round_s,
+        max_samples=max_samples,
     )
     job_id = m.create_job(sender, params)
-    data = _job_row(job_id, m.job(job_id))
+    for digest in digests:  # a blob pinned to no job is served to nobody (node/peers.py)
+        store.pin(digest, pin_owner(job_id))
+    data = job_row(job_id, m.job(job_id))
     data["escrow"] = S.format_amount(escrow)
     data["blob_store"] = str(store.root)
     ctx.emit(
@@ -381,8 +307,8 @@ def _download(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.compute.weights import decode_state
     from milon_app.node.export import export_model
 
-    m = _milon(ctx, args)
-    job_id = _existing_job(m, args.job_id)
+    m = milon_of(ctx, args)
+    job_id = existing_job(m, args.job_id)
     job = m.job(job_id)
     if job.status is JobStatus.COMPLETED:
         digest = job.final_model_hash.hex()

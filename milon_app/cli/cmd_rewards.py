@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from milon_app.cli import session as S
+from milon_app.cli.cmd_fed import member_status
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError
@@ -31,7 +32,8 @@ def overview(m: Any, who: str) -> dict[str, Any]:
                     "federation": fed_id,
                     "stake": S.format_amount(mem.stake),
                     "active": mem.active,
-                    "pending_rounds": m.pending_work(fed_id, who),
+                    "status": member_status(mem),
+                    "pending_work": m.pending_work(fed_id, who),  # assignments + seats
                 }
             )
     return {
@@ -59,15 +61,16 @@ def _render(d: dict[str, Any]) -> str:
     )
     if not d["stakes"]:
         return head + "\nno stake in any federation"
-    rows = (
-        (s["federation"], s["stake"], "yes" if s["active"] else "leaving", s["pending_rounds"])
-        for s in d["stakes"]
-    )
-    return (
-        head
-        + "\n"
-        + S.table("Stakes", ("federation", "stake (MILON)", "active", "rounds pending"), rows)
-    )
+    rows = ((s["federation"], s["stake"], s["status"], s["pending_work"]) for s in d["stakes"])
+    cols = ("federation", "stake (MILON)", "status", "open assignments + seats")
+    table = S.table("Stakes", cols, rows)
+    suspended = [s["federation"] for s in d["stakes"] if s["status"] == "suspended"]
+    if suspended:
+        table += (
+            f"suspended in federation {', '.join(map(str, suspended))}: slashed below the "
+            "minimum stake; top up with `milon fed add-stake FED AMOUNT` to take work again"
+        )
+    return head + "\n" + table
 
 
 def _milon(ctx: Context, args: argparse.Namespace) -> Any:

@@ -77,8 +77,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_demo",
     "milon_app.cli.cmd_status",
     "milon_app.cli.cmd_fed",
+    "milon_app.cli.cmd_fed_member",
     "milon_app.cli.cmd_job",
+    "milon_app.cli.cmd_job_show",
     "milon_app.cli.cmd_gov",
+    "milon_app.cli.cmd_gov_params",
     "milon_app.cli.cmd_rewards",
 )
 

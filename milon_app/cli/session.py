@@ -34,6 +34,7 @@ WEI = 10**18
 DEVNET_CHAIN_ID = 31337  # anvil/hardhat default: the only chain where dev keys are accepted
 MAX_DEV_ACCOUNT = 999
 
+
 def positive_int(text: str, what: str, *, maximum: int | None = None, minimum: int = 1) -> int:
     try:
         value = int(text)

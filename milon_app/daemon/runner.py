@@ -187,9 +187,18 @@ class Daemon:
         self.node.owner.eval_data = eval_data
 
     def _join_federations(self) -> None:
+        """Join the configured federations; a suspended or leaving membership is reported in
+        the log (a join would revert) and left for the user to resolve."""
+        from milon_app.node.events import NodeError
+
         node = self.node
         for fed in self.cfg.federations:
-            if node.milon.member(fed.id, node.address).active:
+            mem = node.milon.member(fed.id, node.address)
+            if mem.active:
+                continue
+            why = membership_problem(fed.id, mem)
+            if why:
+                node.publish(NodeError(node=node.address, where="federations", message=why))
                 continue
             stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
             capacity = fed.capacity or _benchmark_capacity()
@@ -257,6 +266,21 @@ class Daemon:
 
     def _on_signal(self, _sig: int, _frame: FrameType | None) -> None:
         self._stop.set()
+
+
+def membership_problem(fed_id: int, mem: Any) -> str:
+    """Why this node cannot (re)join federation ``fed_id`` now ("" when it can)."""
+    if mem.suspended:
+        return (
+            f"suspended in federation {fed_id}: slashed below its minimum stake; no work until "
+            f"topped up with `milon fed add-stake {fed_id} AMOUNT`"
+        )
+    if mem.stake:
+        return (
+            f"left federation {fed_id} and the stake is still locked: `milon fed withdraw "
+            f"{fed_id}` after the cooldown, then the daemon joins again on its next start"
+        )
+    return ""
 
 
 def _benchmark_capacity() -> int:

@@ -25,7 +25,7 @@ def make_transport(
         store,
         listen=[cfg.p2p.listen],
         bootstrap=list(cfg.p2p.bootstrap),
-        authorize=member_authorizer(suite),
+        authorize=member_authorizer(suite, store),
         on_event=transport_event_sink(bus, address),
     )
     return transport, peer_resolver(suite)

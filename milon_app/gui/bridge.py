@@ -26,9 +26,10 @@ class EventBridge(QObject):
     training = Signal(object)  # TrainingProgress
     training_finished = Signal(object)
     assignment = Signal(object)  # EpochsAssigned, AssignmentDecision
-    round_changed = Signal(object)  # RoundStarted, UpdatesValidated, RoundFinalized, timeouts
+    round_changed = Signal(object)  # RoundStarted, VerdictsTallied, RoundFinalized, timeouts
+    committee = Signal(object)  # CommitteeDrawn, VerdictSubmitted, ModelConfirmed: duty
     job_changed = Signal(object)  # JobCreated, JobCompleted
-    money = Signal(object)  # RewardCredited, RewardClaimed, Slashed
+    money = Signal(object)  # RewardCredited, ValidatorPaid, RewardClaimed, Slashed
     peers = Signal(object)  # PeerStatus
     governance = Signal(object)  # ProposalStateChanged
     error = Signal(object)  # NodeError
@@ -41,13 +42,13 @@ class EventBridge(QObject):
         ((ev.TrainingFinished,), "training_finished"),
         ((ev.EpochsAssigned, ev.AssignmentDecision), "assignment"),
         (
-            (ev.RoundStarted, ev.UpdatesValidated, ev.RoundFinalized, ev.RoundEvaluated,
-             ev.RoundTimedOut,
-             ev.ProposalSubmitted, ev.UpdateCommitted, ev.UpdateRevealed),
+            (ev.RoundStarted, ev.VerdictsTallied, ev.RoundFinalized, ev.RoundEvaluated,
+             ev.RoundTimedOut, ev.UpdateCommitted, ev.UpdateRevealed),
             "round_changed",
         ),
+        ((ev.CommitteeDrawn, ev.VerdictSubmitted, ev.ModelConfirmed), "committee"),
         ((ev.JobCreated, ev.JobCompleted, ev.FederationJoined), "job_changed"),
-        ((ev.RewardCredited, ev.RewardClaimed, ev.Slashed), "money"),
+        ((ev.RewardCredited, ev.ValidatorPaid, ev.RewardClaimed, ev.Slashed), "money"),
         ((ev.PeerStatus,), "peers"),
         ((ev.ProposalStateChanged,), "governance"),
         ((ev.NodeError,), "error"),

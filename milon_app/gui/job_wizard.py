@@ -119,7 +119,7 @@ class ModelPage(QWizardPage):
 
 
 class TrainingPage(QWizardPage):
-    """Rounds, epochs, reward, rule, quorum, shared data, and what it will cost."""
+    """Rounds, epochs, reward, rule, committee size, shared data, and what it will cost."""
 
     def __init__(self, wizard: JobWizard) -> None:
         super().__init__()
@@ -137,8 +137,10 @@ class TrainingPage(QWizardPage):
         self.rule = QComboBox()
         for name in RULE_NAMES:
             self.rule.addItem(RULE_HINTS.get(name, name), name)
-        self.quorum = QSpinBox()
-        self.quorum.setRange(1, F.MAX_QUORUM)
+        self.committee = QSpinBox()
+        self.committee.setRange(0, F.MAX_COMMITTEE)  # governed bounds: checked, with a reason
+        self.committee.setSpecialValueText("governed default")
+        self.committee_hint = hint("")
         self.shared = QCheckBox("Shared data: split my copy of the dataset into one shard a member")
         self.estimate = QLabel("")
         self.estimate.setObjectName("estimate")
@@ -153,7 +155,8 @@ class TrainingPage(QWizardPage):
                     ("Epochs per round", self.epochs),
                     ("Reward per epoch (MILON)", self.reward),
                     ("Aggregation rule", self.rule),
-                    ("Validator quorum", self.quorum),
+                    ("Committee size", self.committee),
+                    ("", self.committee_hint),
                     ("", self.shared),
                 ],
             )
@@ -161,13 +164,14 @@ class TrainingPage(QWizardPage):
         layout.addWidget(
             hint(
                 "Each round's epochs are split across the federation's members by capacity; "
-                "the quorum is how many validators must agree on the new model."
+                "a committee drawn by stake judges every update and confirms the new model. "
+                "Rejected updates are neither paid nor aggregated."
             )
         )
         layout.addWidget(self.estimate)
         layout.addWidget(self.error)
         layout.addStretch(1)
-        for spin in (self.rounds, self.epochs, self.quorum):
+        for spin in (self.rounds, self.epochs, self.committee):
             spin.valueChanged.connect(self.update_estimate)
         self.reward.textChanged.connect(self.update_estimate)
 
@@ -176,7 +180,11 @@ class TrainingPage(QWizardPage):
         if self.w.facts is None:
             self.estimate.setText("Escrow: reading your balance…")
             return
-        est = F.estimate(self.w.form(), self.w.facts.balance)
+        form = self.w.form()
+        est = F.estimate(form, self.w.facts.balance)
+        self.committee_hint.setText(
+            f"{self.w.facts.committee_text}. {F.committee_note(form, self.w.facts)}".strip()
+        )
         self.estimate.setText(est.text)
         self.estimate.setStyleSheet("" if est.enough else f"color: {ERROR_COLOR};")
 
@@ -263,7 +271,7 @@ class JobWizard(QWizard):
             epochs_per_round=t.epochs.value(),
             reward_per_epoch=t.reward.text(),
             rule=str(t.rule.currentData()),
-            quorum=t.quorum.value(),
+            committee=t.committee.value(),
             shared=t.shared.isChecked(),
         )
 

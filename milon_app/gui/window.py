@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         b.heartbeat.connect(self._on_heartbeat)
         b.assignment.connect(self._on_assignment)
         b.round_changed.connect(self._on_round)
+        b.committee.connect(self._on_committee)
         b.money.connect(self._on_money)
         b.error.connect(self._on_error)
         b.governance.connect(self._on_proposal)
@@ -203,9 +204,21 @@ class MainWindow(QMainWindow):
                 f"Job {e.job_id}, round {e.round}: {e.accepted_count} updates accepted",
             )
 
+    def _on_committee(self, e: ev.Event) -> None:
+        if isinstance(e, ev.CommitteeDrawn) and e.seated and self._mine(e):
+            self.notify(
+                "Committee seat",
+                f"Job {e.job_id}, round {e.round}: your node judges this round's updates",
+            )
+
     def _on_money(self, e: ev.Event) -> None:
         if isinstance(e, ev.RewardCredited) and self._mine(e):
             self.notify("Reward", f"{short_amount(e.amount)} MILON for job {e.job_id}")
+        elif isinstance(e, ev.ValidatorPaid) and self._mine(e):
+            self.notify(
+                "Validator reward",
+                f"{short_amount(e.amount)} MILON for judging job {e.job_id}, round {e.round}",
+            )
         elif isinstance(e, ev.Slashed) and e.member == self.ctx.session.address:
             self.notify("Stake slashed", f"{short_amount(e.amount)} MILON ({e.reason})")
 

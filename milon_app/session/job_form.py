@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 1_000
 MAX_UINT32 = 2**32 - 1
-MAX_QUORUM = 255  # uint8 on chain
-DEFAULT_MAX_EPOCHS_PER_ROUND = 10_000  # TrainingJobs.maxEpochsPerRound at deployment
+DEFAULT_MAX_EPOCHS_PER_ROUND = 10_000  # governed max-epochs-per-round at deployment
+# Governed committee bounds at deployment (committee-min, -default, -max); read from the chain.
+DEFAULT_COMMITTEE = (3, 7, 31)
+MAX_COMMITTEE = 64  # the hard ceiling of committee-max
 FROM_FILE = "file"
 
 # Template id -> what the combo shows. "tabular_mlp" is sized to the chosen dataset.
@@ -74,6 +76,12 @@ class ChainFacts:
     federations: tuple[FederationChoice, ...]
     balance: int
     max_epochs_per_round: int = DEFAULT_MAX_EPOCHS_PER_ROUND
+    committee: tuple[int, int, int] = DEFAULT_COMMITTEE  # governed (min, default, max)
+
+    @property
+    def committee_text(self) -> str:
+        low, default, high = self.committee
+        return f"0 = the governed default ({default}); otherwise {low}..{high}"
 
     def federation(self, fed_id: int) -> FederationChoice:
         for fed in self.federations:
@@ -84,15 +92,17 @@ class ChainFacts:
 
 
 def read_facts(core: NodeCore) -> ChainFacts:
-    """Blocking: federations, the user's MILON balance and the per-round epoch limit."""
+    """Blocking: federations, the user's MILON balance and the governed job limits."""
+    from milon_app.chain.bindings import Param
+
     m = core.milon
     feds = tuple(
         FederationChoice(i, m.federation(i).name, len(m.active_members(i)))
         for i in range(1, m.federation_count() + 1)
     )
-    suite = core.suite
-    limit = int(suite.client.call(suite.jobs.functions.maxEpochsPerRound()))
-    return ChainFacts(feds, m.balance(core.address), limit)
+    p = m.params()
+    committee = (p[Param.COMMITTEE_MIN], p[Param.COMMITTEE_DEFAULT], p[Param.COMMITTEE_MAX])
+    return ChainFacts(feds, m.balance(core.address), p[Param.MAX_EPOCHS_PER_ROUND], committee)
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ class JobForm:
     epochs_per_round: int = 3
     reward_per_epoch: str = "1"  # MILON
     rule: str = "fedavg"
-    quorum: int = 1
+    committee: int = 0  # validator committee size; 0: the governed default
     shared: bool = False
     seed: int = 0
 
@@ -231,7 +241,7 @@ def describe_spec(spec: ModelSpec) -> str:
 
 # -- the whole form ----------------------------------------------------------------------------
 def check_numbers(form: JobForm, facts: ChainFacts) -> None:
-    """Rounds, epochs, reward, rule and quorum; raises BadInputError naming the field."""
+    """Rounds, epochs, reward, rule and committee; raises BadInputError naming the field."""
     fed = facts.federation(form.fed_id)
     if not 1 <= form.rounds <= MAX_ROUNDS:
         raise BadInputError(f"total rounds must be 1..{MAX_ROUNDS}, got {form.rounds}")
@@ -249,12 +259,11 @@ def check_numbers(form: JobForm, facts: ChainFacts) -> None:
         raise BadInputError("reward per epoch must be more than 0 MILON")
     if form.rule not in RULE_NAMES:
         raise BadInputError(f"aggregation rule {form.rule!r} is not one of {', '.join(RULE_NAMES)}")
-    if not 1 <= form.quorum <= MAX_QUORUM:
-        raise BadInputError(f"validator quorum must be 1..{MAX_QUORUM}, got {form.quorum}")
-    if form.quorum > fed.active_members:
+    low, _default, high = facts.committee
+    if form.committee and not low <= form.committee <= high:
         raise BadInputError(
-            f"validator quorum {form.quorum} is more than the {fed.active_members} active "
-            f"members of federation {fed.fed_id}: no round could ever be finalized"
+            f"committee size {form.committee} is outside the governed bounds: "
+            f"{facts.committee_text}"
         )
     if form.shared and fed.active_members < 1:
         raise BadInputError(
@@ -267,6 +276,21 @@ def check_numbers(form: JobForm, facts: ChainFacts) -> None:
             f"({form.total_epochs:,} epochs x {form.reward_per_epoch.strip()}) but you hold "
             f"{grouped(facts.balance)} MILON"
         )
+
+
+def committee_note(form: JobForm, facts: ChainFacts) -> str:
+    """Who will judge the updates: the wizard says it under the committee size."""
+    try:
+        members = facts.federation(form.fed_id).active_members
+    except NotFoundError:
+        return ""
+    size = form.committee or facts.committee[1]
+    if size >= members:
+        return f"Every round, all {members} active members sit on the committee and vote."
+    return (
+        f"Every round, {size} of the {members} active members are drawn by stake to judge each "
+        "update; a majority of their stake decides."
+    )
 
 
 def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
@@ -285,7 +309,7 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
         epochs_per_round=form.epochs_per_round,
         reward_per_epoch=parse_amount(form.reward_per_epoch, "reward per epoch"),
         rule=AggregationRule(RULE_NAMES[form.rule]),
-        validator_quorum=form.quorum,
+        committee_size=form.committee,
         seed=form.seed,
         shared_shards=fed.active_members if form.shared else 0,
     )

@@ -1,9 +1,12 @@
-"""What the job-owner dashboard shows, read from the chain, the node's state and the bus.
+"""What the job-owner dashboard shows, read from the chain and the node's state.
 
 Blocking reads only, returning plain dataclasses, so the tab's worker thread
 calls :func:`read_view` and the GUI thread just paints the result. Accuracy
 comes from this node's own round results (only an owner scores its model);
-accepted and rejected updates come from the validators' events on the bus.
+how each update was judged, and by whom, comes from the chain
+(:func:`milon_app.chain.verdicts.round_verdicts`): the committee's bitmaps and
+the reason codes of its ``VerdictSubmitted`` events. A closed round never
+changes, so its verdicts are read once per tab (``cache``).
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from milon_app.chain.bindings import Job, JobStatus
-from milon_app.node.events import RoundFinalized, UpdatesValidated
+from milon_app.chain.bindings import Job, JobStatus, Param
+from milon_app.session.rounds import round_phase, votes_against, votes_for
 from milon_app.units import short_address
 
 if TYPE_CHECKING:
+    from milon_app.chain.bindings import Milon
+    from milon_app.chain.verdicts import RoundVerdicts
     from milon_app.session.session import Session
 
 ZERO = b"\0" * 32
+VerdictCache = dict[tuple[int, int], "RoundVerdicts"]  # (job, round) -> a closed round's verdicts
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,21 @@ class JobRow:
 @dataclass(frozen=True)
 class RoundRow:
     round: int
-    status: str
+    status: str  # finalized, timed out, or the running round's phase
     accuracy: float | None
-    accepted: int | None
-    rejected: str
+    accepted: int | None  # None until the committee's votes are tallied
+    rejected: str  # "member: reason, reason" per rejected update
     model_hash: str
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One update of a round: its outcome and who voted what, with reasons."""
+
+    member: str
+    outcome: str  # accepted, rejected, undecided, pending, no-show, lapsed
+    accepted_by: str
+    rejected_by: str  # "validator: reason; ..."
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,14 @@ class SeatRow:
 
 
 @dataclass(frozen=True)
+class CommitteeRow:
+    member: str
+    weight: int  # wei of stake at the draw
+    voted: bool
+    confirmed: bool
+
+
+@dataclass(frozen=True)
 class JobDetail:
     job_id: int
     summary: str
@@ -60,6 +84,9 @@ class JobDetail:
     completed: bool
     rounds: list[RoundRow] = field(default_factory=list)
     seats: list[SeatRow] = field(default_factory=list)
+    verdicts: dict[int, list[VerdictRow]] = field(default_factory=dict)  # by round
+    committee: list[CommitteeRow] = field(default_factory=list)  # the current round's
+    phase: str = ""  # the current round's phase, in words
 
     @property
     def points(self) -> tuple[list[int], list[float]]:
@@ -79,7 +106,9 @@ def rule_name(job: Job) -> str:
     return job.params.aggregation_rule.name.lower().replace("_", "-")
 
 
-def read_view(session: Session, selected: int | None, show_all: bool) -> OwnerView:
+def read_view(
+    session: Session, selected: int | None, show_all: bool, cache: VerdictCache | None = None
+) -> OwnerView:
     """Blocking: the job list and, for ``selected`` (else the newest), its detail."""
     core = session.core
     m = core.milon
@@ -103,7 +132,9 @@ def read_view(session: Session, selected: int | None, show_all: bool) -> OwnerVi
             )
         )
     chosen = selected if selected in jobs else (ids[-1] if ids else None)
-    detail = read_detail(session, chosen, jobs[chosen]) if chosen is not None else None
+    detail = None
+    if chosen is not None:
+        detail = read_detail(session, chosen, jobs[chosen], {} if cache is None else cache)
     return OwnerView(rows, detail, show_all)
 
 
@@ -113,64 +144,93 @@ def round_text(job: Job) -> str:
     return f"{job.current_round}/{total}"
 
 
-def read_detail(session: Session, job_id: int, job: Job) -> JobDetail:
+def verdicts_of(m: Milon, job_id: int, r: int, cache: VerdictCache) -> RoundVerdicts:
+    from milon_app.chain.verdicts import round_verdicts
+
+    hit = cache.get((job_id, r))
+    if hit is not None:
+        return hit
+    v = round_verdicts(m, job_id, r)
+    if v.finalized or v.timed_out:
+        cache[(job_id, r)] = v
+    return v
+
+
+def read_detail(session: Session, job_id: int, job: Job, cache: VerdictCache) -> JobDetail:
     core = session.core
     m = core.milon
     names = member_names(session)
     results = {r: (h, acc) for r, h, acc, _info in core.state.round_results(job_id)}
-    validated: dict[int, UpdatesValidated] = {}
-    finalized: dict[int, RoundFinalized] = {}
-    for e in session.bus.history(UpdatesValidated, RoundFinalized):
-        if getattr(e, "job_id", None) != job_id:
-            continue
-        if isinstance(e, UpdatesValidated):
-            validated.setdefault(e.round, e)
-        elif isinstance(e, RoundFinalized):
-            finalized.setdefault(e.round, e)
-    rounds = []
+    now = m.client.now()
+    rounds, verdicts = [], {}
+    phase = ""
     for r in range(1, job.current_round + 1):
-        rnd = m.round(job_id, r)
-        v = validated.get(r)
-        accepted = len(v.accepted) if v else None
-        if accepted is None and r in finalized:
-            accepted = finalized[r].accepted_count
-        rejected = "; ".join(f"{names(a)}: {why}" for a, why in v.rejected) if v else ""
-        status = "finalized" if rnd.finalized else "timed out" if rnd.timed_out else "running"
-        model = rnd.new_model_hash.hex() if rnd.finalized and rnd.new_model_hash != ZERO else ""
+        v = verdicts_of(m, job_id, r, cache)
+        verdicts[r] = [
+            VerdictRow(
+                member=names(u.member),
+                outcome=u.outcome,
+                accepted_by=", ".join(names(a) for a in votes_for(u)),
+                rejected_by="; ".join(f"{names(a)}: {why}" for a, why in votes_against(u)),
+            )
+            for u in v.updates
+            if u.outcome != "declined"
+        ]
+        if v.finalized or v.timed_out:
+            status = "finalized" if v.finalized else "timed out"
+        else:
+            phase = round_phase(m.round(job_id, r), now).text
+            status = phase.split(":")[0]
+        rejected = [
+            f"{names(u.member)}: {', '.join(sorted({why for _a, why in votes_against(u)}))}"
+            for u in v.updates
+            if u.outcome == "rejected"
+        ]
         rounds.append(
             RoundRow(
                 round=r,
                 status=status,
                 accuracy=results.get(r, ("", None))[1],
-                accepted=accepted,
-                rejected=rejected or ("none" if v else ""),
-                model_hash=model[:12],
+                accepted=sum(u.outcome == "accepted" for u in v.updates)
+                if v.tallied or v.timed_out
+                else None,
+                rejected="; ".join(rejected) or ("none" if v.tallied else ""),
+                model_hash=v.model_hash[:12],
             )
         )
-    seats = []
+    seats, committee = [], []
     if job.current_round > 0:
         r = job.current_round
         for who in m.round_members(job_id, r):
             a = m.assignment(job_id, r, who)
             seats.append(SeatRow(names(who), a.epochs, a.state.name.lower(), a.num_samples))
+        committee = [
+            CommitteeRow(names(s.member), s.weight, s.voted, s.confirmed)
+            for s in verdicts_of(m, job_id, r, cache).committee
+        ]
     return JobDetail(
         job_id=job_id,
-        summary=summary(job_id, job),
+        summary=summary(job_id, job, m.params()[Param.COMMITTEE_DEFAULT]),
         current_round=job.current_round,
         completed=job.status is JobStatus.COMPLETED,
         rounds=rounds,
         seats=seats,
+        verdicts=verdicts,
+        committee=committee,
+        phase=phase,
     )
 
 
-def summary(job_id: int, job: Job) -> str:
+def summary(job_id: int, job: Job, committee_default: int) -> str:
     from milon_app.units import format_amount
 
     p = job.params
+    size = p.committee_size or committee_default
+    chosen = "" if p.committee_size else " (the governed default)"
     return (
         f"Job {job_id} · federation {p.fed_id} · {job.status.name.lower()} · "
         f"{p.epochs_per_round} epochs a round, {format_amount(p.reward_per_epoch)} MILON per "
-        f"epoch · {rule_name(job)}, quorum {p.validator_quorum}"
+        f"epoch · {rule_name(job)}, committee of {size}{chosen}"
     )
 
 

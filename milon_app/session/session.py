@@ -45,6 +45,7 @@ class SessionOptions:
     sim_peers: int = 3
     transport: str = ""  # "" = config p2p.transport
     tick_s: float = 0.25
+    sim_partition: str = "iid"  # the simulated members' data split: iid, dirichlet:A, shards:K
 
 
 def network_kind(cfg: Config) -> str:
@@ -161,7 +162,11 @@ class Session:
             client,
             self.bus,
             self._workdir,
-            SimOptions(peers=self.opts.sim_peers, transport=self.transport_kind()),
+            SimOptions(
+                peers=self.opts.sim_peers,
+                transport=self.transport_kind(),
+                partition=self.opts.sim_partition,
+            ),
         )
         self.sim, self.client = sim, client
         self.suite = sim.deploy()

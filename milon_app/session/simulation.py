@@ -6,8 +6,10 @@ simulated members (dev accounts, each a full :class:`NodeCore` with its own
 slice of the built-in datasets). The user's node joins, trains, votes and
 owns jobs among them exactly as on a public network.
 
-Simulated members do not vote: proposals pass on the user's own (delegated)
-tokens, so the governance screens show cause and effect.
+Simulated members do not vote on proposals: those pass on the user's own
+(delegated) tokens, so the governance screens show cause and effect. How the
+members' data is split is an option (``partition``: iid, dirichlet:ALPHA or
+shards:K), so the committee can be watched judging skewed updates too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.errors import BadInputError
+from milon_app.node.local_data import BuiltinPartition
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -40,15 +43,18 @@ MIN_STAKE = 10 * ETHER
 class SimOptions:
     peers: int = 3  # simulated members besides the user
     transport: str = "libp2p"
+    partition: str = "iid"  # how the members' data is split: iid, dirichlet:ALPHA, shards:K
 
     def check(self, dev_accounts: int) -> None:
+        from milon_app.compute.partition import parse_partition
+
         # account 0 deploys and founds the federation; the demo tab needs 3 more at least
         if not 1 <= self.peers <= dev_accounts - 4:
-            raise BadInputError(
-                f"simulated peers must be 1..{dev_accounts - 4}, got {self.peers}"
-            )
+            raise BadInputError(f"simulated peers must be 1..{dev_accounts - 4}, got {self.peers}")
+        parse_partition(self.partition)  # a BadInputError quoting the text
 
 
+@dataclass
 class SimulatedFederation:
     """Deploys the suite, founds a federation, funds the user, starts the peers."""
 
@@ -89,7 +95,6 @@ class SimulatedFederation:
         """Found the federation and bring every simulated member into it."""
         from milon_app.chain.bindings import Milon
         from milon_app.node.core import NodeCore
-        from milon_app.node.local_data import BuiltinPartition
         from milon_app.node.state import StateDB
         from milon_app.node.transports import listen_addrs
         from milon_app.store.blobs import BlobStore
@@ -99,7 +104,6 @@ class SimulatedFederation:
         self.fed_id = milon.create_federation(
             self.founder, FEDERATION_NAME, b"\x00" * 32, MIN_STAKE
         )
-        parts = self.opts.peers + 1  # part 0 is the user's
         for i, acct in enumerate(self.peer_accounts, start=1):
             root = self.workdir / f"peer{i}"
             store = BlobStore(root / "blobs")
@@ -112,7 +116,7 @@ class SimulatedFederation:
                 state=StateDB(root / "state.db"),
                 bus=self.bus,
                 roles=("contributor", "validator", "keeper"),
-                data=BuiltinPartition(i, parts),
+                data=self.data_part(i),
                 threads=1,
                 peer_of=peer_of,
             )
@@ -125,10 +129,15 @@ class SimulatedFederation:
             node.join(self.fed_id, PEER_STAKE, 100 * i, info)
         return self.peers
 
-    def user_data(self) -> Any:
-        from milon_app.node.local_data import BuiltinPartition
+    def data_part(self, index: int) -> BuiltinPartition:
+        """Member ``index``'s data (0: the user's node); iid unless the options say otherwise."""
+        parts = self.opts.peers + 1
+        if self.opts.partition.strip().lower() == "iid":
+            return BuiltinPartition(index, parts)
+        return BuiltinPartition(index, parts, partition=self.opts.partition)
 
-        return BuiltinPartition(0, self.opts.peers + 1)
+    def user_data(self) -> Any:
+        return self.data_part(0)
 
     def stop(self) -> None:
         for node in self.peers:

@@ -184,6 +184,7 @@ def test_parameter_proposal_through_its_whole_life(tab, qtbot, ctx):
     assert gov.state(p.id) is ProposalState.EXECUTED
     assert cell(tab, p.id, "State") == "executed"
     assert suite.client.call(suite.registry.functions.slashBps()) == 1_500
+    assert tab.params_box.row_text("slash-bps")[1] == "1,500 bps (15%)"  # the list follows
 
 
 def _governor_events(session):
@@ -282,3 +283,61 @@ def test_release_template_uses_the_jobs_final_model(tab, qtbot, ctx):
     assert f"Approve the model of job {job_id} ({final.hex()[:12]})" in cell(
         tab, p.id, "Description"
     )
+
+
+def test_parameter_list_shows_every_parameter_and_opens_the_form(tab, qtbot, ctx):
+    from milon_app.chain.governance import PARAMETERS
+
+    box = tab.params_box
+    assert box.table.rowCount() == len(PARAMETERS) == 25
+    assert box.row_text("committee-min") == [
+        "committee-min", "3", "smallest validator committee a job may ask for"
+    ]
+    assert box.row_text("committee-default")[1] == "7"
+    from milon_app.chain.bindings import Param
+
+    bps = ctx.session.milon.params()[Param.PARTICIPATION_BPS]
+    assert box.row_text("participation-bps")[1] == f"{bps:,} bps ({bps / 100:g}%)"
+    assert box.row_text("verdict-window")[1] == "300 s (5m)"
+    assert box.row_text("min-stake-floor")[1] == "1 MILON"
+    # picking a row opens "Change a parameter" on it, with what it means
+    tab.form.select("admit")
+    box.table.selectRow(list(box.values).index("verdict-window"))
+    assert tab.form.template.currentData() == "param"
+    assert tab.form.parameter.currentText() == "verdict-window"
+    assert tab.form.meaning.text() == PARAMETERS["verdict-window"]
+    assert "seconds" in tab.form.value.placeholderText()
+
+
+def test_out_of_bounds_parameter_values_are_refused_before_proposing(tab, qtbot, ctx):
+    propose(qtbot, tab, "param", parameter="committee-min", value="2")
+    assert is_error(tab) and "committee-min must be within 3 .. 64, got 2" in tab.message.text()
+    propose(qtbot, tab, "param", parameter="confirm-bps", value="5000")
+    assert is_error(tab) and "confirm-bps must be within 5,001 bps" in tab.message.text()
+    assert chain_proposals(ctx.session) == []
+    propose(qtbot, tab, "param", parameter="committee-max", value="40")
+    assert not is_error(tab), tab.message.text()
+    (p,) = chain_proposals(ctx.session)
+    assert p.call == ctx.session.governance().set_parameter("committee-max", 40)
+
+
+def test_slash_template_checks_the_cap_and_proposes(tab, qtbot, ctx):
+    s = ctx.session
+    fed, who = s.sim.fed_id, s.sim.peers[0].address  # a simulated member staking 50 MILON
+    propose(qtbot, tab, "slash", slash_fed_id=fed, slash_address=who, slash_amount="6",
+            slash_reason="copied updates")
+    assert is_error(tab) and "at most 10% (gov-slash-cap-bps)" in tab.message.text()
+    assert "5 MILON, asked 6" in tab.message.text()
+    propose(qtbot, tab, "slash", slash_fed_id=fed, slash_address=who, slash_amount="2",
+            slash_reason="  ")
+    assert is_error(tab) and "a slash needs a reason" in tab.message.text()
+    propose(qtbot, tab, "slash", slash_fed_id=fed, slash_address=s.address, slash_amount="1",
+            slash_reason="x")
+    assert is_error(tab) and "has no stake in federation" in tab.message.text()
+    assert chain_proposals(s) == []
+    propose(qtbot, tab, "slash", slash_fed_id=fed, slash_address=who, slash_amount="2",
+            slash_reason="copied updates")
+    assert not is_error(tab), tab.message.text()
+    (p,) = chain_proposals(s)
+    assert p.call == s.governance().slash_member(fed, who, 2 * ETHER, "copied updates")
+    assert cell(tab, p.id, "Description") == f"Slash {who} in federation {fed}: copied updates"

@@ -41,3 +41,25 @@ def test_pause_stops_taking_work_and_resume_restores_the_policy(qtbot, ctx):
     assert tab.pause_button.text() == "Resume node"
     qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
     wait_until(qtbot, lambda: not s.paused and s.core.policy.mode == "auto")
+
+
+def test_committee_events_read_as_sentences_in_the_log(qtbot, ctx):
+    from milon_app.node import events as ev
+
+    tab = NodeTab(ctx)
+    qtbot.addWidget(tab)
+    core = ctx.session.core
+    other = "0x" + "b" * 40
+    core.publish(ev.CommitteeDrawn(job_id=4, round=2, members=(core.address, other),
+                                   weights=(1, 1), seated=True))
+    core.publish(ev.VerdictSubmitted(job_id=4, round=2, accepted=(core.address,),
+                                     rejected=((other, "harmful: loss 9.10 vs median 0.41"),)))
+    core.publish(ev.ModelConfirmed(job_id=4, round=2, model_hash="ab" * 32))
+    core.publish(ev.ValidatorPaid(job_id=4, round=2, amount=3 * 10**17))
+    wait_until(qtbot, lambda: "ValidatorPaid" in tab.log.toPlainText())
+    log = tab.log.toPlainText()
+    assert "job 4 round 2: a committee of 2 was drawn; your node sits on it" in log
+    assert "your verdict accepts 1 update(s), rejects 0xbbbb…bbbb (harmful: loss 9.10" in log
+    assert "you confirmed the aggregated model abababababab…" in log
+    assert "job 4 round 2: 0.30 MILON for your verdicts" in log
+    assert "[[" not in log  # no raw tuples

@@ -71,11 +71,14 @@ def test_create_job_watch_a_round_and_export(qtbot, ctx, session, tmp_path):
 
     t = wizard.training_page
     t.rounds.setValue(1)
-    t.epochs.setValue(3)
+    t.epochs.setValue(6)  # 2 local epochs each: v2 clips every step to the median one
     t.reward.setText("2")
     choose(t.rule, "median")
-    t.quorum.setValue(1)
-    assert "3 epochs x 2 = 6 MILON" in t.estimate.text()
+    assert t.committee.value() == 0 and t.committee.text() == "governed default"
+    hint = t.committee_hint.text()
+    assert "0 = the governed default (7); otherwise 3..31" in hint
+    assert "all 3 active members sit on the committee" in hint
+    assert "6 epochs x 2 = 12 MILON" in t.estimate.text()
     assert "5,000,000 MILON" in t.estimate.text() and "enough" in t.estimate.text()
 
     me = session.address
@@ -89,10 +92,10 @@ def test_create_job_watch_a_round_and_export(qtbot, ctx, session, tmp_path):
     job = session.milon.job(job_id)
     assert job.owner == me
     p = job.params
-    assert (p.fed_id, p.total_epochs, p.epochs_per_round) == (1, 3, 3)
+    assert (p.fed_id, p.total_epochs, p.epochs_per_round) == (1, 6, 6)
     assert p.reward_per_epoch == 2 * WEI
-    assert p.aggregation_rule is AggregationRule.MEDIAN and p.validator_quorum == 1
-    assert before - session.milon.balance(me) == 6 * WEI  # the escrow left the wallet
+    assert p.aggregation_rule is AggregationRule.MEDIAN and p.committee_size == 0
+    assert before - session.milon.balance(me) == 12 * WEI  # the escrow left the wallet
     assert job_id in session.core.state.jobs("owner")
 
     # the simulated members train it; the owner scores the new global model
@@ -118,7 +121,17 @@ def test_create_job_watch_a_round_and_export(qtbot, ctx, session, tmp_path):
     assert acc > 0.15  # trained: well above chance (10%) after one short round
     seats = [cells(tab.seats, r) for r in range(tab.seats.rowCount())]
     assert seats and all("simulated member" in s[0] for s in seats)
-    assert sum(int(s[1]) for s in seats) == 3  # the round's epochs, split over members
+    assert sum(int(s[1]) for s in seats) == 6  # the round's epochs, split over members
+    # the committee: every simulated member (fewer than the default 7), all voted
+    committee = [cells(tab.committee, r) for r in range(tab.committee.rowCount())]
+    assert len(committee) == 3 and all("simulated member" in c[0] for c in committee)
+    assert all(c[2] == "yes" for c in committee)
+    # round 1's verdicts: each update accepted by the two other members
+    assert "Verdicts, round 1" in tab.verdict_title.text()
+    verdicts = [cells(tab.verdicts, r) for r in range(tab.verdicts.rowCount())]
+    accepted = [v for v in verdicts if v[1] == "accepted"]
+    assert accepted and all(v[2].count("simulated member") == 2 for v in accepted)
+    assert "committee of 7 (the governed default)" in tab.summary.text()
 
     dest = tmp_path / "export"
     tab.export(dest)  # injectable destination: no dialog
@@ -187,8 +200,9 @@ def test_bad_inputs_explain_and_create_nothing(qtbot, ctx, session, tmp_path):
     for setup, message in (
         (lambda: t.reward.setText("0"), "reward per epoch must be more than 0"),
         (lambda: (t.reward.setText("1"), t.epochs.setValue(20_000)), "too many epochs"),
-        (lambda: (t.epochs.setValue(2), t.quorum.setValue(4)), "quorum 4 is more than the 3"),
-        (lambda: (t.quorum.setValue(1), t.reward.setText("10000000")), "insufficient balance"),
+        (lambda: (t.epochs.setValue(2), t.committee.setValue(2)),
+         "committee size 2 is outside the governed bounds"),
+        (lambda: (t.committee.setValue(0), t.reward.setText("10000000")), "insufficient balance"),
     ):
         setup()
         click(qtbot, wizard, FINISH)
@@ -212,4 +226,41 @@ def test_bad_inputs_explain_and_create_nothing(qtbot, ctx, session, tmp_path):
     wait_until(qtbot, lambda: tab.view is not None and tab.view.show_all and tab.view.jobs)
     assert cells(tab.jobs, 0)[0] == f"{other} (not yours)"
     assert tab.detail.isVisible() and f"Job {other}" in tab.summary.text()
+    tab.hide()
+
+
+def test_a_rejected_update_shows_its_reason_and_who_voted_what(qtbot, ctx, session):
+    from milon_app.compute.datasets import DatasetSpec
+    from milon_app.compute.model_spec import digits_mlp
+    from milon_app.gui.tabs.owner import OwnerTab
+    from milon_app.node.behaviour import Behaviour
+    from milon_app.node.owner import JobRequest
+
+    session.sim.peers[0].behaviour = Behaviour("lazy")  # member 1 hands back the base model
+    job_id = session.core.owner.create_job(JobRequest(
+        fed_id=1, spec=digits_mlp(), dataset=DatasetSpec(name="digits"), total_epochs=6,
+        epochs_per_round=6, reward_per_epoch=WEI))
+    tab = OwnerTab(ctx)
+    qtbot.addWidget(tab)
+    tab.show()
+
+    def judged(view):
+        d = view.detail
+        return d is not None and d.job_id == job_id and any(
+            v.outcome == "rejected" for v in d.verdicts.get(1, [])
+        )
+
+    wait_view(qtbot, tab, judged, timeout_s=120)
+    tab.select_round(1)
+    rows = [cells(tab.verdicts, r) for r in range(tab.verdicts.rowCount())]
+    (bad,) = [r for r in rows if r[0].startswith("simulated member 1 ")]
+    assert bad[1] == "rejected" and bad[2] == "—"  # nobody accepted it
+    votes = bad[3].split("; ")
+    assert len(votes) == 2  # the two other members; the author's own seat does not count
+    for vote in votes:
+        who, why = vote.rsplit(": ", 1)
+        assert who.startswith("simulated member ") and why == "unchanged", vote
+    assert all(r[1] == "accepted" for r in rows if r is not bad)
+    # the rounds table names it with the reason too
+    assert cells(tab.rounds, 0)[4] == "simulated member 1 (" + bad[0].split("(")[1] + ": unchanged"
     tab.hide()

@@ -21,7 +21,6 @@ def _owned_job(session, rounds: int = 2, epochs: int = 3) -> int:
         total_epochs=rounds * epochs,
         epochs_per_round=epochs,
         reward_per_epoch=ETHER,
-        validator_quorum=1,
     )
     return session.core.owner.create_job(req)
 

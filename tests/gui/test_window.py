@@ -42,6 +42,17 @@ def test_tray_pause_and_notifications(qtbot, gui):
     assert "Job 7, round 2: 5 epochs" in window.notifications[-1].message
     s.core.publish(ev.RewardCredited(job_id=7, round=2, amount=5 * 10**18))
     wait_until(qtbot, lambda: window.notifications[-1].title == "Reward")
+    # committee duty: a seat (not a draw this node missed) and the validators' pay
+    s.core.publish(ev.CommitteeDrawn(job_id=7, round=3, members=("0x" + "1" * 40,),
+                                     weights=(1,), seated=False))
+    s.core.publish(ev.CommitteeDrawn(job_id=7, round=4, members=(s.address,), weights=(1,),
+                                     seated=True))
+    wait_until(qtbot, lambda: window.notifications[-1].title == "Committee seat")
+    assert "Job 7, round 4: your node judges" in window.notifications[-1].message
+    assert not any("round 3" in n.message for n in window.notifications)
+    s.core.publish(ev.ValidatorPaid(job_id=7, round=4, amount=10**17))
+    wait_until(qtbot, lambda: window.notifications[-1].title == "Validator reward")
+    assert "0.10 MILON for judging job 7, round 4" in window.notifications[-1].message
 
 
 def test_a_new_proposal_raises_one_notification(qtbot, gui):

@@ -51,7 +51,7 @@ def start_devnet(tmp: Path, *, chain_id: int = 31337, accounts: int = 10) -> Dev
     try:
         client = ChainClient.connect(node.url, dev_accounts=accounts)
         deployer = client.dev_accounts[0]
-        suite = deploy_suite(client, deployer, dev=True)
+        suite = deploy_suite(client, deployer, dev=chain_id == 31337)  # a faucet only there
         for acct in client.dev_accounts[1 : FUNDED + 1]:
             client.transact(suite.token.functions.transfer(acct.address, 10_000 * ETHER), deployer)
         suite.manifest.rpc_url = node.url

@@ -257,3 +257,30 @@ def test_daemon_refuses_a_dataset_file_with_bad_labels_or_shape(world, rows, wor
         f'[node]\ndata_dir = "{home / "data"}"\ndataset = "{spec}"\n',
     )
     _refused(world, ["--daemon", "--config", str(toml)], ExitCode.BAD_INPUT, str(csv_path), words)
+
+
+# ---------------------------------------------------------------- protocol v2 values
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (["job", "create", "--fed", "1", "--model", "digits-mlp", "--dataset", "digits",
+          "--epochs", "2", "--reward-per-epoch", "1", "--committee", "99"],
+         ExitCode.BAD_INPUT, ("--committee 99 is outside the governed bounds 3..31",)),
+        (["job", "create", "--fed", "1", "--model", "digits-mlp", "--dataset", "digits",
+          "--epochs", "2", "--reward-per-epoch", "1", "--max-samples", "many"],
+         ExitCode.BAD_INPUT, ("--max-samples must be a whole number",)),
+        (["gov", "propose", "param", "committee-min", "1"],
+         ExitCode.BAD_INPUT, ("committee-min must be within 3 .. 64, got 1",)),
+        (["gov", "propose", "param", "validator-quorum", "1"],
+         ExitCode.BAD_INPUT, ("unknown parameter 'validator-quorum'", "committee-default")),
+        (["gov", "propose", "slash", "1", "0x" + "11" * 20, "1", "--reason", "spam"],
+         ExitCode.NOT_FOUND, ("federation 1 does not exist",)),
+        (["gov", "propose", "slash", "1", "0x" + "11" * 20, "0", "--reason", "spam"],
+         ExitCode.BAD_INPUT, ("AMOUNT must be more than 0",)),
+        (["fed", "add-stake", "1", "-1"], ExitCode.BAD_INPUT, ("'-1' is not a MILON amount",)),
+    ],
+)
+def test_bad_protocol_values(world, argv, code, words):
+    _refused(world, [*argv, *_chain(world), "--dev-account", "1"], code, *words)

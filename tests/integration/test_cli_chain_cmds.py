@@ -125,6 +125,90 @@ def test_fed_human_output_for_leave(milon):
     ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
     out = ok(milon("fed", "leave", 1, "--dev-account", 2, json_out=False))
     assert "can be withdrawn from" in out and "milon fed withdraw 1" in out
+    assert "no new work from now" in out and "finishes" not in out  # no round accepted
+
+
+def test_leaving_finishes_the_accepted_rounds_first(milon, chain):
+    from milon_app.chain.bindings import Milon
+
+    make_fed(milon)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
+    ok(milon(*_job_args()))
+    chain.client.forget_nonces()
+    m = Milon(chain.suite)
+    m.start_round(chain.dev(3), 1)
+    m.accept(chain.dev(2), 1, 1)
+    out = ok(milon("fed", "leave", 1, "--dev-account", 2, json_out=False))
+    assert "no new work from now; your node finishes the rounds it accepted first" in out
+    # its assignment, and its seat: the only member is the whole committee
+    assert "(2 open assignment(s) or committee seat(s)" in out
+    (member,) = ok(milon("fed", "show", 1))["member_list"]
+    assert member["status"] == "leaving" and member["withdrawable_at"] > 0
+    assert not member["active"]
+    assert ok(milon("rewards", "--dev-account", 2))["stakes"][0]["pending_work"] == 2
+    human = ok(milon("fed", "show", 1, json_out=False))
+    assert "leaving" in human and "withdrawable from" in human
+    chain.client.increase_time(61)
+    fail(
+        milon("fed", "withdraw", 1, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "still has 2 open assignment(s) or committee seat(s)",
+        "finishes the rounds it accepted",
+    )
+
+
+def test_a_member_rejected_below_the_minimum_is_suspended_and_tops_up(milon, chain, home):
+    make_fed(milon)
+    members = [chain.dev(i) for i in (2, 4, 5)]
+    for i in (2, 4, 5):
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
+    args = list(_job_args())
+    args[args.index("--epochs") + 1] = 3
+    args[args.index("--epochs-per-round") + 1] = 3
+    ok(milon(*args))
+    bad = chain.dev(5)
+    _play_round(chain, home, 1, members, reject=bad)  # finalized: the rejected one is slashed
+    show = ok(milon("fed", "show", 1))
+    row = next(r for r in show["member_list"] if r["address"] == bad.address)
+    assert row["suspended"] and row["status"] == "suspended" and row["stake"] == "9"
+    assert show["members"] == 2  # out of the active list
+    human = ok(milon("fed", "show", 1, json_out=False))
+    assert "1 suspended" in human and "milon fed add-stake 1 AMOUNT" in human
+    mine = ok(milon("rewards", "--dev-account", 5))["stakes"]
+    assert mine[0]["status"] == "suspended"
+    assert "milon fed add-stake" in ok(milon("rewards", "--dev-account", 5, json_out=False))
+    fail(
+        milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 5),
+        ExitCode.BAD_INPUT,
+        "suspended member of federation 1",
+        "milon fed add-stake 1",
+    )
+    half = ok(milon("fed", "add-stake", 1, "0.5", "--dev-account", 5))
+    assert half["stake"] == "9.5" and half["status"] == "suspended" and not half["reinstated"]
+    out = ok(milon("fed", "add-stake", 1, "0.5", "--dev-account", 5, json_out=False))
+    assert "stake now 10 MILON" in out and "reinstated" in out
+    assert ok(milon("fed", "show", 1))["members"] == 3
+
+
+def test_add_stake_bad_inputs(milon, chain):
+    make_fed(milon)
+    fail(
+        milon("fed", "add-stake", 1, "5", "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "is not a member of federation 1",
+        "milon fed join 1",
+    )
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
+    fail(milon("fed", "add-stake", 1, "0", "--dev-account", 2), ExitCode.BAD_INPUT,
+         "AMOUNT must be more than 0")
+    fail(milon("fed", "add-stake", 1, "lots", "--dev-account", 2), ExitCode.BAD_INPUT,
+         "'lots' is not a MILON amount")
+    fail(milon("fed", "add-stake", 1, "99999", "--dev-account", 2), ExitCode.BAD_INPUT,
+         "less than 99999")
+    fail(milon("fed", "add-stake", 7, "1", "--dev-account", 2), ExitCode.NOT_FOUND,
+         "federation 7 does not exist")
+    out = ok(milon("fed", "add-stake", 1, "2.5", "--dev-account", 2))
+    assert out["stake"] == "12.5" and out["status"] == "active"
 
 
 def test_fed_bad_inputs(milon):
@@ -256,8 +340,6 @@ def _job_args(*extra):
         "2.5",
         "--rule",
         "median",
-        "--quorum",
-        1,
         "--round-duration",
         120,
         "--dev-account",
@@ -266,25 +348,53 @@ def _job_args(*extra):
     )
 
 
-def _run_round_to_completion(chain, home, job_id, member):
-    """Play one member's and one validator's part on chain; the result lands in the local store."""
-    from milon_app.chain.bindings import Milon
+def _update(home, seed):
+    """A weights blob in the CLI's store (what `job download` exports), as (digest, bytes32)."""
     from milon_app.compute.model_spec import digits_mlp
     from milon_app.compute.weights import encode_state
     from milon_app.store.blobs import BlobStore
 
+    digest = BlobStore(home / "data" / "blobs").put(
+        encode_state(digits_mlp().build(seed).state_dict()), "weights"
+    )
+    return digest, bytes.fromhex(digest)
+
+
+def _play_round(chain, home, job_id, members, reject=None, reason=10, confirm=True):
+    """Every member trains, reveals and sits on the committee (as many as the default seats);
+    each votes to accept every update but ``reject``'s, giving it ``reason``. Returns
+    {member address: update digest} and the confirmed model's digest."""
+    from milon_app.chain.bindings import Milon
+
     m = Milon(chain.suite)
     chain.client.forget_nonces()  # the CLI sent transactions from the same accounts
     r = m.start_round(chain.dev(3), job_id)
-    m.accept(member, job_id, r)
-    digest = BlobStore(home / "data" / "blobs").put(
-        encode_state(digits_mlp().build(7).state_dict()), "weights"
-    )
-    h, salt = bytes.fromhex(digest), b"\x01" * 32
-    m.commit(member, job_id, r, m.commitment(h, 100, salt, member.address, job_id, r))
-    m.reveal(member, job_id, r, h, 100, salt)
-    m.propose(member, job_id, r, h, [member.address])
-    return digest
+    for who in members:
+        m.accept(who, job_id, r)
+    digests = {}
+    for seed, who in enumerate(members, start=7):
+        digest, h = _update(home, seed)
+        salt = bytes([seed]) * 32
+        m.commit(who, job_id, r, m.commitment(h, 100, salt, who.address, job_id, r))
+        digests[who.address] = digest
+    for who in members:
+        h = bytes.fromhex(digests[who.address])
+        m.reveal(who, job_id, r, h, 100, bytes([7 + members.index(who)]) * 32)
+    order = m.round_members(job_id, r)
+    bits, reasons = 0, bytearray(len(order))
+    for i, addr in enumerate(order):
+        if reject is not None and addr == reject.address:
+            reasons[i] = reason
+        else:
+            bits |= 1 << i
+    for who in members:
+        m.submit_verdict(who, job_id, r, bits, bytes(reasons), len(order))
+    model, mh = _update(home, 99)
+    if confirm:
+        for who in members:  # until the confirmed weight finalizes the round
+            if not m.round(job_id, r).finalized:
+                m.confirm(who, job_id, r, mh, len(order))
+    return digests, model
 
 
 def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path):
@@ -299,6 +409,8 @@ def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path)
     store = BlobStore(home / "data" / "blobs")
     for key in ("model_spec_hash", "dataset_spec_hash", "initial_model_hash"):
         assert store.has(job[key]), key
+        # pinned to the job: the node serves a blob only to those with a part in its jobs
+        assert "job:1" in store.pins.owners(job[key]), key
     listed = ok(milon("job", "list"))
     assert [j["id"] for j in listed] == [1]
     assert ok(milon("job", "list", "--fed", 2)) == []
@@ -319,27 +431,87 @@ def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path)
     from milon_app.chain.bindings import Milon
 
     chain.client.forget_nonces()
-    Milon(chain.suite).start_round(chain.dev(3), 1)
+    m = Milon(chain.suite)
+    m.start_round(chain.dev(3), 1)
     show = ok(milon("job", "show", 1))
-    assert show["round"]["number"] == 1 and show["round"]["phase"] == "accepting assignments"
-    (a,) = show["round"]["assignments"]
+    rnd = show["round"]
+    assert rnd["number"] == 1 and rnd["phase"] == "accept"
+    phases = [d["phase"] for d in rnd["deadlines"]]
+    assert phases == ["accept", "commit", "reveal", "verdict", "confirm"]
+    assert rnd["phase_deadline"] == rnd["deadlines"][0]["at"] > show["chain_time"]
+    (a,) = rnd["assignments"]
     assert a["member"] == member.address and a["state"] == "assigned" and a["epochs"] == 4
+    assert a["outcome"] == "pending" and a["votes"] == []
+    # the only member is the whole committee (fewer members than the default size)
+    assert rnd["committee"] == [
+        {"address": member.address, "weight": "10", "voted": False, "confirmed": False}
+    ]
     human = ok(milon("job", "show", 1, json_out=False))
-    assert "accepting assignments" in human and "commit until" in human and "assigned" in human
-    chain.client.increase_time(301)
-    assert ok(milon("job", "show", 1))["round"]["phase"] == "training (commit updates)"
+    for words in ("accept: members accept", "commit until", "verdict until", "confirm until",
+                  "Committee, round 1", "assigned", "default committee (7)"):
+        assert words in human, words
+    m.accept(member, 1, 1)
+    assert ok(milon("job", "show", 1))["round"]["phase"] == "commit"
+    chain.client.increase_time(10_000)  # past every deadline: anyone may time it out
+    assert ok(milon("job", "show", 1))["round"]["phase"] == "stuck"
+
+
+def test_job_show_lists_the_committee_and_a_rejected_update_with_its_reason(milon, chain, home):
+    make_fed(milon)
+    members = [chain.dev(i) for i in (2, 4, 5)]
+    for i in (2, 4, 5):
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
+    args = list(_job_args("--committee", 3, "--max-samples", 500))
+    args[args.index("--epochs") + 1] = 3
+    args[args.index("--epochs-per-round") + 1] = 3
+    job = ok(milon(*args))
+    assert job["committee_size"] == 3 and job["max_samples"] == 500
+    bad = chain.dev(5)
+    _play_round(chain, home, 1, members, reject=bad, reason=10, confirm=False)
+
+    rnd = ok(milon("job", "show", 1))["round"]
+    assert rnd["phase"] == "confirm" and rnd["tallied"]
+    assert {c["address"] for c in rnd["committee"]} == {w.address for w in members}
+    assert all(c["voted"] and not c["confirmed"] and c["weight"] == "10" for c in rnd["committee"])
+    by_member = {a["member"]: a for a in rnd["assignments"]}
+    rejected = by_member[bad.address]
+    assert rejected["outcome"] == "rejected" and rejected["state"] == "revealed"
+    # the author's own seat does not count: the two others voted, both with the reason
+    assert sorted(v["validator"] for v in rejected["votes"]) == sorted(
+        w.address for w in members if w is not bad
+    )
+    assert all(not v["accepted"] and v["reason"] == "harmful" for v in rejected["votes"])
+    for w in members[:2]:
+        a = by_member[w.address]
+        assert a["outcome"] == "accepted" and len(a["votes"]) == 2
+        assert all(v["accepted"] and v["reason"] is None for v in a["votes"])
+
+    human = ok(milon("job", "show", 1, json_out=False))
+    assert "committee of 3; samples per update capped at 500" in human
+    assert "confirm: the committee confirms the aggregated model" in human
+    updates = human[human.index("Updates, round 1") :].splitlines()
+    line = next(ln for ln in updates if bad.address in ln)
+    assert "rejected" in line and "harmful" in line
+    assert "2 accept" in next(ln for ln in updates if members[0].address in ln)
+
+
+def _two_members(milon, chain):
+    make_fed(milon)
+    for i in (2, 4):
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
+    ok(milon(*_job_args()))
+    return [chain.dev(2), chain.dev(4)]
 
 
 def test_job_completes_then_download_and_rewards(milon, chain, home, tmp_path):
-    make_fed(milon)
-    member = chain.dev(2)
-    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
-    ok(milon(*_job_args()))
-    digest = _run_round_to_completion(chain, home, 1, member)
+    members = _two_members(milon, chain)
+    member = members[0]
+    _digests, digest = _play_round(chain, home, 1, members)
     show = ok(milon("job", "show", 1))
     assert show["status"] == "completed" and show["final_model_hash"] == digest
-    assert show["round"]["phase"] == "finalized"
-    assert show["round"]["assignments"][0]["state"] == "revealed"
+    assert show["round"]["phase"] == "finalized" and show["round"]["phase_deadline"] is None
+    assert all(a["outcome"] == "accepted" for a in show["round"]["assignments"])
+    assert all(c["confirmed"] for c in show["round"]["committee"])
     out = ok(milon("job", "download", 1, "--out", tmp_path / "final"))
     assert out["model_hash"] == digest
     assert sorted(os.listdir(tmp_path / "final")) == [
@@ -348,14 +520,15 @@ def test_job_completes_then_download_and_rewards(milon, chain, home, tmp_path):
         "model.safetensors",
     ]
 
+    # 2 epochs x 2.5 less the validators' 10 %, plus half of the validators' pool
     rewards = ok(milon("rewards", "--dev-account", 2))
-    assert rewards["claimable"] == "10" and rewards["address"] == member.address
+    assert rewards["claimable"] == "5" and rewards["address"] == member.address
     assert rewards["stakes"] == [
-        {"federation": 1, "stake": "10", "active": True, "pending_rounds": 0}
+        {"federation": 1, "stake": "10", "active": True, "status": "active", "pending_work": 0}
     ]
     assert "milon rewards claim" in ok(milon("rewards", "--dev-account", 2, json_out=False))
     claimed = ok(milon("rewards", "claim", "--dev-account", 2))
-    assert claimed["claimed"] == "10" and claimed["milon_balance"] == "10000"
+    assert claimed["claimed"] == "5" and claimed["milon_balance"] == "9995"
     fail(milon("rewards", "claim", "--dev-account", 2), ExitCode.BAD_INPUT, "no rewards to claim")
     other = ok(milon("rewards", "--address", chain.dev(3).address))
     assert other["claimable"] == "0" and other["stakes"] == []
@@ -365,10 +538,8 @@ def test_job_completes_then_download_and_rewards(milon, chain, home, tmp_path):
 
 
 def test_job_download_needs_the_blob_locally(milon, chain, home, tmp_path):
-    make_fed(milon)
-    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
-    ok(milon(*_job_args()))
-    digest = _run_round_to_completion(chain, home, 1, chain.dev(2))
+    members = _two_members(milon, chain)
+    _digests, digest = _play_round(chain, home, 1, members)
     from milon_app.store.blobs import BlobStore
 
     assert BlobStore(home / "data" / "blobs").delete(digest)
@@ -403,7 +574,14 @@ def test_job_create_bad_inputs(milon, tmp_path):
         ExitCode.BAD_INPUT,
         "more than 18 decimals",
     )
-    fail(milon(*with_("--quorum", 256)), ExitCode.BAD_INPUT, "--quorum must be 1..255")
+    fail(milon(*args, "--committee", 2), ExitCode.BAD_INPUT, "--committee 2 is outside the "
+         "governed bounds 3..31 (or 0 for the default, 7)")
+    fail(milon(*args, "--committee", 32), ExitCode.BAD_INPUT, "governed bounds 3..31")
+    fail(milon(*args, "--committee", "seven"), ExitCode.BAD_INPUT, "--committee must be a whole")
+    fail(milon(*args, "--max-samples", -1), ExitCode.BAD_INPUT, "--max-samples must be 0..")
+    with pytest.raises(SystemExit) as gone:
+        milon(*args, "--quorum", 1)  # v1's option is gone
+    assert gone.value.code == ExitCode.USAGE
     fail(milon(*with_("--round-duration", "soon")), ExitCode.BAD_INPUT, "--round-duration")
     fail(milon(*with_("--model", tmp_path / "nope.json")), ExitCode.NOT_FOUND, "model spec file")
     bad_model = tmp_path / "bad.json"

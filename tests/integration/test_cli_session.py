@@ -166,8 +166,27 @@ def test_config_rpc_and_manifest_are_used(tmp_path, devnet, capsys):
 # ---------------------------------------------------------------- keys
 
 
+def _foreign_chain(tmp_path, chain_id):
+    """Anvil on another chain id with a production-parameter suite (a dev one is refused)."""
+    from milon_app.chain.client import ChainClient
+    from milon_app.chain.deploy import deploy_suite
+    from milon_app.chain.devnet import Anvil
+
+    node = Anvil(accounts=3, chain_id=chain_id).start()
+    try:
+        client = ChainClient.connect(node.url, dev_accounts=3)
+        suite = deploy_suite(client, client.dev_accounts[0], dev=False)
+        suite.manifest.rpc_url = node.url
+        manifest = tmp_path / "manifest.json"
+        suite.manifest.save(manifest)
+    except BaseException:
+        node.stop()
+        raise
+    return node, manifest
+
+
 def test_dev_account_refused_off_devnet(tmp_path, capsys):
-    net = start_devnet(tmp_path, chain_id=1337, accounts=3)
+    node, manifest = _foreign_chain(tmp_path, 1337)
     try:
         code, _, err = run(
             tmp_path,
@@ -175,19 +194,19 @@ def test_dev_account_refused_off_devnet(tmp_path, capsys):
             "create",
             "x",
             "--min-stake",
-            "1",
+            "100",  # the production floor: the refusal below is the key's, not the stake's
             "--dev-account",
             1,
             "--rpc",
-            net.url,
+            node.url,
             "--manifest",
-            net.manifest,
+            manifest,
             capsys=capsys,
         )
         assert code == ExitCode.BAD_INPUT
         assert "PUBLIC test mnemonic" in err and "chain 1337" in err
     finally:
-        net.node.stop()
+        node.stop()
 
 
 def test_dev_account_range(tmp_path, devnet, capsys):

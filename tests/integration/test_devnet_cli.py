@@ -122,3 +122,20 @@ def test_deploy_from_the_wallet(tmp_path, anvil_node):
     manifest = json.loads((tmp_path / "data" / "deployments" / "31337.json").read_text())
     assert manifest["deployer"] == wallet.address
     assert json.loads(out)["contracts"] == manifest["contracts"]
+
+
+def test_dev_deploy_is_refused_on_a_foreign_chain_id(tmp_path):
+    """A dev deployment (faucet, minutes-long governance) only on anvil's 31337; the refusal
+    comes before any key is unlocked, so it reads the same with or without a wallet."""
+    from milon_app.chain.devnet import Anvil
+
+    node = Anvil(accounts=2, chain_id=1337).start()
+    try:
+        for extra in (["--dev-account", "0"], []):
+            proc = milon("deploy", "--rpc", node.url, "--dev", *extra, home=tmp_path)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == ExitCode.CHAIN, err
+            assert "--dev is for local devnets only" in err and "chain id 1337" in err
+            assert not (tmp_path / "data" / "deployments").exists()
+    finally:
+        node.stop()

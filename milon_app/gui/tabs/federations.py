@@ -1,7 +1,10 @@
-"""Federations tab: browse what is on chain, join with a stake, leave, withdraw.
+"""Federations tab: browse what is on chain, join with a stake, top up, leave, withdraw.
 
 Joining registers the capacity score from the Node tab's benchmark (or one
-typed in) and this node's peer addresses, so members can fetch its blobs.
+typed in) and this node's peer addresses, so members can fetch its blobs. A
+member slashed below the minimum stake is suspended until it tops up; a
+leaving member's stake unlocks at its ``withdrawable_at`` once the rounds it
+accepted have closed.
 """
 
 from __future__ import annotations
@@ -42,14 +45,20 @@ class FedData:
     now: int
 
 
-def _status(m: Member) -> str:
-    if m.active and m.leave_requested_at:
-        return "leaving"
+def _status(m: Member, now: int = 0) -> str:
+    if m.suspended:
+        return "suspended: top up"
     if m.active:
         return "member"
+    if m.stake and now and now < m.withdrawable_at:
+        return f"leaving: stake locked {_wait(m.withdrawable_at - now)}"
     if m.stake:
         return "stake to withdraw"
     return ""
+
+
+def _wait(seconds: int) -> str:
+    return f"{seconds // 60} min more" if seconds >= 60 else f"{seconds} s more"
 
 
 class FederationsTab(Tab):
@@ -73,6 +82,10 @@ class FederationsTab(Tab):
         self.leave_button.clicked.connect(self.leave)
         self.withdraw_button = QPushButton("Withdraw stake")
         self.withdraw_button.clicked.connect(self.withdraw)
+        self.top_up_button = QPushButton("Add to stake")
+        self.top_up_button.setToolTip("Add the amount above to your stake (a suspended member "
+                                      "returns once it reaches the minimum)")
+        self.top_up_button.clicked.connect(self.top_up)
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of the new federation")
         self.new_min = QLineEdit("10")
@@ -93,14 +106,16 @@ class FederationsTab(Tab):
             ("Stake (MILON)", self.stake), ("Capacity score", self.capacity),
         ])
         row = QHBoxLayout()
-        for b in (self.join_button, self.leave_button, self.withdraw_button):
+        for b in (self.join_button, self.top_up_button, self.leave_button, self.withdraw_button):
             row.addWidget(b)
         join_v = QVBoxLayout()
         join_v.addWidget(join)
         join_v.addLayout(row)
         join_v.addWidget(hint(
             "Your stake is locked while you are a member and can be slashed when an update "
-            "of yours is rejected or missing. Leaving starts a cooldown; withdraw after it."))
+            "of yours is rejected or missing; slashed below the minimum, you are suspended "
+            "until you add to it. Leaving stops new work at once: your node finishes the "
+            "rounds it accepted, and you withdraw after the cooldown."))
         create = form_box("Found a federation", [
             ("Name", self.new_name), ("Min stake (MILON)", self.new_min),
             ("Admission", self.new_admission),
@@ -135,7 +150,7 @@ class FederationsTab(Tab):
             self.feds,
             [[r.fed_id, r.fed.name, r.fed.member_count, r.fed.total_capacity,
               short_amount(r.fed.min_stake), "open" if r.fed.admission is Admission.OPEN
-              else "governance vote", _status(r.mine)] for r in data.rows],
+              else "governance vote", _status(r.mine, data.now)] for r in data.rows],
             keys=[r.fed_id for r in data.rows],
         )
         if not data.rows:
@@ -153,13 +168,17 @@ class FederationsTab(Tab):
         if self._data is None or fed_id is None:
             return
         rows = self._data.members.get(fed_id, [])
-        fill(self.members, [[short_address(a), short_amount(mb.stake), mb.capacity, _status(mb),
+        now = self._data.now
+        fill(self.members, [[short_address(a), short_amount(mb.stake), mb.capacity,
+                             _status(mb, now),
                              mb.peer_info.split("/p2p/")[-1][:16] if mb.peer_info else ""]
                             for a, mb in rows])
         mine = next((r.mine for r in self._data.rows if r.fed_id == fed_id), None)
-        self.join_button.setEnabled(mine is None or not mine.active)
-        self.leave_button.setEnabled(bool(mine and mine.active and not mine.leave_requested_at))
-        self.withdraw_button.setEnabled(bool(mine and mine.leave_requested_at))
+        member = bool(mine and (mine.active or mine.suspended))
+        self.join_button.setEnabled(mine is None or not (member or mine.stake))
+        self.top_up_button.setEnabled(member)
+        self.leave_button.setEnabled(member)
+        self.withdraw_button.setEnabled(bool(mine and not member and mine.stake))
 
     # -- actions -------------------------------------------------------------------------------
     def _fed(self) -> int:
@@ -197,10 +216,32 @@ class FederationsTab(Tab):
 
         self.act(f"Join federation {fed_id}", run)
 
+    def top_up(self) -> None:
+        s = self.ctx.session
+        try:
+            amount = parse_amount(self.stake.text(), "amount to add")
+            if amount == 0:
+                raise BadInputError("the amount to add must be more than 0 MILON")
+        except BadInputError as exc:
+            self.say(str(exc), error=True)
+            return
+
+        def run(fed_id: int) -> str:
+            before = s.milon.member(fed_id, s.address)
+            if amount > s.milon.balance(s.address):
+                raise BadInputError(f"adding {short_amount(amount)} MILON exceeds your balance")
+            s.milon.add_stake(s.account, fed_id, amount)
+            after = s.milon.member(fed_id, s.address)
+            back = " — reinstated" if before.suspended and not after.suspended else ""
+            return f"Stake now {short_amount(after.stake)} MILON{back}"
+
+        self._on_selected("Add to stake in federation", run, lambda text: str(text))
+
     def leave(self) -> None:
         s = self.ctx.session
         self._on_selected("Leave federation", lambda f: s.milon.request_leave(s.account, f),
-                          lambda _r: "Leave requested: withdraw your stake after the cooldown")
+                          lambda _r: "Leave requested: no new work; your node finishes the "
+                          "rounds it accepted. Withdraw your stake after the cooldown.")
 
     def withdraw(self) -> None:
         s = self.ctx.session

@@ -1,5 +1,8 @@
 """The Governance tab: follow proposals, delegate, vote, queue, execute, propose.
 
+Every governed parameter is listed with what it means and its current value
+(:mod:`milon_app.gui.tabs.governance_params`); picking one opens the form on it.
+
 Voting power comes from delegated tokens at a proposal's snapshot block, the
 most common surprise, so the tab says plainly when the user has none and
 offers the one click that fixes it. On dev chains (simulated or anvil) it
@@ -44,8 +47,10 @@ from milon_app.gui.tabs.governance_forms import (
     quorum_text,
     time_left,
 )
+from milon_app.gui.tabs.governance_params import ParametersBox
 from milon_app.gui.widgets import fill, hint, selected_key, table, value_label
 from milon_app.node import events as ev
+from milon_app.session.parameters import ParameterValue, read_parameters
 from milon_app.units import short_address
 
 MINE_BLOCKS = 25  # more than the dev voting period (20 blocks): enough to close a vote
@@ -73,6 +78,7 @@ class GovView:
     delegate: str  # "" when the user's tokens are delegated to nobody
     dev_chain: bool
     rows: list[Row]
+    params: list[ParameterValue]
 
 
 class GovernanceTab(Tab):
@@ -101,6 +107,8 @@ class GovernanceTab(Tab):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.table, 1)
         lay.addWidget(self._build_selected())
+        self.params_box = ParametersBox(lambda name: self.form.pick_parameter(name))
+        lay.addWidget(self.params_box, 1)
 
         self.form = ProposalForm()
         self.form.propose_btn.clicked.connect(self.propose)
@@ -190,6 +198,7 @@ class GovernanceTab(Tab):
             delegate="" if int(delegate, 16) == 0 else delegate,
             dev_chain=s.dev_chain,
             rows=rows,
+            params=read_parameters(s.milon),
         )
 
     def show_data(self, data: Any) -> None:
@@ -198,6 +207,7 @@ class GovernanceTab(Tab):
         self.votes_box.show_votes(view.votes, view.balance, view.delegate, me)
         self.banner.show_for(view.votes, view.balance, view.delegate)
         self.advance_box.setVisible(view.dev_chain)
+        self.params_box.show_values(view.params)
         ordered = sorted(view.rows, key=lambda r: r.status.proposal.block, reverse=True)
         self._rows = {str(r.status.proposal.id): r for r in ordered}
         fill(self.table, [self._cells(r.status, view.now) for r in ordered], list(self._rows))

@@ -32,13 +32,19 @@ from milon_app.chain.governance import PARAMETERS, Governance, ProposalCall, Pro
 from milon_app.chain.proposals import ProposalStatus
 from milon_app.errors import BadInputError
 from milon_app.gui.widgets import hint, value_label
+from milon_app.session.parameters import (
+    AMOUNT_PARAMETERS,
+    check_parameter,
+    check_slash,
+    unit_of,
+)
 from milon_app.units import WEI, parse_amount, short_address, short_amount
 
-AMOUNT_PARAMETERS = ("min-stake-floor",)  # values in MILON; the others are plain integers
 TEMPLATES = (
     ("param", "Change a parameter"),
     ("admit", "Admit a member"),
     ("remove", "Remove a member"),
+    ("slash", "Slash a member"),
     ("release", "Approve a model release"),
 )
 MAX_UINT = 2**256 - 1
@@ -77,6 +83,8 @@ class ProposalRequest:
     address: str = ""
     job_id: int = 0
     uri: str = ""
+    amount: str = ""  # MILON, for a slash
+    reason: str = ""  # a slash's stated reason (on chain, 1..32 bytes)
     description: str = ""
 
 
@@ -84,7 +92,11 @@ def build_call(gov: Governance, milon: Milon, req: ProposalRequest) -> ProposalC
     """Check the request and turn it into the governor call (worker thread: reads the chain)."""
     text = req.description.strip()
     if req.template == "param":
-        return gov.set_parameter(req.parameter, parse_value(req.parameter, req.value), text)
+        value = parse_value(req.parameter, req.value)
+        check_parameter(milon, req.parameter, value)
+        return gov.set_parameter(req.parameter, value, text)
+    if req.template == "slash":
+        return _slash_call(gov, milon, req, text)
     if req.template in ("admit", "remove"):
         who = check_address(req.address, "member address")
         if req.template == "admit":
@@ -105,6 +117,19 @@ def build_call(gov: Governance, milon: Milon, req: ProposalRequest) -> ProposalC
     raise BadInputError(f"unknown proposal template {req.template!r}")
 
 
+def _slash_call(gov: Governance, milon: Milon, req: ProposalRequest, text: str) -> ProposalCall:
+    who = check_address(req.address, "member address")
+    amount = parse_amount(req.amount, "slash amount")
+    if amount == 0:
+        raise BadInputError("the slash amount must be more than 0 MILON")
+    if not req.reason.strip():
+        raise BadInputError("a slash needs a reason: it is recorded on chain with the slash")
+    if not 1 <= req.fed_id <= milon.federation_count():
+        raise BadInputError(f"there is no federation {req.fed_id} on this chain")
+    check_slash(milon, req.fed_id, who, amount)
+    return gov.slash_member(req.fed_id, who, amount, req.reason.strip(), text)
+
+
 class ProposalForm(QGroupBox):
     """One template at a time: a combo picks it, a stacked page holds its fields."""
 
@@ -120,9 +145,11 @@ class ProposalForm(QGroupBox):
         self.parameter.addItems(list(PARAMETERS))
         self.value = QLineEdit()
         self.value.setPlaceholderText("new value")
+        self.meaning = hint("")
         self.parameter.currentTextChanged.connect(self._value_hint)
         self._value_hint(self.parameter.currentText())
-        self._page([("Parameter", self.parameter), ("New value", self.value)])
+        self._page([("Parameter", self.parameter), ("New value", self.value),
+                    ("", self.meaning)])
 
         self.fed_id = _id_spin()
         self.address = QLineEdit()
@@ -132,6 +159,16 @@ class ProposalForm(QGroupBox):
         self.remove_address = QLineEdit()
         self.remove_address.setPlaceholderText("0x… the member's account")
         self._page([("Federation", self.remove_fed_id), ("Account", self.remove_address)])
+        self.slash_fed_id = _id_spin()
+        self.slash_address = QLineEdit()
+        self.slash_address.setPlaceholderText("0x… the member's account")
+        self.slash_amount = QLineEdit()
+        self.slash_amount.setPlaceholderText("MILON, at most gov-slash-cap-bps of its stake")
+        self.slash_reason = QLineEdit()
+        self.slash_reason.setMaxLength(32)
+        self.slash_reason.setPlaceholderText("why (recorded on chain, up to 32 bytes)")
+        self._page([("Federation", self.slash_fed_id), ("Account", self.slash_address),
+                    ("Amount", self.slash_amount), ("Reason", self.slash_reason)])
 
         self.job_id = _id_spin()
         self.uri = QLineEdit()
@@ -158,8 +195,14 @@ class ProposalForm(QGroupBox):
         self.pages.addWidget(rows_widget(rows))
 
     def _value_hint(self, name: str) -> None:
-        unit = "in MILON, e.g. 2.5" if name in AMOUNT_PARAMETERS else "a whole number"
-        self.value.setPlaceholderText(f"new value ({unit})")
+        units = {"MILON": "in MILON, e.g. 2.5", "bps": "basis points: 100 = 1%", "s": "seconds"}
+        self.value.setPlaceholderText(f"new value ({units.get(unit_of(name), 'a whole number')})")
+        self.meaning.setText(PARAMETERS.get(name, ""))
+
+    def pick_parameter(self, name: str) -> None:
+        """Open the parameter template on ``name`` (a row picked in the parameter list)."""
+        self.select("param")
+        self.parameter.setCurrentText(name)
 
     def select(self, template: str) -> None:
         keys = [k for k, _label in TEMPLATES]
@@ -168,15 +211,20 @@ class ProposalForm(QGroupBox):
     def request(self) -> ProposalRequest:
         """The current template's fields as typed (GUI thread: reads widgets only)."""
         key = str(self.template.currentData())
-        remove = key == "remove"
+        fed, who = {
+            "remove": (self.remove_fed_id, self.remove_address),
+            "slash": (self.slash_fed_id, self.slash_address),
+        }.get(key, (self.fed_id, self.address))
         return ProposalRequest(
             template=key,
             parameter=self.parameter.currentText(),
             value=self.value.text(),
-            fed_id=(self.remove_fed_id if remove else self.fed_id).value(),
-            address=(self.remove_address if remove else self.address).text(),
+            fed_id=fed.value(),
+            address=who.text(),
             job_id=self.job_id.value(),
             uri=self.uri.text(),
+            amount=self.slash_amount.text(),
+            reason=self.slash_reason.text(),
             description=self.description.text(),
         )
 

@@ -1,9 +1,11 @@
-"""Jobs tab: open jobs, this node's assignments, accept/decline, the accept policy.
+"""Jobs tab: open jobs, this node's assignments and committee duty, the accept policy.
 
 In manual mode the node waits for the user on every assignment; the
 decision goes to the contract through the same contributor code the
 automatic policy uses. Progress bars show each job's epochs done with an
-ETA from the pace of its finished rounds.
+ETA from the pace of its finished rounds. Committee duty (seated? voted?
+confirmed? paid?) is read from the chain's seats; the pay from the node's
+``ValidatorPaid`` events.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from milon_app.chain.bindings import AssignmentState
+from milon_app.chain.bindings import AssignmentState, Milon, Round
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tabs.base import Tab
 from milon_app.gui.widgets import fill, hint, selected_key, table
@@ -32,6 +34,7 @@ from milon_app.node import events as ev
 from milon_app.units import short_address, short_amount
 
 MODES = ("auto", "manual", "never")
+DUTY_ROUNDS = 5  # committee seats are looked up in each job's latest rounds
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,55 @@ class AssignmentRow:
 
 
 @dataclass(frozen=True)
+class DutyRow:
+    """This node's seat on one round's committee."""
+
+    job_id: int
+    round: int
+    weight: int  # wei of stake the seat votes with
+    status: str  # to vote, voted, confirmed, missed...
+    verdict: str  # "accepted 2 of 3" once voted
+    paid: int  # wei from the validators' pool
+
+
+@dataclass(frozen=True)
 class JobsData:
     jobs: list[JobRow]
     assignments: list[AssignmentRow]
+    duty: list[DutyRow]
+
+
+def duty_status(rnd: Round, voted: bool, confirmed: bool) -> str:
+    """Where this node's committee duty stands in a round."""
+    if confirmed:
+        return "voted and confirmed"
+    if rnd.timed_out:
+        return "voted; round timed out" if voted else "missed: round timed out"
+    if rnd.finalized:
+        if voted:
+            if not rnd.accepted_bits:
+                return "voted; nothing accepted to confirm"
+            return "voted; the model was confirmed before this node's confirmation"
+        return "missed: did not vote" if rnd.revealed_count else "nothing to judge"
+    if rnd.tallied:
+        return "to confirm the model" if voted and rnd.accepted_bits else "voted"
+    return "voted" if voted else "to vote"
+
+
+def read_duty(m: Milon, me: str, job_id: int, current: int, paid: dict[tuple[int, int], int]
+              ) -> list[DutyRow]:
+    """This node's seats in the job's latest rounds (blocking)."""
+    rows = []
+    for r in range(max(1, current - DUTY_ROUNDS + 1), current + 1):
+        seat = m.seat(job_id, r, me)
+        if not seat.seated:
+            continue
+        rnd = m.round(job_id, r)
+        verdict = (f"accepted {bin(seat.verdict).count('1')} of {rnd.revealed_count}"
+                   if seat.voted else "")
+        rows.append(DutyRow(job_id, r, seat.weight, duty_status(rnd, seat.voted, seat.confirmed),
+                            verdict, paid.get((job_id, r), 0)))
+    return rows
 
 
 def _eta(done: int, total: int, started: float | None) -> float | None:
@@ -85,6 +134,9 @@ class JobsTab(Tab):
         self.jobs = table(["Job", "Federation", "Owner", "Status", "Round", "Progress",
                            "Reward/epoch", "You"], stretch=5)
         self.assignments = table(["Job", "Round", "Epochs", "State", "Needs you"], stretch=4)
+        self.duty = table(["Job", "Round", "Seat weight (MILON)", "Your duty", "Your verdict",
+                           "Paid (MILON)"], stretch=3)
+        self.no_duty = hint("")
         self.accept_button = QPushButton("Accept")
         self.decline_button = QPushButton("Decline")
         self.accept_button.clicked.connect(lambda: self.decide(True))
@@ -102,6 +154,7 @@ class JobsTab(Tab):
         self._started: dict[int, float] = {}
         ctx.bridge.assignment.connect(lambda _e: self.refresh())
         ctx.bridge.round_changed.connect(self._on_round)
+        ctx.bridge.committee.connect(lambda _e: self.refresh())
         self._layout()
 
     def _layout(self) -> None:
@@ -118,6 +171,10 @@ class JobsTab(Tab):
         row.addWidget(self.decline_button)
         row.addStretch(1)
         mv.addLayout(row)
+        duty = QGroupBox("Your committee duty")
+        dv = QVBoxLayout(duty)
+        dv.addWidget(self.duty)
+        dv.addWidget(self.no_duty)
         policy = QGroupBox("Accept policy")
         pv = QVBoxLayout(policy)
         prow = QHBoxLayout()
@@ -134,6 +191,7 @@ class JobsTab(Tab):
         bottom = QWidget()
         bv = QVBoxLayout(bottom)
         bv.addWidget(mine, 1)
+        bv.addWidget(duty, 1)
         bv.addWidget(policy)
         split = QSplitter()
         split.addWidget(jobs_box)
@@ -154,8 +212,13 @@ class JobsTab(Tab):
         s = self.ctx.session
         m = s.milon
         node = s.core
-        jobs, assignments = [], []
+        jobs, assignments, duty = [], [], []
         joined = set(node.state.memberships())  # assignments exist only where we were members
+        paid: dict[tuple[int, int], int] = {}
+        for e in s.bus.history(ev.ValidatorPaid):
+            if isinstance(e, ev.ValidatorPaid) and e.node == s.address:
+                key = (e.job_id, e.round)
+                paid[key] = paid.get(key, 0) + e.amount
         for job_id in range(1, m.job_count() + 1):
             job = m.job(job_id)
             fed = job.params.fed_id
@@ -167,6 +230,8 @@ class JobsTab(Tab):
             ))
             if not member and fed not in joined:
                 continue
+            if job.current_round:
+                duty += read_duty(m, s.address, job_id, job.current_round, paid)
             for r in range(max(1, job.current_round - 9), job.current_round + 1):
                 a = m.assignment(job_id, r, s.address)
                 if a.state is AssignmentState.NONE:
@@ -175,7 +240,8 @@ class JobsTab(Tab):
                 assignments.append(AssignmentRow(job_id, r, a.epochs, a.state.name.lower(),
                                                  decision))
         assignments.sort(key=lambda a: (-a.job_id, -a.round))
-        return JobsData(jobs, assignments)
+        duty.sort(key=lambda d: (-d.job_id, -d.round))
+        return JobsData(jobs, assignments, duty)
 
     def show_data(self, data: JobsData) -> None:
         rows = [[j.job_id, j.fed_id, short_address(j.owner), j.status, j.round, "",
@@ -200,6 +266,13 @@ class JobsTab(Tab):
                  for a in data.assignments]
         fill(self.assignments, arows, keys=[(a.job_id, a.round, a.epochs)
                                              for a in data.assignments])
+        fill(self.duty, [[d.job_id, d.round, short_amount(d.weight), d.status, d.verdict,
+                          short_amount(d.paid) if d.paid else ""] for d in data.duty],
+             keys=[(d.job_id, d.round) for d in data.duty])
+        self.no_duty.setText(
+            "" if data.duty else "No committee seat yet: each round draws its committee from "
+            "the federation's members by stake; seated, your node judges every update and "
+            "confirms the new model, and is paid from the validators' share.")
 
     # -- actions -------------------------------------------------------------------------------
     def decide(self, accept: bool) -> None:

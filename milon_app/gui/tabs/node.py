@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from milon_app.gui.context import GuiContext
+from milon_app.gui.event_text import event_text
 from milon_app.gui.tabs.base import Tab
 from milon_app.gui.widgets import fill, form_box, hint, table, value_label
 from milon_app.node import events as ev
-from milon_app.node.events import event_to_dict
-from milon_app.units import short_address
 
 LOG_LINES = 500
 QUIET = (ev.Heartbeat, ev.TrainingProgress)  # shown in charts and the status bar, not the log
@@ -47,14 +46,6 @@ class NodeView:
     paused: bool
     capacity: int
     chain: str
-
-
-def _short(value: object) -> str:
-    """Hashes and addresses cut to a recognisable prefix; the log is for reading."""
-    text = str(value)
-    if text.startswith("0x") and len(text) == 42:
-        return short_address(text)
-    return text if len(text) <= 20 else text[:12] + "…"
 
 
 def _gib(n: int | None) -> str:
@@ -241,10 +232,5 @@ class NodeTab(Tab):
     def _log_event(self, e: ev.Event) -> None:
         if isinstance(e, QUIET) or e.node not in ("", self.ctx.session.address):
             return  # simulated members and demo nodes have their own lives
-        d = event_to_dict(e)
-        d.pop("ts", None)
-        d.pop("node", None)
-        kind = d.pop("event")
         stamp = time.strftime("%H:%M:%S", time.localtime(e.ts))
-        fields = " ".join(f"{k}={_short(v)}" for k, v in d.items() if v not in ("", (), [], None))
-        self.log.appendPlainText(f"{stamp}  {kind:<20} {fields}")
+        self.log.appendPlainText(f"{stamp}  {e.kind:<20} {event_text(e)}")

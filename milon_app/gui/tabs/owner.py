@@ -2,8 +2,9 @@
 
 The list shows this node's own jobs (or every job on chain, so an in-app
 demo's job can be followed too); the selected job gets its rounds with
-accuracy and validation verdicts, who trains what in the current round, an
-accuracy chart and an export of the model for deployment.
+accuracy, the committee's verdict on every update of the selected round (who
+voted what, and why), who trains what in the current round and who judges it,
+an accuracy chart and an export of the model for deployment.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from milon_app.gui.context import GuiContext
 from milon_app.gui.job_wizard import JobWizard
 from milon_app.gui.tabs.base import Tab
 from milon_app.gui.widgets import fill, hint, selected_key, table
-from milon_app.session.owner_view import JobDetail, OwnerView, read_view
+from milon_app.session.owner_view import JobDetail, OwnerView, VerdictCache, read_view
 from milon_app.units import short_amount
 
 ChooseFolder = Callable[[], str]  # "" when cancelled
@@ -40,6 +41,10 @@ EMPTY_MINE = (
     "built-in dataset; its members train it round by round and you pay per accepted epoch."
 )
 EMPTY_ALL = "No jobs on chain yet — press “Create job…” to publish the first one."
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def onnx_available() -> bool:
@@ -53,6 +58,8 @@ class OwnerTab(Tab):
         super().__init__(ctx)
         self._choose_folder = choose_folder or self._folder_dialog
         self._selected: int | None = None  # read by load() on the worker thread
+        self._round: int | None = None  # the round whose verdicts are shown (None: latest)
+        self._verdicts: VerdictCache = {}  # closed rounds' verdicts, used by load() only
         self._show_all = False
         self.view: OwnerView | None = None
         self.wizard: JobWizard | None = None
@@ -64,6 +71,7 @@ class OwnerTab(Tab):
         self._soon.timeout.connect(self._reload_if_shown)
         ctx.bridge.round_changed.connect(self._on_event)
         ctx.bridge.job_changed.connect(self._on_event)
+        ctx.bridge.committee.connect(self._on_event)
 
     # -- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -108,15 +116,25 @@ class OwnerTab(Tab):
             ("Round", "Status", "Global accuracy", "Accepted", "Rejected (reason)", "Model"),
             stretch=4,
         )
+        self.rounds.itemSelectionChanged.connect(self._round_selected)
+        self.verdict_title = QLabel("Verdicts")
+        self.verdicts = table(("Update by", "Outcome", "Accepted by", "Rejected by (reason)"),
+                              stretch=3)
         self.seats = table(("Member", "Epochs", "Assignment", "Samples"), stretch=0)
+        self.committee = table(("Validator", "Weight (MILON)", "Voted", "Confirmed"), stretch=0)
         self.round_title = QLabel("Current round")
+        current = QSplitter()
+        current.addWidget(self.seats)
+        current.addWidget(self.committee)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(QLabel("Rounds"))
+        lv.addWidget(QLabel("Rounds (select one for its verdicts)"))
         lv.addWidget(self.rounds, 3)
+        lv.addWidget(self.verdict_title)
+        lv.addWidget(self.verdicts, 3)
         lv.addWidget(self.round_title)
-        lv.addWidget(self.seats, 2)
+        lv.addWidget(current, 2)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(self._build_chart())
@@ -152,7 +170,7 @@ class OwnerTab(Tab):
 
     # -- data ----------------------------------------------------------------------------------
     def load(self) -> OwnerView:
-        return read_view(self.ctx.session, self._selected, self._show_all)
+        return read_view(self.ctx.session, self._selected, self._show_all, self._verdicts)
 
     def show_data(self, data: Any) -> None:
         view: OwnerView = data
@@ -203,14 +221,22 @@ class OwnerTab(Tab):
             ],
             keys=[r.round for r in d.rounds],
         )
+        self._show_verdicts(d)
         if not d.current_round:
             title = "No round started yet: the job opens its first round on the next tick"
         elif d.completed:
             title = f"Round {d.current_round} (the last): who trained which epochs"
         else:
-            title = f"Round {d.current_round}: who trains which epochs"
+            title = f"Round {d.current_round}: who trains which epochs, who judges them"
+        if d.phase:
+            title += f" · {d.phase}"
         self.round_title.setText(title)
         fill(self.seats, [(s.member, s.epochs, s.state, s.samples or None) for s in d.seats])
+        fill(
+            self.committee,
+            [(c.member, short_amount(c.weight), _yes(c.voted), _yes(c.confirmed))
+             for c in d.committee],
+        )
         xs, ys = d.points
         self.curve.setData(xs, ys)
         if xs:
@@ -222,6 +248,29 @@ class OwnerTab(Tab):
                 axis.setTickSpacing()
         label = "Export model…" if d.completed else "Export current model…"
         self.export_button.setText(label)
+
+    def _show_verdicts(self, d: JobDetail) -> None:
+        """The selected round's updates (the latest round until one is picked)."""
+        r = self._round if self._round in d.verdicts else (d.current_round or None)
+        rows = d.verdicts.get(r, []) if r is not None else []
+        self.verdict_title.setText(
+            f"Verdicts, round {r}: each update's outcome and who voted what"
+            if r is not None
+            else "Verdicts: none yet"
+        )
+        fill(self.verdicts, [(v.member, v.outcome, v.accepted_by, v.rejected_by) for v in rows])
+
+    def _round_selected(self) -> None:
+        key = selected_key(self.rounds)
+        if key is not None and key != self._round and self.view and self.view.detail:
+            self._round = int(key)
+            self._show_verdicts(self.view.detail)
+
+    def select_round(self, r: int) -> None:
+        """Show round ``r``'s verdicts (what clicking its row does)."""
+        self._round = r
+        if self.view is not None and self.view.detail is not None:
+            self._show_verdicts(self.view.detail)
 
     def _show_empty(self, empty: bool) -> None:
         self.empty.setText(EMPTY_ALL if self._show_all else EMPTY_MINE)
@@ -247,6 +296,7 @@ class OwnerTab(Tab):
         key = selected_key(self.jobs)
         if key is not None and key != self._selected:
             self._selected = key
+            self._round = None
             self.refresh()
 
     def open_wizard(self, *, choose_file: Callable[[], str] | None = None) -> JobWizard:

@@ -1,11 +1,11 @@
 """Simulate tab: ``milon demo`` inside the app, on the simulated network's own chain.
 
 A newcomer learns what the knobs do (the rule, byzantine members, the data
-mode) by running a whole federation and watching every other tab react: the
-demo's nodes publish on the session's bus, so the Training, Jobs and Wallet
-tabs show the run live. The run blocks for minutes, so it goes through the
-task runner; its per-round callback fires on that worker and reaches the
-table through a signal.
+mode and its skew, the committee's size) by running a whole federation and
+watching every other tab react: the demo's nodes publish on the session's
+bus, so the Training, Jobs and Wallet tabs show the run live. The run
+blocks for minutes, so it goes through the task runner; its per-round
+callback fires on that worker and reaches the table through a signal.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from milon_app.node.behaviour import ATTACKS
 from milon_app.units import short_address, short_amount
 
 DATASETS = ("digits", "wine", "breast_cancer")
-COLUMNS = ["Round", "Accuracy", "Epochs per node", "Accepted", "Rejected (reason)",
-           "Rewards (MILON)", "Gas"]
+PARTITIONS = ("iid", "dirichlet:1", "dirichlet:0.3", "dirichlet:0.1", "shards:2")
+COLUMNS = ["Round", "Outcome", "Accuracy", "Epochs per node", "Accepted", "Rejected (reason)",
+           "Committee", "Rewards (MILON)", "Validators paid (MILON)", "Gas"]
 LIVE_HINT = (
     "The run uses this app's simulated chain and event bus: while it runs, the Training "
     "tab charts the demo nodes' loss, and the Jobs and Governance tabs show its job and "
@@ -52,15 +53,24 @@ def _per_node(values: dict[str, Any], fmt: Any = str) -> str:
     return ", ".join(f"{short_address(a)}: {fmt(v)}" for a, v in values.items())
 
 
+def _committee(row: RoundRow) -> str:
+    """``0x12…cdef ✓``: a seat that voted, ``✗`` one that did not."""
+    return ", ".join(f"{short_address(c['address'])} {'✓' if c['voted'] else '✗'}"
+                     for c in row.committee) or "none"
+
+
 def row_cells(row: RoundRow) -> list[Any]:
     """One table row; addresses shortened, every rejection with its reason."""
     return [
         row.round,
+        row.outcome,
         _pct(row.accuracy),
         _per_node(row.epochs),
         ", ".join(short_address(a) for a in row.accepted) or "none",
         "; ".join(f"{short_address(a)}: {why}" for a, why in row.rejected.items()) or "none",
+        _committee(row),
         _per_node(row.rewards, short_amount),
+        _per_node(row.validator_rewards, short_amount) or "none",
         f"{row.gas_used:,}",
     ]
 
@@ -96,6 +106,19 @@ class SimulateTab(Tab):
         self.seed = self._spin(0, 2**31 - 1, 0)
         self.data_mode = QComboBox()
         self.data_mode.addItems(["federated", "shared"])
+        self.partition = QComboBox()
+        self.partition.setEditable(True)  # any dirichlet:ALPHA or shards:K, checked on Run
+        self.partition.addItems(list(PARTITIONS))
+        self.partition.setToolTip("How the nodes' data is split: iid, dirichlet:ALPHA (label "
+                                  "skew, smaller is more skewed) or shards:K (K label shards each)")
+        self.committee = self._spin(0, 64, 0)
+        self.committee.setSpecialValueText("governed default")
+        self.committee.setToolTip("Validators drawn by stake each round (3..64, or all nodes "
+                                  "when fewer)")
+        self.validation = QComboBox()
+        self.validation.addItems(["owner", "local"])
+        self.validation.setToolTip("What the committee judges updates on: samples the owner "
+                                   "publishes, or a held-out share of each validator's own data")
         self.governance = QCheckBox("pass a proposal afterwards")
         self.governance.setChecked(True)
         self.baseline = QCheckBox("train a centralized baseline")
@@ -113,6 +136,9 @@ class SimulateTab(Tab):
             ("Dataset", self.dataset),
             ("Seed", self.seed),
             ("Data", self.data_mode),
+            ("Data split", self.partition),
+            ("Committee size", self.committee),
+            ("Judged on", self.validation),
             ("Governance", self.governance),
             ("Baseline", self.baseline),
         ])
@@ -178,6 +204,9 @@ class SimulateTab(Tab):
             dataset=self.dataset.currentText(),
             seed=self.seed.value(),
             data_mode=self.data_mode.currentText(),
+            committee=self.committee.value(),
+            partition=self.partition.currentText().strip(),
+            validation=self.validation.currentText(),
             governance=self.governance.isChecked(),
             baseline=self.baseline.isChecked(),
             transport=session.transport_kind(),

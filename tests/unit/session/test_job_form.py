@@ -18,12 +18,13 @@ FACTS = F.ChainFacts(
     federations=(F.FederationChoice(1, "Simulated federation", 3),),
     balance=100 * WEI,
     max_epochs_per_round=10_000,
+    committee=(3, 7, 31),
 )
 
 
 def form(**kw) -> F.JobForm:
     base = {"fed_id": 1, "model": "digits_mlp", "dataset": "digits", "rounds": 2,
-            "epochs_per_round": 3, "reward_per_epoch": "1.5", "rule": "fedavg", "quorum": 2}
+            "epochs_per_round": 3, "reward_per_epoch": "1.5", "rule": "fedavg", "committee": 5}
     base.update(kw)
     return F.JobForm(**base)
 
@@ -44,7 +45,8 @@ def test_build_request_carries_every_field():
     assert req.total_epochs == 6 and req.epochs_per_round == 3
     assert req.reward_per_epoch == 3 * WEI // 2
     assert req.rule is AggregationRule.TRIMMED_MEAN
-    assert req.validator_quorum == 2
+    assert req.committee_size == 5
+    assert F.build_request(form(committee=0), FACTS).committee_size == 0  # governed default
     assert req.shared_shards == 3  # one shard per active member
     assert F.build_request(form(), FACTS).shared_shards == 0
 
@@ -79,8 +81,9 @@ def test_model_that_does_not_fit_the_data_is_refused():
         ({"epochs_per_round": 0}, "epochs per round must be at least 1"),
         ({"rounds": 0}, "total rounds must be"),
         ({"rounds": F.MAX_ROUNDS + 1}, "total rounds must be"),
-        ({"quorum": 4}, "quorum 4 is more than the 3 active members"),
-        ({"quorum": 0}, "quorum must be"),
+        ({"committee": 2}, r"committee size 2 is outside the governed bounds: 0 = the governed "
+                           r"default \(7\); otherwise 3\.\.31"),
+        ({"committee": 32}, "committee size 32 is outside the governed bounds"),
         ({"rule": "mean"}, "aggregation rule 'mean' is not one of"),
         ({"reward_per_epoch": "20"}, r"insufficient balance: the job escrows 120 MILON .* hold 100 MILON"),
         ({"dataset": "mnist"}, "not a built-in one"),
@@ -155,3 +158,22 @@ def test_missing_or_unchosen_spec_file(tmp_path):
         F.resolve_spec(form(model=F.FROM_FILE, spec_file=str(tmp_path / "nope.json")))
     with pytest.raises(BadInputError, match="is a folder"):
         F.resolve_spec(form(model=F.FROM_FILE, spec_file=str(tmp_path)))
+
+
+def test_committee_bounds_come_from_the_chain_facts():
+    narrow = F.ChainFacts(FACTS.federations, balance=100 * WEI, committee=(5, 5, 9))
+    with pytest.raises(BadInputError, match=r"otherwise 5\.\.9"):
+        F.build_request(form(committee=3), narrow)
+    assert F.build_request(form(committee=9), narrow).committee_size == 9
+    assert F.build_request(form(committee=31), FACTS).committee_size == 31
+
+
+def test_committee_note_says_who_judges():
+    # 3 active members, fewer than the default 7: all of them sit
+    assert "all 3 active members sit on the committee" in F.committee_note(form(committee=0), FACTS)
+    big = F.ChainFacts((F.FederationChoice(1, "big", 20),), balance=0, committee=(3, 7, 31))
+    assert "7 of the 20 active members are drawn by stake" in F.committee_note(
+        form(committee=0), big
+    )
+    assert "4 of the 20" in F.committee_note(form(committee=4), big)
+    assert F.committee_note(form(fed_id=9), FACTS) == ""

@@ -78,3 +78,25 @@ def test_rpc_network_needs_a_manifest(tmp_path):
     with pytest.raises(ConfigError, match="manifest"):
         s.start()
     assert s.node is None
+
+
+def test_simulated_members_data_follows_the_partition_option(tmp_path):
+    from milon_app.session.simulation import SplitPartition
+
+    s = Session(Config(), tmp_path, Account.from_key(KEY),
+                SessionOptions(transport="inprocess", tick_s=0.05, sim_partition="shards:2"))
+    s.start()
+    try:
+        parts = [s.core.data, *(p.data for p in s.sim.peers)]
+        assert all(isinstance(d, SplitPartition) and d.partition == "shards:2" for d in parts)
+        assert [d.index for d in parts] == [0, 1, 2, 3] and {d.parts for d in parts} == {4}
+    finally:
+        s.stop()
+
+
+def test_a_bad_partition_is_refused_with_its_text(tmp_path):
+    s = Session(Config(), tmp_path, Account.from_key(KEY),
+                SessionOptions(transport="inprocess", sim_partition="zipf:2"))
+    with pytest.raises(BadInputError, match="unknown partition 'zipf:2'"):
+        s.start()
+    assert s.node is None
