@@ -1,0 +1,134 @@
+"""A small federation of real nodes for the attacks that live in the node, not the contract.
+
+An owner and a few contributors, each a ``NodeCore`` with its own state DB and blob store,
+on the embedded chain, joined through an in-process hub whose providers check membership on
+chain exactly like the libp2p transport does (``member_authorizer``). Tests drive ticks by
+hand (``until``), move chain time only when nobody can act, and read money from the chain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from milon_app.chain.bindings import JobStatus
+from milon_app.chain.client import ChainClient
+from milon_app.chain.deploy import deploy_suite
+from milon_app.compute.datasets import DatasetSpec, load_dataset
+from milon_app.compute.model_spec import digits_mlp
+from milon_app.compute.partition import partition_iid
+from milon_app.node.behaviour import HONEST, Behaviour
+from milon_app.node.bus import EventBus
+from milon_app.node.core import NodeCore, TensorData
+from milon_app.node.owner import JobRequest
+from milon_app.node.peers import member_authorizer
+from milon_app.node.state import StateDB
+from milon_app.node.validation_data import split_holdout
+from milon_app.p2p.inprocess import InProcessHub
+from milon_app.store.blobs import BlobStore
+
+ETHER = 10**18
+STAKE = 50 * ETHER
+
+
+@dataclass
+class NodeFed:
+    client: ChainClient
+    suite: object
+    owner: NodeCore
+    nodes: list[NodeCore]
+    fed_id: int
+    bus: EventBus
+    hub: InProcessHub
+    root: Path
+    data: object
+    validation: tuple[torch.Tensor, torch.Tensor]
+    extra: list[NodeCore] = field(default_factory=list)
+
+    @property
+    def everyone(self) -> list[NodeCore]:
+        return [*self.nodes, *self.extra, self.owner]
+
+    def make_node(self, acct: object, name: str, **kw: object) -> NodeCore:
+        store = BlobStore(self.root / name / "blobs")
+        transport = self.hub.transport(acct.address, store, member_authorizer(self.suite, store))
+        return NodeCore(account=acct, suite=self.suite, transport=transport, store=store,
+                        state=StateDB(self.root / name / "state.db"), bus=self.bus, threads=1,
+                        **kw)
+
+    def tick(self) -> bool:
+        busy = False
+        for nd in self.everyone:
+            busy = nd.tick() or busy
+        return busy
+
+    def until(self, done: Callable[[], bool], max_s: float = 300) -> None:
+        """Tick until ``done()``; when nobody could act, move chain time a minute."""
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            block = self.client.block_number()
+            busy = self.tick()
+            if done():
+                return
+            if busy:
+                time.sleep(0.02)
+            elif self.client.block_number() == block:
+                self.client.increase_time(60)
+        raise AssertionError(f"condition not reached within {max_s} s")
+
+    def job(self, rounds: int = 2, epochs: int = 8, **kw: object) -> int:
+        req = JobRequest(fed_id=self.fed_id, spec=digits_mlp(),
+                         dataset=DatasetSpec(kind="builtin", name="digits"),
+                         total_epochs=rounds * epochs, epochs_per_round=epochs,
+                         reward_per_epoch=ETHER, validation=self.validation, **kw)
+        return self.owner.owner.create_job(req)
+
+    def round_closed(self, job_id: int, r: int) -> Callable[[], bool]:
+        def closed() -> bool:
+            job = self.owner.milon.job(job_id)
+            return job.current_round >= r and self.owner.milon.round(job_id, r).closed
+        return closed
+
+    def completed(self, job_id: int) -> Callable[[], bool]:
+        return lambda: self.owner.milon.job(job_id).status is JobStatus.COMPLETED
+
+    def stake(self, node: NodeCore) -> int:
+        return self.owner.milon.member(self.fed_id, node.address).stake
+
+    def claimable(self, node: NodeCore) -> int:
+        return self.owner.milon.claimable(node.address)
+
+    def close(self) -> None:
+        for nd in self.everyone:
+            nd.stop()
+            nd.state.close()
+
+
+def node_federation(root: Path, behaviours: list[Behaviour] | None = None, n: int = 4) -> NodeFed:
+    """An owner and ``n`` contributors with IID digits shards, joined and started."""
+    client = ChainClient.embedded()
+    owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : n + 1]
+    suite = deploy_suite(client, owner_acct, dev=True)
+    data = load_dataset(DatasetSpec(kind="builtin", name="digits")).for_model(digits_mlp())
+    (x, y), held = split_holdout(data.x_train, data.y_train, 0)
+    parts = partition_iid(int(x.shape[0]), n, 0)
+    fed = NodeFed(client, suite, None, [], 0, EventBus(history=20_000), InProcessHub(), root,  # type: ignore[arg-type]
+                  data, held)
+    fed.owner = fed.make_node(owner_acct, "owner", roles=("owner", "keeper"))
+    fed.owner.owner.eval_data = (data.x_test, data.y_test)
+    kinds = behaviours or [HONEST] * n
+    for i, acct in enumerate(accts):
+        idx = torch.as_tensor(parts[i])
+        fed.nodes.append(fed.make_node(acct, f"n{i}", data=TensorData(x[idx], y[idx]),
+                                       behaviour=kinds[i]))
+    fed.fed_id = fed.owner.milon.create_federation(owner_acct, "attacks", b"\0" * 32, 10 * ETHER)
+    fed.owner.start()
+    for nd in fed.nodes:
+        fed.owner.milon.transfer(owner_acct, nd.address, 1_000 * ETHER)
+        nd.start()
+        nd.join(fed.fed_id, STAKE, 100, f"inprocess:{nd.address}")
+    return fed
