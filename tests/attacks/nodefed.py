@@ -56,9 +56,16 @@ class NodeFed:
     def make_node(self, acct: object, name: str, **kw: object) -> NodeCore:
         store = BlobStore(self.root / name / "blobs")
         transport = self.hub.transport(acct.address, store, member_authorizer(self.suite, store))
-        return NodeCore(account=acct, suite=self.suite, transport=transport, store=store,
-                        state=StateDB(self.root / name / "state.db"), bus=self.bus, threads=1,
-                        **kw)
+        return NodeCore(
+            account=acct,
+            suite=self.suite,
+            transport=transport,
+            store=store,
+            state=StateDB(self.root / name / "state.db"),
+            bus=self.bus,
+            threads=1,
+            **kw,
+        )
 
     def tick(self) -> bool:
         busy = False
@@ -81,16 +88,23 @@ class NodeFed:
         raise AssertionError(f"condition not reached within {max_s} s")
 
     def job(self, rounds: int = 2, epochs: int = 8, **kw: object) -> int:
-        req = JobRequest(fed_id=self.fed_id, spec=digits_mlp(),
-                         dataset=DatasetSpec(kind="builtin", name="digits"),
-                         total_epochs=rounds * epochs, epochs_per_round=epochs,
-                         reward_per_epoch=ETHER, validation=self.validation, **kw)
+        req = JobRequest(
+            fed_id=self.fed_id,
+            spec=digits_mlp(),
+            dataset=DatasetSpec(kind="builtin", name="digits"),
+            total_epochs=rounds * epochs,
+            epochs_per_round=epochs,
+            reward_per_epoch=ETHER,
+            validation=self.validation,
+            **kw,
+        )
         return self.owner.owner.create_job(req)
 
     def round_closed(self, job_id: int, r: int) -> Callable[[], bool]:
         def closed() -> bool:
             job = self.owner.milon.job(job_id)
             return job.current_round >= r and self.owner.milon.round(job_id, r).closed
+
         return closed
 
     def completed(self, job_id: int) -> Callable[[], bool]:
@@ -116,15 +130,26 @@ def node_federation(root: Path, behaviours: list[Behaviour] | None = None, n: in
     data = load_dataset(DatasetSpec(kind="builtin", name="digits")).for_model(digits_mlp())
     (x, y), held = split_holdout(data.x_train, data.y_train, 0)
     parts = partition_iid(int(x.shape[0]), n, 0)
-    fed = NodeFed(client, suite, None, [], 0, EventBus(history=20_000), InProcessHub(), root,  # type: ignore[arg-type]
-                  data, held)
+    fed = NodeFed(
+        client,
+        suite,
+        None,
+        [],
+        0,
+        EventBus(history=20_000),
+        InProcessHub(),
+        root,  # type: ignore[arg-type]
+        data,
+        held,
+    )
     fed.owner = fed.make_node(owner_acct, "owner", roles=("owner", "keeper"))
     fed.owner.owner.eval_data = (data.x_test, data.y_test)
     kinds = behaviours or [HONEST] * n
     for i, acct in enumerate(accts):
         idx = torch.as_tensor(parts[i])
-        fed.nodes.append(fed.make_node(acct, f"n{i}", data=TensorData(x[idx], y[idx]),
-                                       behaviour=kinds[i]))
+        fed.nodes.append(
+            fed.make_node(acct, f"n{i}", data=TensorData(x[idx], y[idx]), behaviour=kinds[i])
+        )
     fed.fed_id = fed.owner.milon.create_federation(owner_acct, "attacks", b"\0" * 32, 10 * ETHER)
     fed.owner.start()
     for nd in fed.nodes:

@@ -31,8 +31,11 @@ class Copier(Contributor):
     def _train_or_commit(self, ctx, r, rnd, epochs, now):
         node = self.node
         with self.fed.hub.lock:
-            announced = {d for d, who in self.fed.hub.providers.items()
-                         if who - {node.address, self.fed.owner.address}}
+            announced = {
+                d
+                for d, who in self.fed.hub.providers.items()
+                if who - {node.address, self.fed.owner.address}
+            }
         mine = {ctx.job.params.initial_model_hash.hex(), rnd.base_model_hash.hex()}
         for digest in sorted(announced - mine):
             if not commit_closed(rnd, now):

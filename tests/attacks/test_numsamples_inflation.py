@@ -43,11 +43,18 @@ def test_inflated_claim_weighs_no_more_than_twice_the_median():
 
 def test_job_cap_bounds_every_claim():
     base, states = _states(3, seed=1)
-    ups = [ClientUpdate(f"0x{i + 1:040x}", s, n) for i, (s, n) in
-           enumerate(zip(states, (100, 100, 10_000), strict=True))]
+    ups = [
+        ClientUpdate(f"0x{i + 1:040x}", s, n)
+        for i, (s, n) in enumerate(zip(states, (100, 100, 10_000), strict=True))
+    ]
     capped = aggregate_accepted(0, base, ups, max_samples=100, sample_clip_bps=100_000)
-    equal = aggregate_accepted(0, base, [ClientUpdate(u.client_id, u.state, 100) for u in ups],
-                               max_samples=0, sample_clip_bps=100_000)
+    equal = aggregate_accepted(
+        0,
+        base,
+        [ClientUpdate(u.client_id, u.state, 100) for u in ups],
+        max_samples=0,
+        sample_clip_bps=100_000,
+    )
     assert capped.encoded == equal.encoded  # the cap made the 10,000 claim count as 100
 
 

@@ -67,9 +67,7 @@ def _committee(world, extra: dict[str, bytes]) -> tuple[dict[str, bool], list[di
     spec, base, honest, validators = world
     subs = [Submission(c, r.update_bytes, r.num_samples) for c, r in sorted(honest.items())]
     subs += [Submission(c, blob, 60) for c, blob in sorted(extra.items())]
-    votes = [
-        judge_round(base, subs, val_data=v, spec=spec, max_bytes=1 << 20) for v in validators
-    ]
+    votes = [judge_round(base, subs, val_data=v, spec=spec, max_bytes=1 << 20) for v in validators]
     return majority_accepts(votes), votes
 
 

@@ -21,12 +21,16 @@ def logged(event):
 
 
 def test_committee_events_are_logged_with_every_field():
-    drawn = logged(ev.CommitteeDrawn(node=A, job_id=1, round=2, members=(A, B), weights=(5, 7),
-                                     seated=True))
+    drawn = logged(
+        ev.CommitteeDrawn(node=A, job_id=1, round=2, members=(A, B), weights=(5, 7), seated=True)
+    )
     assert drawn["event"] == "CommitteeDrawn" and drawn["members"] == [A, B]
     assert drawn["weights"] == [5, 7] and drawn["seated"] is True
-    verdict = logged(ev.VerdictSubmitted(node=A, job_id=1, round=2, accepted=(A,),
-                                         rejected=((B, "harmful: loss 9.1 vs 0.4"),)))
+    verdict = logged(
+        ev.VerdictSubmitted(
+            node=A, job_id=1, round=2, accepted=(A,), rejected=((B, "harmful: loss 9.1 vs 0.4"),)
+        )
+    )
     assert verdict["rejected"] == [[B, "harmful: loss 9.1 vs 0.4"]] and verdict["accepted"] == [A]
     tallied = logged(ev.VerdictsTallied(job_id=1, round=2, accepted=(A,), rejected=(B,)))
     assert tallied["rejected"] == [B] and tallied["undecided"] == []
@@ -36,14 +40,28 @@ def test_committee_events_are_logged_with_every_field():
 
 def test_no_v1_event_is_left_in_the_catalogue():
     names = {c.__name__ for c in ev.catalogue()}
-    assert {"CommitteeDrawn", "VerdictSubmitted", "VerdictsTallied", "ModelConfirmed",
-            "ValidatorPaid"} <= names
+    assert {
+        "CommitteeDrawn",
+        "VerdictSubmitted",
+        "VerdictsTallied",
+        "ModelConfirmed",
+        "ValidatorPaid",
+    } <= names
     assert not names & {"UpdatesValidated", "ProposalSubmitted"}
 
 
 def member(**kw):
-    base = dict(stake=0, capacity=1, peer_info="", joined_at=1, leave_requested_at=0,
-                withdrawable_at=0, active=False, admitted=False, suspended=False)
+    base = dict(
+        stake=0,
+        capacity=1,
+        peer_info="",
+        joined_at=1,
+        leave_requested_at=0,
+        withdrawable_at=0,
+        active=False,
+        admitted=False,
+        suspended=False,
+    )
     return Member(**{**base, **kw})
 
 

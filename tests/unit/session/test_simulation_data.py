@@ -13,8 +13,9 @@ from milon_app.errors import BadInputError
 from milon_app.node.local_data import BuiltinPartition
 from milon_app.session.simulation import SimOptions, SplitPartition
 
-CTX = SimpleNamespace(job_id=1, dataset=DatasetSpec(kind="builtin", name="digits"),
-                      spec=digits_mlp())
+CTX = SimpleNamespace(
+    job_id=1, dataset=DatasetSpec(kind="builtin", name="digits"), spec=digits_mlp()
+)
 
 
 def classes_per_part(parts):
