@@ -3,16 +3,18 @@
 One anvil on 127.0.0.1, one owner daemon and contributor daemons talking
 libp2p on fixed loopback ports (so a restarted daemon keeps the address it
 registered on chain). Each daemon can be killed with SIGKILL and restarted
-from the same folder; its JSON event log and its SQLite state can be read
+from the same folder, or frozen with SIGSTOP and thawed with SIGCONT (a
+machine that hangs); its JSON event log and its SQLite state can be read
 while it runs. Every process is stopped by PID in :meth:`Federation.close`.
 
-A "holder" member is a funded account that joins the federation and then
-never answers its assignments, like a member whose machine is off. While it
-holds an assignment, the contract keeps a round's commit phase open until the
-accept deadline, so a test can act between a contributor's commit and its
-reveal without racing it; :meth:`Federation.release` then has it decline
-(its epochs are re-split over the others, as the contract does for any
-decline), and the round goes on.
+Protocol v2 (docs/protocol.md): a round needs two active members; with no
+more than seven, every member sits on the committee with its stake as its
+voting weight, and an update is judged by the members other than its
+author. Members may join with different stakes (:class:`Member`), so a test
+can seat a light committee member whose absence still leaves the others
+above the participation and confirmation thresholds (two thirds). Anvil's
+time is wall time; :meth:`Federation.skip_past` moves it forward to a
+deadline (a dead committee member keeps the verdict window open until then).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from milon_app.chain.bindings import AssignmentState, JobStatus, Milon
+from milon_app.chain.bindings import AssignmentState, JobStatus, Milon, Param
 from milon_app.chain.client import ChainClient
 from milon_app.chain.deploy import Suite, deploy_suite
 from milon_app.chain.devnet import Anvil, free_port
@@ -52,6 +54,7 @@ class DaemonProc:
     address: str
     proc: subprocess.Popen | None = None
     starts: int = 0
+    frozen: bool = False
 
     @property
     def data(self) -> Path:
@@ -81,11 +84,25 @@ class DaemonProc:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+        self.frozen = False
+
+    def freeze(self) -> None:
+        """SIGSTOP by PID: the process hangs where it is (sockets open, nothing answers)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        """SIGCONT by PID: the frozen process runs on from where it stopped."""
+        if self.proc is not None and self.frozen and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+        self.frozen = False
 
     def stop(self) -> int | None:
         proc = self.proc
         if proc is None:
             return None
+        self.thaw()  # a stopped process cannot act on SIGTERM
         return stop_process(proc)
 
     def events(self, kind: str | None = None, since_start: int = 1) -> list[dict[str, Any]]:
@@ -157,6 +174,7 @@ class Member:
     capacity: int
     partition: str = ""
     node_extra: str = ""  # more [node] keys, e.g. 'accept_mode = "never"'
+    stake: int = STAKE  # its stake, so also its committee weight (every member sits, <= 7)
 
 
 @dataclass
@@ -169,12 +187,11 @@ class Federation:
     fed: int
     owner: DaemonProc
     nodes: dict[str, DaemonProc]
-    holder: Any = None
     accounts: dict[str, Any] = field(default_factory=dict)
 
     # -- life -------------------------------------------------------------------------
     @classmethod
-    def start(cls, tmp: Path, members: list[Member], *, holder_capacity: int = 0) -> Federation:
+    def start(cls, tmp: Path, members: list[Member]) -> Federation:
         anvil = Anvil(accounts=len(members) + 3).start()
         fed_obj: Federation | None = None
         try:
@@ -204,22 +221,16 @@ class Federation:
                     home, acct, anvil.url, manifest,
                     f'{part}{m.node_extra}\n[p2p]\nlisten = "{listen}"\n'
                     f'bootstrap = ["{owner_addr}"]\n\n'
-                    f'[[federations]]\nid = {fed}\nstake = "{STAKE // ETHER}"\n'
+                    f'[[federations]]\nid = {fed}\nstake = "{m.stake // ETHER}"\n'
                     f"capacity = {m.capacity}\n",
                 )
                 fed_obj.nodes[m.name] = DaemonProc(m.name, home, toml, acct.address)
                 fed_obj.accounts[m.name] = acct
-            if holder_capacity:
-                holder = client.dev_accounts[1 + len(members)]
-                milon.transfer(owner_acct, holder.address, 1_000 * ETHER)
-                milon.join(holder, fed, 100 * ETHER, holder_capacity, "offline")
-                fed_obj.holder = holder
             owner.start()
             for d in fed_obj.nodes.values():
                 d.start()
             fed_obj.wait("every contributor to join",
-                         lambda: len(milon.active_members(fed)) == len(members) + bool(holder_capacity),
-                         240)
+                         lambda: len(milon.active_members(fed)) == len(members), 240)
             return fed_obj
         except BaseException:
             if fed_obj is not None:
@@ -233,7 +244,7 @@ class Federation:
         were still running (SIGTERM must end each cleanly, with 0)."""
         running = [d for d in self.daemons() if d.alive()]
         for d in self.daemons():
-            d.stop()
+            d.stop()  # thaws a frozen one first
         self.anvil.stop()
         return {d.name: d.proc.returncode if d.proc else None for d in running}
 
@@ -261,19 +272,22 @@ class Federation:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
 
     def ensure_running(self) -> None:
-        """Restart any daemon an earlier (failed) test left dead."""
+        """Thaw any daemon an earlier (failed) test left frozen; restart any it left dead."""
         for d in self.daemons():
+            d.thaw()
             if d.proc is not None and not d.alive():
                 d.start()
 
     # -- jobs and rounds --------------------------------------------------------------
     def create_job(self, *, model: str = "digits-mlp", epochs: int = 9, per_round: int = 9,
-                   quorum: int = 2, rule: str = "fedavg") -> int:
+                   committee: int = 0, rule: str = "fedavg") -> int:
+        """`milon job create` as the owner; committee 0: the governed default (7), so every
+        member of a federation this small sits."""
         res = subprocess.run(
             [sys.executable, "-m", "milon_app", "--home", str(self.owner.home), "--json", "job",
              "create", "--fed", str(self.fed), "--model", model, "--dataset", "digits",
              "--epochs", str(epochs), "--epochs-per-round", str(per_round),
-             "--reward-per-epoch", "1", "--rule", rule, "--quorum", str(quorum),
+             "--reward-per-epoch", "1", "--rule", rule, "--committee", str(committee),
              "--rpc", self.anvil.url, "--manifest", str(self.manifest), "--dev-account", "0"],
             capture_output=True, text=True, timeout=180,
         )
@@ -289,12 +303,6 @@ class Federation:
     def completed(self, job_id: int) -> bool:
         return self.milon.job(job_id).status is JobStatus.COMPLETED
 
-    def release(self, job_id: int, r: int = 1) -> None:
-        """The silent holder finally answers round ``r``: it declines, so its epochs are
-        re-split over the members still in the round and the commit phase can close."""
-        if self.milon.assignment(job_id, r, self.holder.address).state is AssignmentState.ASSIGNED:
-            self.milon.decline(self.holder, job_id, r)
-
     def chain_events(self, name: str | None = None) -> list[Any]:
         events = EventCursor(self.client, self.suite.by_name(),
                              self.suite.manifest.deployed_block).poll()
@@ -305,20 +313,51 @@ class Federation:
                 if e.args.get("jobId") == job_id and e.args.get("member") == who
                 and (r is None or e.args.get("round") == r)]
 
-    def finish(self, job_id: int, timeout: float = 240, dead_ok: tuple[str, ...] = ()) -> None:
-        """Wait for the job to complete. Epochs the holder gave back after the others had
-        committed are trained in a later round; there the holder is released as soon as
-        every running member in the round has committed."""
+    def seated(self, job_id: int, name: str, r: int = 1) -> bool:
+        return self.milon.seat(job_id, r, self.nodes[name].address).seated
+
+    def voted(self, job_id: int, name: str, r: int = 1) -> bool:
+        return self.milon.seat(job_id, r, self.nodes[name].address).voted
+
+    def net_reward(self, epochs: int) -> int:
+        """What a member is credited for ``epochs`` accepted epochs at this module's reward of
+        1 MILON per epoch: the gross less the validators' share, which forms their pool."""
+        gross = epochs * ETHER
+        return gross - gross * self.milon.params()[Param.VALIDATOR_SHARE_BPS] // 10_000
+
+    def validator_pay(self, job_id: int, who: str) -> dict[int, int]:
+        """round -> what ``who`` was paid from the validators' pool of ``job_id``."""
+        out: dict[int, int] = {}
+        for e in self.chain_events("ValidatorPaid"):
+            if e.args["jobId"] == job_id and e.args["validator"] == who:
+                out[e.args["round"]] = out.get(e.args["round"], 0) + int(e.args["amount"])
+        return out
+
+    def skip_past(self, deadline: int) -> None:
+        """Move anvil's clock just past ``deadline`` (a chain timestamp), if it is not yet."""
+        ahead = deadline - self.client.now() + 1
+        if ahead > 0:
+            self.client.increase_time(ahead)
+
+    def finish(self, job_id: int, timeout: float = 240, dead_ok: tuple[str, ...] = (),
+               absent: tuple[str, ...] = ()) -> None:
+        """Wait for the job to complete. ``absent``: committee members that will not vote
+        (dead); once every other seated member has voted on a round's updates, the clock is
+        moved past the verdict deadline so a keeper can tally without them (on a real chain
+        the round would just wait out its verdict window)."""
 
         def done() -> bool:
             if self.completed(job_id):
                 return True
             r = self.milon.job(job_id).current_round
-            if r > 1 and self.holder is not None:
-                members = [d for n, d in self.nodes.items() if n not in dead_ok]
-                states = [self.milon.assignment(job_id, r, d.address).state for d in members]
-                if AssignmentState.ACCEPTED not in states and AssignmentState.ASSIGNED not in states:
-                    self.release(job_id, r)
+            if not absent or r == 0:
+                return False
+            rnd = self.milon.round(job_id, r)
+            if rnd.tallied or rnd.closed or rnd.revealed_count == 0:
+                return False
+            present = [n for n in self.nodes if n not in absent and self.seated(job_id, n, r)]
+            if all(self.voted(job_id, n, r) for n in present):
+                self.skip_past(rnd.verdict_deadline)
             return False
 
         self.wait(f"job {job_id} to complete", done, timeout, dead_ok=dead_ok)

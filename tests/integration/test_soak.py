@@ -20,6 +20,8 @@ def _check(res: SoakResult, rounds: int) -> None:
     print(res.table())
     assert not res.failed, f"rounds that timed out instead of finalizing: {res.failed}"
     assert not res.lost, f"rounds where an honest update was not accepted: {res.lost}"
+    assert not res.absent, f"rounds where a committee member did not vote: {res.absent}"
+    assert all(r.seated >= 2 for r in res.rounds)  # every update judged by someone else
     assert len(res.rounds) == rounds, "the job needed extra rounds"
     assert not res.stalled, f"rounds slower than {res.stall_s} s: {res.stalled}"
     assert res.job_completed

@@ -40,8 +40,10 @@ class RoundRecord:
     timed_out: bool
     declined: int = 0  # a leaver's assignment handed back when its leave landed late
     epochs: int = 0  # epochs the round handed out
-    trained: int = 0  # epochs validators accepted: fewer means an honest update was lost
+    trained: int = 0  # epochs the committee accepted: fewer means an honest update was lost
     churn: str = ""
+    seated: int = 0  # members on the round's committee
+    voted: int = 0  # of them, those that voted (an absent one delays the round, loses stake)
 
 
 @dataclass
@@ -66,6 +68,11 @@ class SoakResult:
         return [r.round for r in self.rounds if r.trained < r.epochs]
 
     @property
+    def absent(self) -> list[int]:
+        """Rounds in which a committee member did not vote (churn must never cause one)."""
+        return [r.round for r in self.rounds if r.voted < r.seated]
+
+    @property
     def stalled(self) -> list[int]:
         return [r.round for r in self.rounds if r.seconds > self.stall_s]
 
@@ -85,6 +92,7 @@ class SoakResult:
             f"rounds finalized {sum(r.finalized for r in self.rounds)}/{len(self.rounds)}, "
             f"failed {self.failed or 'none'}, stalled (> {self.stall_s:.0f} s) "
             f"{self.stalled or 'none'}, with unaccepted epochs {self.lost or 'none'}, "
+            f"with an absent committee member {self.absent or 'none'}, "
             f"job completed: {self.job_completed}",
             f"round time median {statistics.median(secs):.1f} s, max {max(secs):.1f} s; "
             f"wall time {self.wall_s:.0f} s; churn events {len(self.churn)}",

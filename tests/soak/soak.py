@@ -3,11 +3,13 @@
     python -m tests.soak.soak [--rounds 50] [--churn-every 5] [--nodes 3] [--json OUT]
 
 An owner daemon (owner + keeper roles) and ``--nodes`` contributor daemons run
-one FedAvg job of ``rounds`` rounds (one epoch per contributor per round,
-quorum 2). Every ``--churn-every`` rounds one contributor leaves the
-federation (it finishes the round it is in, then its daemon is stopped) and a
-new contributor joins, or one that left earlier withdraws its stake and comes
-back from its old data folder. After every round the RSS of each daemon
+one FedAvg job of ``rounds`` rounds (one epoch per contributor per round; the
+default committee: with no more than seven members every one sits, and
+judges every update but its own). Every ``--churn-every`` rounds one
+contributor leaves the federation (it finishes the round it is in, its
+committee duty included, then its daemon is stopped) and a new contributor
+joins, or one that left earlier withdraws its stake and comes back from its
+old data folder. After every round the RSS of each daemon
 process (and its children) is sampled with psutil. It prints a table of
 memory per daemon life (first, last, MB per round over the whole life and
 over its second half), the rounds that failed (timed out) or stalled, and the
@@ -154,7 +156,7 @@ class Soak:
             [sys.executable, "-m", "milon_app", "--home", str(self.owner.home), "--json", "job",
              "create", "--fed", str(self.fed), "--model", "digits-mlp", "--dataset", "digits",
              "--epochs", str(self.rounds * per_round), "--epochs-per-round", str(per_round),
-             "--reward-per-epoch", "1", "--rule", "fedavg", "--quorum", "2",
+             "--reward-per-epoch", "1", "--rule", "fedavg", "--committee", "0",
              "--rpc", self.cfg["rpc"], "--manifest", str(self.manifest), "--dev-account", "0"],
             capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
@@ -293,10 +295,13 @@ class Soak:
             members = self.milon.round_members(self.job_id, r)
             now = time.monotonic()
             states = [self.milon.assignment(self.job_id, r, m).state for m in members]
+            seats = [self.milon.seat(self.job_id, r, m)
+                     for m in self.milon.committee(self.job_id, r)]  # fmt: skip
             rec = RoundRecord(r, now - started, len(members),
                               states.count(AssignmentState.REVEALED), rnd.finalized,
                               rnd.timed_out, states.count(AssignmentState.DECLINED),
-                              rnd.epochs, rnd.epochs_trained)  # fmt: skip
+                              rnd.epochs, rnd.epochs_trained, seated=len(seats),
+                              voted=sum(s.voted for s in seats))  # fmt: skip
             self._sample(r)
             if self.churn_every and r % self.churn_every == 0 and r < self.rounds:  # planned
                 rec.churn = self._churn(r, k)
@@ -305,6 +310,7 @@ class Soak:
             self.say(f"round {r:>3}: {rec.seconds:5.1f} s, {rec.accepted}/{rec.members} revealed"
                      f"{f' ({rec.declined} declined)' if rec.declined else ''}, "
                      f"{rec.trained}/{rec.epochs} epochs accepted, "
+                     f"{rec.voted}/{rec.seated} of the committee voted, "
                      f"{'finalized' if rec.finalized else 'TIMED OUT'}")  # fmt: skip
             records.append(rec)
             seen, started = r, now
@@ -370,11 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         data = {"rounds": [asdict(r) for r in res.rounds], "lives": [asdict(x) for x in res.lives],
                 "churn": res.churn, "wall_s": res.wall_s, "failed": res.failed,
-                "stalled": res.stalled, "lost": res.lost, "job_completed": res.job_completed,
+                "stalled": res.stalled, "lost": res.lost, "absent": res.absent,
+                "job_completed": res.job_completed,
                 "exits": res.exits, "revealed": res.revealed,
                 "members_at_end": res.members_at_end}  # fmt: skip
         a.json.write_text(json.dumps(data, indent=2))
-    return 0 if not res.failed and not res.lost and res.job_completed else 1
+    return 0 if not res.failed and not res.lost and not res.absent and res.job_completed else 1
 
 
 if __name__ == "__main__":
