@@ -132,7 +132,8 @@ def test_leaving_finishes_the_accepted_rounds_first(milon, chain):
     from milon_app.chain.bindings import Milon
 
     make_fed(milon)
-    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", 2))
+    for i in (2, 4):  # a round needs two members
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", i))
     ok(milon(*_job_args()))
     chain.client.forget_nonces()
     m = Milon(chain.suite)
@@ -140,9 +141,10 @@ def test_leaving_finishes_the_accepted_rounds_first(milon, chain):
     m.accept(chain.dev(2), 1, 1)
     out = ok(milon("fed", "leave", 1, "--dev-account", 2, json_out=False))
     assert "no new work from now; your node finishes the rounds it accepted first" in out
-    # its assignment, and its seat: the only member is the whole committee
+    # its assignment, and its seat: with two members both sit on the committee
     assert "(2 open assignment(s) or committee seat(s)" in out
-    (member,) = ok(milon("fed", "show", 1))["member_list"]
+    rows = ok(milon("fed", "show", 1))["member_list"]
+    (member,) = [r for r in rows if r["address"] == chain.dev(2).address]
     assert member["status"] == "leaving" and member["withdrawable_at"] > 0
     assert not member["active"]
     assert ok(milon("rewards", "--dev-account", 2))["stakes"][0]["pending_work"] == 2
@@ -399,8 +401,9 @@ def _play_round(chain, home, job_id, members, reject=None, reason=10, confirm=Tr
 
 def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path):
     make_fed(milon)
-    member = chain.dev(2)
-    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
+    member, other = chain.dev(2), chain.dev(4)
+    for i in (2, 4):  # a round needs two members: nobody judges their own update
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
     job = ok(milon(*_job_args()))
     assert job["id"] == 1 and job["escrow"] == "10" and job["rule"] == "median"
     assert job["status"] == "open" and job["reward_per_epoch"] == "2.5"
@@ -439,18 +442,26 @@ def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path)
     phases = [d["phase"] for d in rnd["deadlines"]]
     assert phases == ["accept", "commit", "reveal", "verdict", "confirm"]
     assert rnd["phase_deadline"] == rnd["deadlines"][0]["at"] > show["chain_time"]
-    (a,) = rnd["assignments"]
-    assert a["member"] == member.address and a["state"] == "assigned" and a["epochs"] == 4
-    assert a["outcome"] == "pending" and a["votes"] == []
-    # the only member is the whole committee (fewer members than the default size)
-    assert rnd["committee"] == [
-        {"address": member.address, "weight": "10", "voted": False, "confirmed": False}
-    ]
+    assert {a["member"]: a["epochs"] for a in rnd["assignments"]} == {
+        member.address: 2,
+        other.address: 2,
+    }
+    assert all(a["state"] == "assigned" for a in rnd["assignments"])
+    assert all(a["outcome"] == "pending" and a["votes"] == [] for a in rnd["assignments"])
+    # fewer members than the default size: every member sits, weighted by its stake
+    assert sorted(rnd["committee"], key=lambda c: c["address"]) == sorted(
+        (
+            {"address": w.address, "weight": "10", "voted": False, "confirmed": False}
+            for w in (member, other)
+        ),
+        key=lambda c: c["address"],
+    )
     human = ok(milon("job", "show", 1, json_out=False))
     for words in ("accept: members accept", "commit until", "verdict until", "confirm until",
                   "Committee, round 1", "assigned", "default committee (7)"):
         assert words in human, words
     m.accept(member, 1, 1)
+    m.accept(other, 1, 1)
     assert ok(milon("job", "show", 1))["round"]["phase"] == "commit"
     chain.client.increase_time(10_000)  # past every deadline: anyone may time it out
     assert ok(milon("job", "show", 1))["round"]["phase"] == "stuck"

@@ -81,14 +81,14 @@ def test_rpc_network_needs_a_manifest(tmp_path):
 
 
 def test_simulated_members_data_follows_the_partition_option(tmp_path):
-    from milon_app.session.simulation import SplitPartition
+    from milon_app.node.local_data import BuiltinPartition
 
     s = Session(Config(), tmp_path, Account.from_key(KEY),
                 SessionOptions(transport="inprocess", tick_s=0.05, sim_partition="shards:2"))
     s.start()
     try:
         parts = [s.core.data, *(p.data for p in s.sim.peers)]
-        assert all(isinstance(d, SplitPartition) and d.partition == "shards:2" for d in parts)
+        assert all(isinstance(d, BuiltinPartition) and d.partition == "shards:2" for d in parts)
         assert [d.index for d in parts] == [0, 1, 2, 3] and {d.parts for d in parts} == {4}
     finally:
         s.stop()
