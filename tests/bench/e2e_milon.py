@@ -2,7 +2,9 @@
 
 Both run the same job as the Flower app in ``tests/bench/flower_app``: digits MLP,
 IID partition of the seed-0 split, capacities 100, 200, ... (so a round's epochs split
-2/4/6/8 among 4 contributors), FedAvg, validator quorum 2. The multi-process run is
+2/4/6/8 among 4 contributors), FedAvg, the default committee (protocol v2: with no more
+than seven members every one sits and judges every update but its own; the round
+finalizes once two thirds of the committee's weight confirm one model). The multi-process run is
 the real deployment shape: anvil, one owner daemon and N contributor daemons talking
 libp2p on 127.0.0.1, the job created with ``milon job create``. Its figures come from
 the daemons' own structured logs (one JSON line per event, wall-clock stamped), so
@@ -172,7 +174,7 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
             [python, "-m", "milon_app", "--home", str(homes["owner"]), "--json", "job", "create",
              "--fed", str(fed), "--model", "digits-mlp", "--dataset", "digits",
              "--epochs", str(rounds * epochs), "--epochs-per-round", str(epochs),
-             "--reward-per-epoch", "1", "--rule", "fedavg", "--quorum", str(min(2, nodes)),
+             "--reward-per-epoch", "1", "--rule", "fedavg", "--committee", "0",
              "--rpc", anvil.url, "--manifest", str(manifest), "--dev-account", "0"],
             capture_output=True, text=True, timeout=300,
         )
@@ -202,7 +204,7 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
     run = Run(
         "MILON", "multi-process: anvil + daemons, libp2p", f"{nodes + 2} (anvil, owner, {nodes})",
         f"anvil + `milon --daemon` x {nodes + 1} + `milon job create --epochs {rounds * epochs} "
-        f"--epochs-per-round {epochs} --rule fedavg --quorum {min(2, nodes)}`",
+        f"--epochs-per-round {epochs} --rule fedavg`",
         wall_s=t_end - t0,
     )
     _profile(run, homes, marks, t0, rounds)
@@ -226,7 +228,8 @@ PHASES = (
     "all trained",
     "all committed",
     "all revealed",
-    "validated, proposed, finalized",
+    "committee judged, all voted",
+    "aggregated, confirmed, finalized",
     "owner evaluated",
 )
 
@@ -255,7 +258,7 @@ def _profile(run: Run, homes: dict[str, Path], marks: dict[str, float], t0: floa
         run.rounds.append((r, done - prev, acc.get(r)))
         points = [prev, last("AssignmentDecision", r), last("TrainingFinished", r),
                   last("UpdateCommitted", r), last("UpdateRevealed", r),
-                  first("RoundFinalized", r), done]
+                  last("VerdictSubmitted", r), first("RoundFinalized", r), done]
         if all(p is not None for p in points):
             for name, a, b in zip(PHASES, points[:-1], points[1:], strict=True):
                 per_phase[name].append(b - a)  # type: ignore[operator]

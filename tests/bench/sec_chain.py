@@ -1,11 +1,12 @@
 """Section 4, chain cost: gas per round and per member at 4/16/64 members, tx latency.
 
-Wraps ``gas_report.py``: the same federation set-up and one round in which
-every member accepts, commits, reveals and is accepted, played on the
-embedded chain (py-evm in process) and on anvil (a separate process over
-JSON-RPC on 127.0.0.1). Gas must be identical on both; latency is the wall
-time of each ``ChainClient.transact`` (sign, send, wait for the receipt)
-over every transaction of the set-up and the round.
+Wraps ``gas_report.py``: the same federation set-up and one protocol-v2 round in which
+every member accepts, commits and reveals, every committee member votes to accept every
+update (the last vote tallies) and the committee confirms the aggregate (the confirmation
+reaching the threshold settles the round), played on the embedded chain (py-evm in process)
+and on anvil (a separate process over JSON-RPC on 127.0.0.1). Gas must be identical on
+both; latency is the wall time of each ``ChainClient.transact`` (sign, send, wait for the
+receipt) over every transaction of the set-up and the round.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ def run(ctx: BenchContext) -> SectionResult:
     gas_diff = max(abs(a["round_total"] - b["round_total"]) / a["round_total"]
                    for a, b in zip(emb_rows, anv_rows, strict=True))
     gas_rows = [
-        [int(r["members"]), f"{r['startRound']:,.0f}", f"{r['accept']:,.0f}", f"{r['commit']:,.0f}",
-         f"{r['reveal']:,.0f}", f"{r['finalize']:,.0f}", f"{r['claim']:,.0f}",
-         f"{r['round_total']:,.0f}", f"**{r['round/member']:,.0f}**", f"{r['finalize/member']:,.0f}"]
+        [int(r["members"]), int(r["seats"]), f"{r['startRound']:,.0f}", f"{r['accept']:,.0f}",
+         f"{r['commit']:,.0f}", f"{r['reveal']:,.0f}", f"{r['verdict']:,.0f}",
+         f"{r['tally']:,.0f}", f"{r['confirm']:,.0f}", f"{r['finalize']:,.0f}",
+         f"{r['claim']:,.0f}", f"{r['round_total']:,.0f}", f"**{r['round/member']:,.0f}**",
+         f"{r['finalize/member']:,.0f}"]
         for r in emb_rows
     ]
     el, al = _lat(emb_lat), _lat(anv_lat)
@@ -84,7 +87,7 @@ def run(ctx: BenchContext) -> SectionResult:
         ctx.out_dir / "chain_gas_per_member.png", "Gas of one round per member", "members",
         "gas per member",
         {"whole round / member": (xs, [r["round/member"] for r in emb_rows]),
-         "finalizing proposal / member": (xs, [r["finalize/member"] for r in emb_rows]),
+         "finalizing confirmation / member": (xs, [r["finalize/member"] for r in emb_rows]),
          "commit (median)": (xs, [r["commit"] for r in emb_rows])},
         logx=True, footer=machine_footer(),
     )
@@ -92,12 +95,18 @@ def run(ctx: BenchContext) -> SectionResult:
     marginal = ((last["round_total"] - first["round_total"]) / (last["members"] - first["members"])
                 if len(emb_rows) > 1 else first["round/member"])
     md = "\n\n".join([
-        "One round of a job in which every member accepts its epochs, commits, reveals and is "
-        "accepted by the one proposal that finalizes the round (validator quorum 1). "
-        "*round total* = startRound + every accept, commit and reveal + the finalizing proposal "
-        "(claims are separate, one per member whenever it likes).",
-        table(["members", "startRound", "accept", "commit", "reveal", "finalize", "claim",
-               "round total", "round / member", "finalize / member"], gas_rows),
+        "One round of a job in which every member accepts its epochs, commits and reveals; "
+        "every committee member (the default committee: 7 seats drawn by stake, or everyone "
+        "when there are no more members) "
+        "votes to accept every update, the last vote tallies, and the committee confirms the "
+        "aggregate until the confirmation reaching two thirds settles the round (credits, the "
+        "validators' pool). *verdict* and *confirm* are the medians of the calls that do not "
+        "settle; *tally* is the last verdict, *finalize* the settling confirmation. *round "
+        "total* = startRound + every accept, commit, reveal, verdict and confirmation (claims "
+        "are separate, one per member whenever it likes).",
+        table(["members", "seats", "startRound", "accept", "commit", "reveal", "verdict",
+               "tally", "confirm", "finalize", "claim", "round total", "round / member",
+               "finalize / member"], gas_rows),
         f"Marginal gas per extra member: **{marginal:,.0f}** per round. The same rounds on anvil "
         "cost " + ", ".join(f"{b['round_total']:,.0f}" for b in anv_rows) + f" gas (largest "
         f"difference {100 * gas_diff:.3f}%: members are fresh random accounts, and calldata "

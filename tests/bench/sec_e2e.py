@@ -10,7 +10,8 @@ and contributor daemons over libp2p), c) Flower simulation (Ray), d) Flower depl
 (superlink + supernodes + ``flwr run``). The Flower app trains with MILON's own
 trainer (see tests/bench/flower_app), so the figures compare the systems around the
 loop. MILON does more per round than Flower: chain transactions (accept, commit,
-reveal, propose, finalize), validation of every update by every member, and rewards.
+reveal, one verdict and one confirmation per committee member), every update judged
+by every other member (the committee: all of them at this size), and rewards.
 
 Standalone: ``.venv/bin/python tests/bench/sec_e2e.py [--quick]`` prints the table.
 """
@@ -160,9 +161,13 @@ def _result(ctx: BenchContext, runs: list[Run], central: float, vers: dict[str, 
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + f". Section wall time {section_s:.0f} s. The runs go one after the other, never at once."
         "\n\nWhat differs between the systems: every MILON round sends chain transactions "
-        "(start, accept x4, commit x4, reveal x4, a proposal per validator, finalize), every "
-        "member fetches and validates all updates (hash, shape, finiteness, norm, validation loss) "
-        "before proposing, and rewards are credited on chain; the owner evaluates each global model. "
+        "(start, accept x4, commit x4, reveal x4, then a verdict and a confirmation per "
+        "committee member: with 4 members all 4 sit; the vote completing the committee "
+        "tallies and the confirmation reaching two thirds of its weight finalizes and pays). "
+        "Every committee member fetches every other member's update and judges it (framing, "
+        "shapes, finiteness, replays, duplicates, validation loss, leave-one-out, improvement), "
+        "then aggregates the accepted ones itself to confirm the model's hash, and rewards are "
+        "credited on chain; the owner evaluates each global model. "
         "Flower's server aggregates what it receives and evaluates centrally; no validation, no "
         "ledger. Both train with MILON's trainer (one thread per client). Flower's "
         "deployment ClientApps run in a process per message (subprocess isolation); MILON's "
