@@ -47,6 +47,22 @@ from milon_app.p2p.transport import MAX_MESSAGE_BYTES, Authorize, MessageHandler
 from milon_app.store.blobs import BlobStore, check_digest
 
 log = logging.getLogger(__name__)
+
+
+def _route_libp2p_logging() -> None:
+    """py-libp2p leaves its logger without a handler and not propagating, so its errors (a
+    failed dial to a peer that has left) reach stderr unformatted through logging's
+    last-resort handler, whatever -v says. Route them through the app's logging and keep
+    them out of the default output: library chatter shows only with -v."""
+    lib = logging.getLogger("libp2p")
+    if lib.handlers:  # LIBP2P_DEBUG is set: the library's own logging stays as asked
+        return
+    lib.propagate = True
+    verbose = logging.getLogger().getEffectiveLevel() < logging.WARNING
+    lib.setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+
+
+_route_libp2p_logging()
 T = TypeVar("T")
 EventSink = Callable[[str, dict[str, Any]], None]
 START_TIMEOUT_S = 30.0
