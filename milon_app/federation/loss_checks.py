@@ -15,14 +15,14 @@ Measured facts that shape these rules (docs/aggregation.md has the tables):
   mean's loss (or the chance-level loss ln(classes), whichever is larger)
   divided by the number of updates.
 
-* An honest update trained on one class improves that class as much as the
-  round's typical update does (or more); an attack that only makes the model
-  worse does not.
+* An honest update trained on one class improves that class about as much
+  as the round's typical update improves its own best class; an attack that
+  only makes the model worse does not.
 
 So an update is HARMFUL when its own loss is far above the round's *and*
 the round's mean is clearly better without it *and* it is not an honest
-one-class update (one that improves some class of the validation data
-``protect_gain`` x as much as the round's typical update does, without
+one-class update (one whose best validation class gains ``protect_gain`` x
+what the round's median update gains on its own best class, without
 pointing against the round): three witnesses; when it
 points against the round (median delta cosine with the other updates below
 ``-direction_cosine``: a sign flip) *and* improves no class of the validation
@@ -96,9 +96,10 @@ def check_losses(
     ref = base_losses.mean
     if history is not None and history.best_loss is not None:
         ref = min(ref, history.best_loss)
-    scores, _ = _class_scores(base_losses, {i: clipped[i] for i in rnd.open}, policy.class_floor)
+    best = median_of([rnd.metrics[i]["best_class_gain"] for i in rnd.open])
     for i in rnd.open:
-        rnd.metrics[i]["class_score"] = scores[i]
+        gain = rnd.metrics[i]["best_class_gain"]
+        rnd.metrics[i]["best_gain_ratio"] = gain / best if best > 0 else math.inf
     _check_harm(rnd, base_losses, raw, ref, policy)
     prior_norm = earlier[-1].median_norm if earlier else 0.0
     _check_improvement(rnd, base_losses, clipped, prior_norm, policy)
@@ -199,10 +200,12 @@ def _check_harm(
 
 
 def _protected(metrics: Mapping[str, float], policy: VerdictPolicy) -> bool:
-    """An honest one-class update: it improves some class at least ``protect_gain`` x as much
-    as the round's typical update does, and does not point against the round."""
+    """An honest one-class update: its best class gains at least ``protect_gain`` x what the
+    round's median update gains on its own best class, and it does not point against the
+    round. (A sign flip can improve a class nobody else improves, by a little: measured
+    0.14 where honest updates gained 0.5-0.7 on their best class.)"""
     return (
-        metrics.get("class_score", 0.0) >= policy.protect_gain
+        metrics.get("best_gain_ratio", 0.0) >= policy.protect_gain
         and metrics.get("median_cosine", 0.0) >= -policy.direction_cosine
     )
 
