@@ -52,14 +52,17 @@ log = logging.getLogger(__name__)
 def _route_libp2p_logging() -> None:
     """py-libp2p leaves its logger without a handler and not propagating, so its errors (a
     failed dial to a peer that has left) reach stderr unformatted through logging's
-    last-resort handler, whatever -v says. Route them through the app's logging and keep
-    them out of the default output: library chatter shows only with -v."""
+    last-resort handler, whatever -v says; some of its modules also log at INFO. Keep all of
+    it out of the default output, and route it through the app's logging with -v."""
     lib = logging.getLogger("libp2p")
-    if lib.handlers:  # LIBP2P_DEBUG is set: the library's own logging stays as asked
-        return
-    lib.propagate = True
+    if any(not isinstance(h, logging.NullHandler) for h in lib.handlers):
+        return  # LIBP2P_DEBUG is set: the library's own logging stays as asked
     verbose = logging.getLogger().getEffectiveLevel() < logging.WARNING
-    lib.setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+    lib.propagate = verbose
+    if verbose:
+        lib.setLevel(logging.NOTSET)
+    elif not lib.handlers:
+        lib.addHandler(logging.NullHandler())  # found: the last-resort handler stays unused
 
 
 _route_libp2p_logging()
