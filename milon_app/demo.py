@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from milon_app.chain.bindings import AggregationRule
+from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
 from milon_app.demo_rounds import RoundRow, round_row
 from milon_app.errors import BadInputError
 from milon_app.federation.types import RULE_NAMES
@@ -69,9 +69,10 @@ class DemoOptions:
             raise BadInputError(f"--data-mode {self.data_mode!r}: expected federated or shared")
         if self.transport not in ("libp2p", "inprocess"):
             raise BadInputError(f"--transport {self.transport!r}: expected libp2p or inprocess")
-        if self.committee and not 3 <= self.committee <= 64:
+        low, _, high = DEPLOYED_COMMITTEE  # the demo deploys its own chain: these bounds hold
+        if self.committee and not low <= self.committee <= high:
             raise BadInputError(
-                f"--committee must be 0 (the default) or 3..64, not {self.committee}"
+                f"--committee must be 0 (the default) or {low}..{high}, not {self.committee}"
             )
         if self.validation not in ("owner", "local"):
             raise BadInputError(f"--validation {self.validation!r}: expected owner or local")

@@ -76,6 +76,11 @@ class Param(IntEnum):
     SAMPLE_CLIP_BPS = 19
 
 
+# committee-min, committee-default, committee-max as TrainingJobs is deployed (its constructor);
+# governance may move them within their hard bounds, so a running chain is read, not assumed
+DEPLOYED_COMMITTEE = (3, 7, 31)
+
+
 @dataclass(frozen=True)
 class Federation:
     name: str

@@ -41,7 +41,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--committee",
         type=int,
         default=0,
-        help="validator committee size, 3..64 (default: the governed default, 7, or all members)",
+        help="validator committee size, 3..31 (default: the governed default, 7, or all members)",
     )
     p.add_argument(
         "--partition",

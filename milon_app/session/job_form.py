@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from milon_app.chain.bindings import AggregationRule
+from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
 from milon_app.compute.datasets import BUILTINS, DatasetSpec
 from milon_app.compute.model_spec import ModelSpec, digits_cnn, digits_mlp, tabular_mlp
 from milon_app.errors import BadInputError, NotFoundError
@@ -28,7 +28,7 @@ MAX_ROUNDS = 1_000
 MAX_UINT32 = 2**32 - 1
 DEFAULT_MAX_EPOCHS_PER_ROUND = 10_000  # governed max-epochs-per-round at deployment
 # Governed committee bounds at deployment (committee-min, -default, -max); read from the chain.
-DEFAULT_COMMITTEE = (3, 7, 31)
+DEFAULT_COMMITTEE = DEPLOYED_COMMITTEE
 MAX_COMMITTEE = 64  # the hard ceiling of committee-max
 FROM_FILE = "file"
 

@@ -75,7 +75,7 @@ def test_bad_options_show_an_error_and_nothing_runs(ctx, qtbot, session):
     tab.partition.setCurrentText("iid")
     tab.committee.setValue(2)
     tab.run_button.click()
-    assert "--committee must be 0 (the default) or 3..64, not 2" in tab.message.text()
+    assert "--committee must be 0 (the default) or 3..31, not 2" in tab.message.text()
     tab.committee.setValue(0)
     _form(tab, nodes=2, byzantine=2)  # as many byzantine nodes as nodes
     tab.run_button.click()

@@ -185,6 +185,11 @@ def test_cli_json_output(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == ExitCode.BAD_INPUT
     assert "--nodes must be in 2..64" in bad.stderr
+    # a size the fresh deployment's committee-max (31) would refuse is refused up front
+    bad = subprocess.run([sys.executable, "-m", "milon_app", "demo", "--committee", "40"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == ExitCode.BAD_INPUT
+    assert "--committee must be 0 (the default) or 3..31, not 40" in bad.stderr
 
 
 def test_shared_data_mode_trains_on_the_owners_shards(tmp_path):

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from milon_app.chain.bindings import DEPLOYED_COMMITTEE
 from milon_app.demo import RULES, DemoOptions, DemoReport, RoundRow
 from milon_app.errors import BadInputError
 from milon_app.gui.context import GuiContext
@@ -111,9 +112,9 @@ class SimulateTab(Tab):
         self.partition.addItems(list(PARTITIONS))
         self.partition.setToolTip("How the nodes' data is split: iid, dirichlet:ALPHA (label "
                                   "skew, smaller is more skewed) or shards:K (K label shards each)")
-        self.committee = self._spin(0, 64, 0)
+        self.committee = self._spin(0, DEPLOYED_COMMITTEE[2], 0)
         self.committee.setSpecialValueText("governed default")
-        self.committee.setToolTip("Validators drawn by stake each round (3..64, or all nodes "
+        self.committee.setToolTip("Validators drawn by stake each round (3..31, or all nodes "
                                   "when fewer)")
         self.validation = QComboBox()
         self.validation.addItems(["owner", "local"])
