@@ -88,6 +88,18 @@ class World:
     def start(self, job_id: int) -> int:
         return start_round(self.client, self.suite, job_id, self.owner)
 
+    def trained_round(
+        self, members: Sequence[LocalAccount], **job: Any
+    ) -> tuple[int, int, int, dict[str, int]]:
+        """A federation of ``members``, a job and its first round, every member's update
+        accepted, committed and revealed. Returns (federation, job, round, stakes after)."""
+        fed_id = self.federation(members)
+        job_id = self.job(fed_id, **job)
+        r = self.start(job_id)
+        self.accept(members, job_id, r)
+        self.train(members, job_id, r)
+        return fed_id, job_id, r, self.stakes(fed_id, members)
+
     # -- a round, step by step -------------------------------------------------------------
     def round_members(self, job_id: int, r: int) -> list[str]:
         return self.milon.round_members(job_id, r)

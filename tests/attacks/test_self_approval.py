@@ -26,12 +26,7 @@ def test_self_approval_of_junk_is_rejected_and_slashed(world: World):
     c = world.members[0]
     honest = world.members[1:4]
     everyone = [c, *honest]
-    fed = world.federation(everyone)
-    job = world.job(fed, totalEpochs=12, epochsPerRound=12)
-    r = world.start(job)
-    world.accept(everyone, job, r)
-    world.train(everyone, job, r)
-    before = world.stakes(fed, everyone)
+    fed, job, r, before = world.trained_round(everyone, totalEpochs=12, epochsPerRound=12)
 
     world.vote(c, job, r, [c])
     world.votes(honest, job, r, honest)
@@ -61,12 +56,7 @@ def test_own_vote_does_not_break_a_tie(world: World):
     c = world.members[0]
     honest = world.members[1:5]
     everyone = [c, *honest]
-    fed = world.federation(everyone)
-    job = world.job(fed, totalEpochs=10, epochsPerRound=10)
-    r = world.start(job)
-    world.accept(everyone, job, r)
-    world.train(everyone, job, r)
-    before = world.stakes(fed, everyone)
+    fed, job, r, before = world.trained_round(everyone, totalEpochs=10, epochsPerRound=10)
 
     world.vote(c, job, r, [c])
     assert world.milon.seat(job, r, c.address).verdict == world.bits(job, r, [c])

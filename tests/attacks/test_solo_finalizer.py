@@ -24,12 +24,7 @@ def test_late_joiner_is_not_on_the_committee(world: World):
     drawn at the start settles it: every honest member is paid, nobody is slashed."""
     honest = world.members[:3]
     attacker = world.members[3]
-    fed = world.federation(honest)
-    job = world.job(fed)
-    r = world.start(job)
-    world.accept(honest, job, r)
-    world.train(honest, job, r)
-    before = world.stakes(fed, honest)
+    fed, job, r, before = world.trained_round(honest)
 
     world.join(attacker, fed)
     assert attacker.address not in world.committee(job, r)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import train
 from milon_app.compute.weights import encode_state
 from milon_app.federation import Submission, apply_delta, state_delta
@@ -22,44 +21,20 @@ from milon_app.federation.clipping import aggregate_accepted
 from milon_app.federation.policy import Reason
 from milon_app.federation.types import ClientUpdate
 from milon_app.federation.verdicts import judge_round, majority_accepts
-
-CENTERS = torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
-
-
-def _spec() -> ModelSpec:
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [4],
-            "layers": [
-                {"type": "Linear", "in_features": 4, "out_features": 16},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 16, "out_features": 3},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
-            "batch_size": 16,
-        }
-    )
-
-
-def _data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    y = torch.tensor([i % 3 for i in range(n)])
-    return CENTERS[y] + 0.8 * torch.randn(n, 4, generator=gen), y
+from tests.unit.federation.tiny_task import blobs, tiny_spec
 
 
 @pytest.fixture(scope="module")
 def round_world():
     """A base model, five honest updates and a committee of three with their own data."""
     torch.set_num_threads(1)
-    spec = _spec()
-    base = train(spec, None, _data(60, 99), epochs=1, seed=0, threads=1).state
+    spec = tiny_spec()
+    base = train(spec, None, blobs(60, 99), epochs=1, seed=0, threads=1).state
     honest = {
-        f"0x{i + 1:040x}": train(spec, base, _data(60, i), epochs=3, seed=i, threads=1)
+        f"0x{i + 1:040x}": train(spec, base, blobs(60, i), epochs=3, seed=i, threads=1)
         for i in range(5)
     }
-    validators = [_data(90, 1000 + k) for k in range(3)]
+    validators = [blobs(90, 1000 + k) for k in range(3)]
     return spec, base, honest, validators
 
 

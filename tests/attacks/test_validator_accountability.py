@@ -28,12 +28,7 @@ def test_absent_and_contrarian_validators_are_not_paid(world: World):
     honest = world.members[:3]
     absent, contrarian = world.members[3], world.members[4]
     everyone = [*honest, absent, contrarian]
-    fed = world.federation(everyone)
-    job = world.job(fed, totalEpochs=10, epochsPerRound=10)
-    r = world.start(job)
-    world.accept(everyone, job, r)
-    world.train(everyone, job, r)
-    before = world.stakes(fed, everyone)
+    fed, job, r, before = world.trained_round(everyone, totalEpochs=10, epochsPerRound=10)
 
     world.votes(honest, job, r, everyone)
     world.vote(contrarian, job, r, [honest[2], absent, contrarian])  # rejects honest[0], [1]
@@ -64,12 +59,7 @@ def test_a_quarter_absent_does_not_block_the_honest_updates(world: World):
     honest = world.members[:3]
     absent = world.members[3]
     everyone = [*honest, absent]
-    fed = world.federation(everyone)
-    job = world.job(fed, totalEpochs=12, epochsPerRound=12)
-    r = world.start(job)
-    world.accept(everyone, job, r)
-    world.train(everyone, job, r)
-    before = world.stakes(fed, everyone)
+    fed, job, r, before = world.trained_round(everyone, totalEpochs=12, epochsPerRound=12)
     world.votes(honest, job, r, everyone)
     world.close_verdicts(job)
     rd = world.milon.round(job, r)
@@ -87,12 +77,7 @@ def test_two_of_three_confirmations_finalize(world: World):
     honest = world.members[:2]
     withholder = world.members[2]
     everyone = [*honest, withholder]
-    fed = world.federation(everyone)
-    job = world.job(fed, totalEpochs=9, epochsPerRound=9)
-    r = world.start(job)
-    world.accept(everyone, job, r)
-    world.train(everyone, job, r)
-    before = world.stakes(fed, everyone)
+    fed, job, r, before = world.trained_round(everyone, totalEpochs=9, epochsPerRound=9)
     world.votes(everyone, job, r, everyone)
     world.confirm(honest, job, r, MODEL)
     # observed: 20 of 30 weight is below 6,667 bps, the round stays open until it times out

@@ -28,14 +28,12 @@ from tests.unit.contracts.helpers import (
     ACCEPT_WINDOW,
     ETHER,
     by_address,
-    commit,
     committee,
     create_federation,
     create_job,
     h,
     join,
-    make_update,
-    reveal,
+    revealed_round,
     round_info,
     round_members,
     round_to_revealed,
@@ -61,19 +59,11 @@ def _federation(client, suite, n: int, stake: int = MIN_STAKE) -> tuple[int, lis
 
 
 def _revealed_round(client, suite, fed, members, **job):
-    job_id = create_job(
-        client, suite, suite.deployer, fed, totalEpochs=40, epochsPerRound=20, **job
+    """``revealed_round`` on a 40-epoch job of 20-epoch rounds, plus the round's seats."""
+    job_id, r, active = revealed_round(
+        client, suite, suite.deployer, fed, members, totalEpochs=40, epochsPerRound=20, **job
     )
-    r = start_round(client, suite, job_id, suite.deployer)
     who = by_address(members)
-    active = [who[a.lower()] for a in round_members(client, suite, job_id, r)]
-    ups = [make_update(m, job_id, r) for m in active]
-    for m in active:
-        tx(client, suite.jobs.functions.accept(job_id, r), m)
-    for u in ups:
-        commit(client, suite, job_id, r, u)
-    for u in ups:
-        reveal(client, suite, job_id, r, u)
     seats = [who[a.lower()] for a in committee(client, suite, job_id, r)]
     return job_id, r, active, seats
 

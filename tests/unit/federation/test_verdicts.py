@@ -10,7 +10,6 @@ import random
 import pytest
 import torch
 
-from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import train
 from milon_app.compute.weights import encode_state
 from milon_app.errors import BadInputError
@@ -26,35 +25,9 @@ from milon_app.federation.verdicts import (
     majority_accepts,
     unavailable,
 )
+from tests.unit.federation.tiny_task import CLASSES, blobs, tiny_spec
 
 MAX = 1 << 20
-CLASSES = 3
-
-
-def tiny_spec() -> ModelSpec:
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [4],
-            "layers": [
-                {"type": "Linear", "in_features": 4, "out_features": 16},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 16, "out_features": CLASSES},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
-            "batch_size": 16,
-        }
-    )
-
-
-def blobs(
-    n: int, seed: int, classes: tuple[int, ...] = (0, 1, 2)
-) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    y = torch.tensor([classes[i % len(classes)] for i in range(n)])
-    centers = torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
-    return centers[y] + 0.8 * torch.randn(n, 4, generator=gen), y
 
 
 @pytest.fixture(scope="module")
