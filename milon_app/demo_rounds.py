@@ -12,6 +12,7 @@ from typing import Any
 
 from milon_app.chain.bindings import Milon
 from milon_app.chain.verdicts import RoundVerdicts, UpdateVerdict, round_payments, round_verdicts
+from milon_app.federation.policy import reason_name
 
 
 @dataclass
@@ -28,16 +29,6 @@ class RoundRow:
     committee: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     validator_rewards: dict[str, int] = field(default_factory=dict)
-
-
-def reason_name(code: int) -> str:
-    """A verdict reason code as the verdict function names it."""
-    from milon_app.federation.policy import Reason
-
-    try:
-        return str(Reason(code).name.lower())
-    except ValueError:
-        return f"code {code}"
 
 
 def _why(u: UpdateVerdict) -> str:

@@ -49,7 +49,8 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
 def round_data(m: Milon, job_id: int, r: int, now: int) -> dict[str, Any]:
     """Round ``r`` as `job show` prints it: phase, deadlines, committee, verdicts per update."""
     from milon_app.chain.verdicts import round_verdicts
-    from milon_app.session.rounds import DEADLINES, reason_text, round_phase
+    from milon_app.federation.policy import reason_name
+    from milon_app.session.rounds import DEADLINES, round_phase
 
     rnd = m.round(job_id, r)
     v = round_verdicts(m, job_id, r)
@@ -71,7 +72,7 @@ def round_data(m: Milon, job_id: int, r: int, now: int) -> dict[str, Any]:
                     {
                         "validator": x.validator,
                         "accepted": x.accepted,
-                        "reason": None if x.accepted else reason_text(x.reason),
+                        "reason": None if x.accepted else reason_name(x.reason),
                     }
                     for x in u.votes
                 ],

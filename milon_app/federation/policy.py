@@ -35,6 +35,14 @@ class Reason(IntEnum):
     HARMFUL = 10  # makes the model much worse than the round's updates do
 
 
+def reason_name(code: int) -> str:
+    """A reason code as logs and front-ends show it (``harmful``); ``code N`` if unknown."""
+    try:
+        return Reason(code).name.lower()
+    except ValueError:
+        return f"code {code}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     client_id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from milon_app.federation.policy import reason_name
 from milon_app.node.jobs import acceptance_closed, commit_closed, round_stuck, verdict_open
 
 if TYPE_CHECKING:
@@ -78,16 +79,9 @@ def round_phase(rnd: Round, now: int) -> Phase:
     )
 
 
-def reason_text(code: int) -> str:
-    """A reason code as the verdict function names it (``harmful``, ``no_improvement``)."""
-    from milon_app.demo_rounds import reason_name
-
-    return reason_name(code)
-
-
 def votes_against(u: UpdateVerdict) -> list[tuple[str, str]]:
     """(validator, reason name) for every vote rejecting update ``u``."""
-    return [(v.validator, reason_text(v.reason)) for v in u.votes if not v.accepted]
+    return [(v.validator, reason_name(v.reason)) for v in u.votes if not v.accepted]
 
 
 def votes_for(u: UpdateVerdict) -> list[str]:
