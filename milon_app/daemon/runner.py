@@ -179,7 +179,7 @@ class Daemon:
                 mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=c.node.hours()
             ),
             data=data,
-            device=c.compute.device if c.compute.device != "auto" else "cpu",
+            device=c.compute.device,
             threads=c.compute.max_threads or None,
             peer_of=peer_of,
             behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
@@ -222,6 +222,7 @@ class Daemon:
             "block": client.last_block,
             "chain_connected": client.connected,
             "peer_id": transport.peer_id,
+            "device": node.device,
             "listen_addrs": getattr(transport, "listen_addrs", lambda: [])(),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),

@@ -20,6 +20,7 @@ from milon_app.chain.bindings import Job, JobStatus, Member, Milon
 from milon_app.chain.deploy import Suite
 from milon_app.chain.errors import RpcUnavailableError
 from milon_app.chain.events import ChainEvent, EventCursor
+from milon_app.compute.hardware import select_device
 from milon_app.compute.worker import TrainerWorker
 from milon_app.errors import BadInputError, MilonError
 from milon_app.node import events as ev
@@ -85,7 +86,7 @@ class NodeCore:
         roles: Iterable[str] = ("contributor", "validator", "keeper"),
         policy: AcceptPolicy | None = None,
         data: LocalData | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         threads: int | None = None,
         behaviour: Behaviour = HONEST,
         worker: TrainerWorker | None = None,
@@ -105,7 +106,7 @@ class NodeCore:
         self.roles = frozenset(roles)
         self.policy = policy or AcceptPolicy()
         self.data = data
-        self.device = device
+        self.device = str(select_device(device))  # "auto": CUDA/ROCm, then MPS, then CPU
         self.threads = threads
         self.behaviour = behaviour
         self.worker = worker or TrainerWorker()

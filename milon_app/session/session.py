@@ -236,7 +236,7 @@ class Session:
                 hours=c.node.hours(),
             ),
             data=data,
-            device=c.compute.device if c.compute.device != "auto" else "cpu",
+            device=c.compute.device,
             threads=c.compute.max_threads or None,
             peer_of=peer_of,
         )

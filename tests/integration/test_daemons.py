@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from milon_app.chain.bindings import AssignmentState, JobStatus, Milon
 from milon_app.chain.client import ChainClient
@@ -177,6 +178,8 @@ def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
         status = json.loads(st.stdout)
         assert status["state"] == "running" and status["address"] == accts[0].address
         assert status["peer_id"].startswith("16Uiu2")
+        want = "cuda:0" if torch.cuda.is_available() else "cpu"  # the default device is "auto"
+        assert status["device"] == want
         assert len(status["peers"]) >= 1
 
         # money: the byzantine node is slashed; honest ones paid exactly once

@@ -160,6 +160,8 @@ class NodeTab(Tab):
         notes = [f"torch {report.torch_version} · Python {report.python_version}", *report.notes]
         self.hw_notes.setText("\n".join(notes))
         current = self.device_combo.currentText()
+        if self.ctx.session.node is not None:  # the device the node resolved ("auto": a GPU)
+            current = self.ctx.session.core.device
         self.device_combo.blockSignals(True)
         self.device_combo.clear()
         for d in report.usable():
