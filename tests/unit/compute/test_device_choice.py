@@ -37,29 +37,17 @@ def test_config_default_is_auto():
     assert Config().compute.device == "auto"
 
 
-def test_the_desktop_session_hands_auto_to_the_node(monkeypatch, tmp_path):
+@pytest.mark.parametrize(("setting", "want"), [("auto", "mps"), ("cpu", "cpu")])
+def test_the_desktop_session_hands_the_setting_to_the_node(monkeypatch, tmp_path, setting, want):
     from milon_app.session.session import Session, SessionOptions
 
     _pretend(monkeypatch, cuda=False, mps=True)  # nothing trains: only the choice is checked
-    s = Session(Config(), tmp_path, Account.from_key(KEY),
-                SessionOptions(transport="inprocess", tick_s=0.05))
-    try:
-        s.start(lambda _msg, _f: None)
-        assert s.core.device == "mps"
-    finally:
-        s.stop()
-
-
-def test_an_explicit_device_is_kept(monkeypatch, tmp_path):
-    from milon_app.session.session import Session, SessionOptions
-
-    _pretend(monkeypatch, cuda=False, mps=True)
     cfg = Config()
-    cfg.compute.device = "cpu"
+    cfg.compute.device = setting
     s = Session(cfg, tmp_path, Account.from_key(KEY),
                 SessionOptions(transport="inprocess", tick_s=0.05))
     try:
         s.start(lambda _msg, _f: None)
-        assert s.core.device == "cpu"
+        assert s.core.device == want
     finally:
         s.stop()
