@@ -39,6 +39,7 @@ T = TypeVar("T")
 # Well-known public test mnemonic of anvil/hardhat: THROWAWAY dev keys, never for real funds.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 EMBEDDED = "embedded"
+DEVNET_CHAIN_ID = 31_337  # anvil/hardhat's default chain id: a local devnet
 EMBEDDED_TX_GAS = 8_000_000
 
 
@@ -254,6 +255,11 @@ class ChainClient:
         if self._chain_id is None:
             self._chain_id = int(self.rpc(lambda: self.w3.eth.chain_id, "eth_chainId"))
         return self._chain_id
+
+    @property
+    def is_dev(self) -> bool:
+        """A dev chain (embedded or a local devnet): blocks and time may be advanced at will."""
+        return self.kind == EMBEDDED or self.chain_id == DEVNET_CHAIN_ID
 
     def block_number(self) -> int:
         block = int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
