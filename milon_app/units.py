@@ -7,6 +7,7 @@ same forms.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from milon_app.errors import BadInputError
 
@@ -55,3 +56,21 @@ def short_amount(wei: int, places: int = 2) -> str:
 
 def short_address(address: str) -> str:
     return f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address
+
+
+def duration(seconds: int) -> str:
+    """``4m 10s``, ``2h 1m``, ``3d 4h``: the two largest units of a span (its sign dropped)."""
+    s = abs(int(seconds))
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    shown = [f"{n}{u}" for n, u in parts if n] or ["0s"]
+    return " ".join(shown[:2])
+
+
+def utc(ts: int) -> str:
+    return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def relative(ts: int, now: int) -> str:
+    """``in 4m 10s`` / ``2h 1m ago`` against chain time (deadlines compare with blocks)."""
+    delta = int(ts) - int(now)
+    return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago" if delta else "now"

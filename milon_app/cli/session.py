@@ -13,15 +13,17 @@ import argparse
 import io
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.cli.context import Context
 from milon_app.errors import BadInputError, NotFoundError
 from milon_app.units import check_address as check_address  # re-exported for the commands
+from milon_app.units import duration as duration
 from milon_app.units import format_amount as format_amount
 from milon_app.units import parse_amount as parse_amount
+from milon_app.units import relative as relative
+from milon_app.units import utc as utc
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -52,26 +54,6 @@ def parse_hash(text: str, what: str = "hash") -> bytes:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
         raise BadInputError(f"{what} {text!r} is not 32 bytes of hex (64 hex digits)")
     return bytes.fromhex(raw)
-
-
-# ---------------------------------------------------------------- times
-
-
-def utc(ts: int) -> str:
-    return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(seconds: int) -> str:
-    s = abs(int(seconds))
-    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    shown = [f"{n}{u}" for n, u in parts if n] or ["0s"]
-    return " ".join(shown[:2])
-
-
-def relative(ts: int, now: int) -> str:
-    """``in 4m 10s`` / ``2h 1m ago`` against chain time (deadlines compare with blocks)."""
-    delta = int(ts) - int(now)
-    return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago" if delta else "now"
 
 
 # ---------------------------------------------------------------- rendering

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from milon_app.chain.governance import JOBS_PARAMETERS, PARAMETERS, REGISTRY_PARAMETERS
 from milon_app.errors import BadInputError
-from milon_app.units import format_amount
+from milon_app.units import duration, format_amount
 
 if TYPE_CHECKING:
     from milon_app.chain.bindings import Milon
@@ -70,14 +70,8 @@ def format_value(name: str, value: int) -> str:
     if unit == "bps":
         return f"{value:,} bps ({value / 100:g}%)"
     if unit == "s":
-        return f"{value:,} s ({_span(value)})" if value >= 60 else f"{value} s"
+        return f"{value:,} s ({duration(value)})" if value >= 60 else f"{value} s"
     return f"{value:,}"
-
-
-def _span(seconds: int) -> str:
-    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m")]
-    shown = [f"{n}{u}" for n, u in parts if n] + ([f"{seconds % 60}s"] if seconds % 60 else [])
-    return " ".join(shown[:2])
 
 
 def read_parameters(milon: Milon) -> list[ParameterValue]:

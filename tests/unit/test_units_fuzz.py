@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from milon_app.errors import BadInputError
-from milon_app.units import WEI, check_address, format_amount, parse_amount
+from milon_app.units import WEI, check_address, duration, format_amount, parse_amount, relative
 from tests.unit.fuzz_util import FUZZ, outcome
 
 amount_texts = st.one_of(
@@ -45,3 +45,10 @@ def test_addresses_are_checksummed_or_refused(text):
         assert address.startswith("0x") and len(address) == 42
         assert address[2:].lower() == text.lower().removeprefix("0x")  # the same 20 bytes
         assert check_address(address) == address
+
+
+def test_one_duration_for_every_front_end():
+    """The CLI, the parameter list and the window print spans the same way (two largest units)."""
+    shown = [duration(s) for s in (0, 45, 60, 61, 300, 3_661, 90_000, 200_000, -125)]
+    assert shown == ["0s", "45s", "1m", "1m 1s", "5m", "1h 1m", "1d 1h", "2d 7h", "2m 5s"]
+    assert [relative(100, 0), relative(0, 125), relative(7, 7)] == ["in 1m 40s", "2m 5s ago", "now"]

@@ -43,7 +43,6 @@ from milon_app.gui.tabs.governance_forms import (
     amount,
     build_call,
     check_address,
-    duration,
     quorum_text,
     time_left,
 )
@@ -51,7 +50,7 @@ from milon_app.gui.tabs.governance_params import ParametersBox
 from milon_app.gui.widgets import fill, hint, selected_key, table, value_label
 from milon_app.node import events as ev
 from milon_app.session.parameters import ParameterValue, read_parameters
-from milon_app.units import short_address
+from milon_app.units import duration, short_address
 
 MINE_BLOCKS = 25  # more than the dev voting period (20 blocks): enough to close a vote
 COLUMNS = (

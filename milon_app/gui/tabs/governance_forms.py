@@ -38,7 +38,7 @@ from milon_app.session.parameters import (
     check_slash,
     unit_of,
 )
-from milon_app.units import WEI, parse_amount, short_address, short_amount
+from milon_app.units import WEI, duration, parse_amount, short_address, short_amount
 
 TEMPLATES = (
     ("param", "Change a parameter"),
@@ -332,16 +332,6 @@ class AdvanceBox(QGroupBox):
 def amount(wei: int) -> str:
     """Whole tokens without decimals (tallies are large), decimals only when they matter."""
     return short_amount(wei, 0 if wei % WEI == 0 else 2)
-
-
-def duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7_200:
-        return f"{seconds // 60} min"
-    if seconds < 172_800:
-        return f"{seconds // 3_600} h"
-    return f"{seconds // 86_400} days"
 
 
 def time_left(st: ProposalStatus, now: int) -> str:
