@@ -4,6 +4,11 @@ Proposals carry (targets, values, calldatas, description); the same tuple is
 needed again to queue and execute, so :class:`ProposalCall` keeps it together.
 Parameters live behind the timelock, so an executed proposal is the only way
 they change.
+
+Every front-end reads proposals and asks whether a step may be taken
+(:meth:`Governance.can_vote`, :meth:`~Governance.can_queue`,
+:meth:`~Governance.can_execute`, :meth:`~Governance.can_propose`) here, so
+the window and the CLI refuse the same things with the same words.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from milon_app.chain.bindings import Param
-from milon_app.chain.client import EMBEDDED
 from milon_app.chain.deploy import Suite
 from milon_app.errors import BadInputError
+from milon_app.units import relative, utc
 
 
 class ProposalState(IntEnum):
@@ -92,6 +97,23 @@ class ProposalCall:
 
     def args(self) -> tuple[Any, ...]:
         return (self.targets, self.values, self.calldatas)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Whether a governance step may be taken now, and if not, why not (plain words)."""
+
+    state: ProposalState | None  # the proposal's state; None for a proposal not yet made
+    why_not: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.why_not
+
+    def require(self) -> None:
+        """Raise :class:`BadInputError` with the reason when the step may not be taken."""
+        if self.why_not:
+            raise BadInputError(self.why_not)
 
 
 @dataclass(frozen=True)
@@ -198,7 +220,87 @@ class Governance:
         return int(self.client.call(self.suite.timelock.functions.getMinDelay()))
 
     def votes(self, who: str) -> int:
+        """Voting power now (tokens delegated to ``who``)."""
         return int(self.client.call(self.suite.token.functions.getVotes(who)))
+
+    def votes_at(self, who: str, block: int) -> int:
+        """Voting power at ``block`` (a proposal's snapshot): what a vote on it weighs."""
+        return int(self.client.call(self.gov.functions.getVotes(who, block)))
+
+    def delegate_of(self, who: str) -> str | None:
+        """Whom ``who`` delegated its token votes to; None when to nobody."""
+        to = str(self.client.call(self.suite.token.functions.delegates(who)))
+        return None if int(to, 16) == 0 else to
+
+    def has_voted(self, proposal_id: int, who: str) -> bool:
+        return bool(self.client.call(self.gov.functions.hasVoted(proposal_id, who)))
+
+    def snapshot(self, proposal_id: int) -> int:
+        """The proposal's snapshot block (voting opens after it); 0 when there is no such one."""
+        return int(self.client.call(self.gov.functions.proposalSnapshot(proposal_id)))
+
+    def deadline(self, proposal_id: int) -> int:
+        """The last block of voting on the proposal."""
+        return int(self.client.call(self.gov.functions.proposalDeadline(proposal_id)))
+
+    def eta(self, proposal_id: int) -> int:
+        """Chain time from which a queued proposal may be executed; 0 unless queued."""
+        return int(self.client.call(self.gov.functions.proposalEta(proposal_id)))
+
+    def quorum(self, block: int) -> int:
+        """Votes (for + abstain) a proposal with its snapshot at ``block`` needs."""
+        return int(self.client.call(self.gov.functions.quorum(block)))
+
+    # -- checks: may this be done now, and if not, why not --------------------------------
+    # ``name`` is how a message names the proposal (default: ``proposal <id>``).
+    def can_propose(self, call: ProposalCall) -> Check:
+        """A call and description already proposed cannot be proposed again."""
+        pid = self.proposal_id(call)
+        if self.snapshot(pid):
+            return Check(self.state(pid), f"an identical proposal already exists (id {pid}): "
+                         "change the description to propose the same action again")
+        return Check(None)
+
+    def can_vote(
+        self, proposal_id: int, voter: str | None, *, name: str = "", voter_name: str = ""
+    ) -> Check:
+        """Voting is open and ``voter`` (named ``voter_name`` in the message) has not voted.
+
+        With ``voter`` None, only whether voting is open.
+        """
+        name = name or f"proposal {proposal_id}"
+        state = self.state(proposal_id)
+        if state is ProposalState.PENDING:
+            start, block = self.snapshot(proposal_id), self.client.block_number()
+            return Check(state, f"voting on {name} opens after block {start} (now {block})")
+        if state is not ProposalState.ACTIVE:
+            return Check(state, f"{name} is {state.name.lower()}: voting is closed")
+        if voter is not None and self.has_voted(proposal_id, voter):
+            return Check(state, f"{voter_name or voter} already voted on {name}")
+        return Check(state)
+
+    def can_queue(self, proposal_id: int, *, name: str = "") -> Check:
+        """Only a succeeded proposal can be queued in the timelock."""
+        name = name or f"proposal {proposal_id}"
+        state = self.state(proposal_id)
+        if state is not ProposalState.SUCCEEDED:
+            return Check(state, f"{name} is {state.name.lower()}; only a succeeded proposal "
+                         "can be queued")
+        return Check(state)
+
+    def can_execute(self, proposal_id: int, *, name: str = "") -> Check:
+        """Only a queued proposal whose timelock delay has passed (chain time) can be executed."""
+        name = name or f"proposal {proposal_id}"
+        state = self.state(proposal_id)
+        if state is not ProposalState.QUEUED:
+            first = " (queue it first)" if state is ProposalState.SUCCEEDED else ""
+            return Check(state, f"{name} is {state.name.lower()}; only a queued proposal can be "
+                         f"executed{first}")
+        eta, now = self.eta(proposal_id), self.client.now()
+        if now < eta:
+            return Check(state, f"{name} is in the timelock until {utc(eta)} "
+                         f"({relative(eta, now)}, chain time)")
+        return Check(state)
 
     # -- dev chains: push a proposal through in one go ------------------------------------
     def pass_proposal(
@@ -208,7 +310,7 @@ class Governance:
 
         Only for dev chains (embedded or anvil), where blocks and time can be advanced.
         """
-        if self.client.kind != EMBEDDED and self.client.chain_id != 31337:
+        if not self.client.is_dev:
             raise BadInputError("pass_proposal advances chain time: dev chains only")
         pid = self.propose(proposer, call)
         self.client.mine(self.voting_delay() + 1)

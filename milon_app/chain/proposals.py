@@ -117,15 +117,11 @@ def find_proposal(suite: Suite, text: str, found: list[Proposal] | None = None) 
 
 def proposal_status(gov: Governance, p: Proposal, block: int) -> ProposalStatus:
     """State, tally, quorum and countdowns of ``p`` as seen at ``block``."""
-    suite = gov.suite
     state = gov.state(p.id)
     tally = gov.tally(p.id)
-    quorum = None
-    if p.vote_start < block:  # the quorum of a future snapshot is not defined yet
-        quorum = int(suite.client.call(suite.governor.functions.quorum(p.vote_start)))
-    eta = 0
-    if state is ProposalState.QUEUED:
-        eta = int(suite.client.call(suite.governor.functions.proposalEta(p.id)))
+    # the quorum of a future snapshot is not defined yet
+    quorum = gov.quorum(p.vote_start) if p.vote_start < block else None
+    eta = gov.eta(p.id) if state is ProposalState.QUEUED else 0
     return ProposalStatus(
         proposal=p,
         block=block,

@@ -192,16 +192,10 @@ def propose(args: argparse.Namespace, ctx: Context, build: Builder) -> int:
     """Build the call (checking the input), refuse a duplicate, propose, say when voting runs."""
     suite, gov = _open(ctx, args)
     call = build(gov, args)
-    pid = gov.proposal_id(call)
-    if int(suite.client.call(suite.governor.functions.proposalSnapshot(pid))):
-        raise BadInputError(
-            f"an identical proposal already exists (id {pid}): change --description to "
-            "propose the same action again"
-        )
+    gov.can_propose(call).require()
     sender = S.signer(ctx, args, suite.client)
-    gov.propose(sender, call)
-    snapshot = int(suite.client.call(suite.governor.functions.proposalSnapshot(pid)))
-    deadline = int(suite.client.call(suite.governor.functions.proposalDeadline(pid)))
+    pid = gov.propose(sender, call)
+    snapshot, deadline = gov.snapshot(pid), gov.deadline(pid)
     power = gov.votes(sender.address)
     data = {
         "id": str(pid),
@@ -260,25 +254,16 @@ def _configure_vote(p: argparse.ArgumentParser) -> None:
 
 @REGISTRY.command("gov", "vote", summary="vote on an active proposal", configure=_configure_vote)
 def _vote(args: argparse.Namespace, ctx: Context) -> int:
-    from milon_app.chain.governance import ProposalState, Support
+    from milon_app.chain.governance import Support
 
     wanted = parse_proposal_id(args.proposal_id)
     suite, gov = _open(ctx, args)
     p = find_proposal(suite, wanted)
     pid = p.id
-    state = gov.state(pid)
-    block = suite.client.block_number()
-    if state is ProposalState.PENDING:
-        raise BadInputError(
-            f"voting on proposal {pid} opens after block {p.vote_start} (now {block})"
-        )
-    if state is not ProposalState.ACTIVE:
-        raise BadInputError(f"proposal {pid} is {state.name.lower()}: voting is closed")
+    gov.can_vote(pid, None).require()  # closed voting is refused before the key is asked for
     sender = S.signer(ctx, args, suite.client)
-    fn = suite.governor.functions
-    if suite.client.call(fn.hasVoted(pid, sender.address)):
-        raise BadInputError(f"{sender.address} has already voted on proposal {pid}")
-    weight = int(suite.client.call(fn.getVotes(sender.address, p.vote_start)))
+    gov.can_vote(pid, sender.address).require()
+    weight = gov.votes_at(sender.address, p.vote_start)
     if weight == 0:
         ctx.info(
             f"warning: {sender.address} had no voting power at the proposal's snapshot "
@@ -339,20 +324,14 @@ def _configure_id(p: argparse.ArgumentParser) -> None:
     "gov", "queue", summary="queue a succeeded proposal in the timelock", configure=_configure_id
 )
 def _queue(args: argparse.Namespace, ctx: Context) -> int:
-    from milon_app.chain.governance import ProposalState
-
     wanted = parse_proposal_id(args.proposal_id)
     suite, gov = _open(ctx, args)
     p = find_proposal(suite, wanted)
     pid = p.id
-    state = gov.state(pid)
-    if state is not ProposalState.SUCCEEDED:
-        raise BadInputError(
-            f"proposal {pid} is {state.name.lower()}; only a succeeded proposal can be queued"
-        )
+    gov.can_queue(pid).require()
     sender = S.signer(ctx, args, suite.client)
     gov.queue(sender, p.call)
-    eta = int(suite.client.call(suite.governor.functions.proposalEta(pid)))
+    eta = gov.eta(pid)
     data = {
         "id": str(pid),
         "state": gov.state(pid).name.lower(),
@@ -376,24 +355,11 @@ def _queue(args: argparse.Namespace, ctx: Context) -> int:
     configure=_configure_id,
 )
 def _execute(args: argparse.Namespace, ctx: Context) -> int:
-    from milon_app.chain.governance import ProposalState
-
     wanted = parse_proposal_id(args.proposal_id)
     suite, gov = _open(ctx, args)
     p = find_proposal(suite, wanted)
     pid = p.id
-    state = gov.state(pid)
-    if state is not ProposalState.QUEUED:
-        hint = " (queue it first: `milon gov queue`)" if state is ProposalState.SUCCEEDED else ""
-        raise BadInputError(
-            f"proposal {pid} is {state.name.lower()}; only a queued proposal can be executed{hint}"
-        )
-    eta, now = int(suite.client.call(suite.governor.functions.proposalEta(pid))), suite.client.now()
-    if now < eta:
-        raise BadInputError(
-            f"proposal {pid} is in the timelock until {S.utc(eta)} "
-            f"({S.relative(eta, now)}, chain time)"
-        )
+    gov.can_execute(pid).require()
     sender = S.signer(ctx, args, suite.client)
     gov.execute(sender, p.call)
     data = {"id": str(pid), "state": gov.state(pid).name.lower()}

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from milon_app.chain.governance import ProposalState, Support
+from milon_app.chain.governance import Governance, ProposalState, Support
 from milon_app.chain.proposals import ProposalLog, ProposalStatus, proposal_status
-from milon_app.errors import BadInputError
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tabs.base import Tab
 from milon_app.gui.tabs.governance_forms import (
@@ -52,6 +51,7 @@ from milon_app.node import events as ev
 from milon_app.session.parameters import ParameterValue, read_parameters
 from milon_app.units import duration, short_address
 
+THE_PROPOSAL = "the proposal"  # how refusals name the selected proposal
 MINE_BLOCKS = 25  # more than the dev voting period (20 blocks): enough to close a vote
 COLUMNS = (
     "Proposal", "Description", "State", "For", "Against", "Abstain",
@@ -183,18 +183,16 @@ class GovernanceTab(Tab):
             self._log = ProposalLog(suite)
         gov = s.governance()
         block = client.block_number()
-        has_voted = suite.governor.functions.hasVoted
         rows = [
-            Row(proposal_status(gov, p, block), bool(client.call(has_voted(p.id, s.address))))
+            Row(proposal_status(gov, p, block), gov.has_voted(p.id, s.address))
             for p in self._log.read()
         ]
-        delegate = str(client.call(suite.token.functions.delegates(s.address)))
         return GovView(
             block=block,
             now=client.now(),
             balance=s.milon.balance(s.address),
             votes=gov.votes(s.address),
-            delegate="" if int(delegate, 16) == 0 else delegate,
+            delegate=gov.delegate_of(s.address) or "",
             dev_chain=s.dev_chain,
             rows=rows,
             params=read_parameters(s.milon),
@@ -304,14 +302,9 @@ class GovernanceTab(Tab):
 
         def run() -> int:
             gov = s.governance()
-            fn = s.core.suite.governor.functions
-            state = gov.state(p.id)
-            if state is not ProposalState.ACTIVE:
-                raise BadInputError(f"the proposal is {state.name.lower()}: voting is closed")
-            if s.core.suite.client.call(fn.hasVoted(p.id, s.address)):
-                raise BadInputError("you have already voted on this proposal")
+            gov.can_vote(p.id, s.address, name=THE_PROPOSAL, voter_name="you").require()
             gov.vote(s.account, p.id, support, reason)
-            return int(s.core.suite.client.call(fn.getVotes(s.address, p.vote_start)))
+            return gov.votes_at(s.address, p.vote_start)
 
         def done(weight: int) -> str:
             self.reason_edit.clear()
@@ -320,7 +313,7 @@ class GovernanceTab(Tab):
 
         self.act(f"Vote {support.name.lower()}", run, done)
 
-    def _lifecycle(self, what: str, step: Callable[[Any, ProposalStatus], None]) -> None:
+    def _lifecycle(self, what: str, step: Callable[[Governance, ProposalStatus], None]) -> None:
         row = self._need_selected(what)
         if row is None:
             return
@@ -334,28 +327,15 @@ class GovernanceTab(Tab):
         self.act(what, run, lambda state: f"{what}: the proposal is now {state}")
 
     def queue(self) -> None:
-        def step(gov: Any, st: ProposalStatus) -> None:
-            state = gov.state(st.proposal.id)
-            if state is not ProposalState.SUCCEEDED:
-                raise BadInputError(f"the proposal is {state.name.lower()}: only a succeeded "
-                                    "proposal can be queued")
+        def step(gov: Governance, st: ProposalStatus) -> None:
+            gov.can_queue(st.proposal.id, name=THE_PROPOSAL).require()
             gov.queue(self.ctx.session.account, st.proposal.call)
 
         self._lifecycle("Queue", step)
 
     def execute(self) -> None:
-        def step(gov: Any, st: ProposalStatus) -> None:
-            client, pid = gov.client, st.proposal.id
-            state = gov.state(pid)
-            if state is not ProposalState.QUEUED:
-                raise BadInputError(f"the proposal is {state.name.lower()}: only a queued "
-                                    "proposal can be executed")
-            eta = int(client.call(gov.gov.functions.proposalEta(pid)))
-            if client.now() < eta:
-                raise BadInputError(
-                    f"the proposal is in the timelock for another {duration(eta - client.now())} "
-                    "(chain time)"
-                )
+        def step(gov: Governance, st: ProposalStatus) -> None:
+            gov.can_execute(st.proposal.id, name=THE_PROPOSAL).require()
             gov.execute(self.ctx.session.account, st.proposal.call)
 
         self._lifecycle("Execute", step)
@@ -366,14 +346,9 @@ class GovernanceTab(Tab):
         def run() -> tuple[int, str, int, int]:
             gov = s.governance()
             call = build_call(gov, s.milon, req)
-            pid = gov.proposal_id(call)
-            fn = s.core.suite.governor.functions
-            if int(s.core.suite.client.call(fn.proposalSnapshot(pid))):
-                raise BadInputError("an identical proposal already exists: change the "
-                                    "description to propose the same action again")
-            gov.propose(s.account, call)
-            snapshot = int(s.core.suite.client.call(fn.proposalSnapshot(pid)))
-            return pid, call.description, snapshot, gov.votes(s.address)
+            gov.can_propose(call).require()
+            pid = gov.propose(s.account, call)
+            return pid, call.description, gov.snapshot(pid), gov.votes(s.address)
 
         def done(result: tuple[int, str, int, int]) -> str:
             pid, text, snapshot, votes = result
