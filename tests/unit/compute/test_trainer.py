@@ -164,8 +164,9 @@ def test_bad_data_refused(small):
         train(spec, None, small, epochs=1, seed=0, val_data=(x, y + 10))
 
 
-def test_batchnorm_with_single_leftover_sample(small):
-    spec = ModelSpec.from_dict(
+def bn_dropout_spec() -> ModelSpec:
+    """BatchNorm, dropout and Adam: a trailing batch to merge and a global-RNG draw."""
+    return ModelSpec.from_dict(
         {
             "input_shape": [64],
             "layers": [
@@ -179,6 +180,10 @@ def test_batchnorm_with_single_leftover_sample(small):
             "batch_size": 17,
         }
     )
+
+
+def test_batchnorm_with_single_leftover_sample(small):
+    spec = bn_dropout_spec()
     x, y = small
     a = train(spec, None, (x[:35], y[:35]), epochs=2, seed=3)  # 35 = 2 x 17 + 1
     b = train(spec, None, (x[:35], y[:35]), epochs=2, seed=3)
