@@ -2,7 +2,8 @@
 
 Runs on the caller's thread. Bytes cross from the trio loop in chunks of up
 to 1 MiB and go straight into :meth:`BlobStore.put_stream`, which hashes while
-writing, so a blob is held in memory at most one chunk at a time.
+writing, so a blob is held in memory at most one chunk at a time. The peer is
+reached only through its :class:`~milon_app.p2p.runtime.PeerRuntime`.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from libp2p.peer.peerinfo import PeerInfo
 
 from milon_app.errors import BadInputError, MilonError, NetworkError
 from milon_app.p2p import blob_protocol as bp
-from milon_app.p2p.discovery import peer_info
+from milon_app.p2p.discovery import BLOBS_TOPIC, peer_info
 from milon_app.p2p.identity import address_of_id, parse_peer_id
 
 if TYPE_CHECKING:
-    from milon_app.p2p.host import Libp2pTransport
+    from milon_app.p2p.runtime import PeerRuntime
 
 log = logging.getLogger(__name__)
 
 
 class Fetch:
     def __init__(
-        self, peer: Libp2pTransport, digest: str, kind: str, limit: int, deadline: float
+        self, peer: PeerRuntime, digest: str, kind: str, limit: int, deadline: float
     ) -> None:
         self._peer = peer
         self.digest, self.kind, self.limit, self.deadline = digest, kind, limit, deadline
@@ -45,7 +46,7 @@ class Fetch:
             result = self._attempt(text, lambda t=text: self._resolve(t))
             if result is not None:
                 return result
-        for pid in self._peer._have.providers(self.digest):
+        for pid in self._peer.have.providers(self.digest):
             if pid not in self.tried:
                 result = self._attempt(pid.to_base58(), lambda p=pid: self._resolve_id(p))
                 if result is not None:
@@ -53,10 +54,10 @@ class Fetch:
         wait = min(self._peer.want_wait_s, self._remaining())
         if wait > 0 and self._peer.peers():
             try:
-                self._peer._call(self._peer._topics.want, self.digest)
+                self._peer.publish(BLOBS_TOPIC, {"type": "want", "digests": [self.digest]})
             except (NetworkError, TimeoutError) as exc:
                 log.debug("could not ask for %s: %s", self.digest, exc)
-            for pid in self._peer._have.wait_for_new(self.digest, self.tried, wait):
+            for pid in self._peer.have.wait_for_new(self.digest, self.tried, wait):
                 result = self._attempt(pid.to_base58(), lambda p=pid: self._resolve_id(p))
                 if result is not None:
                     return result
@@ -105,31 +106,22 @@ class Fetch:
         return self._resolve_id(parse_peer_id(text))
 
     def _resolve_id(self, pid: ID) -> ID:
-        if pid == self._peer._id:
+        if pid == self._peer.own_id:
             raise bp.ProviderError("that is this node")
-        if not self._peer._is_connected(pid):
-            self._connect(PeerInfo(pid, self._peer._call(self._known_addrs, pid)))
+        if not self._peer.is_connected(pid):
+            self._connect(PeerInfo(pid, self._peer.call(self._peer.known_addrs, pid)))
         return pid
 
-    async def _known_addrs(self, pid: ID) -> list[Any]:
-        host = self._peer._host
-        if host is None:
-            return []
-        try:
-            return list(host.get_peerstore().addrs(pid))
-        except Exception:
-            return []
-
     def _connect(self, info: PeerInfo) -> None:
-        if self._peer._is_connected(info.peer_id):
+        if self._peer.is_connected(info.peer_id):
             return
         if not info.addrs:
             raise bp.ProviderError("not connected and no address known")
-        self._peer._call(self._peer._dial, info, timeout_s=min(self._remaining(), 10.0))
+        self._peer.call(self._peer.dial, info, timeout_s=min(self._remaining(), 10.0))
 
     # -- moving the bytes ------------------------------------------------------
     def _transfer(self, pid: ID) -> int:
-        stream, length = self._peer._call(self._open, pid, timeout_s=self._remaining())
+        stream, length = self._peer.call(self._open, pid, timeout_s=self._remaining())
         ok = False
         try:
             self._peer.store.put_stream(
@@ -138,15 +130,14 @@ class Fetch:
             ok = True
         finally:
             with contextlib.suppress(MilonError, TimeoutError):
-                self._peer._call(_finish, stream, ok, timeout_s=5.0)
+                self._peer.call(_finish, stream, ok, timeout_s=5.0)
         return int(length)
 
     async def _open(self, pid: ID) -> tuple[Any, int]:
-        host = self._peer._host
-        if host is None:
-            raise NetworkError("peer is stopping")
         try:
-            stream = await host.new_stream(pid, [bp.BLOB_PROTOCOL])
+            stream = await self._peer.open_stream(pid, [bp.BLOB_PROTOCOL])
+        except NetworkError:
+            raise  # the peer is stopping: no provider is to blame
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}"
             raise bp.ProviderError(f"could not open a stream: {why}") from None
@@ -164,11 +155,11 @@ class Fetch:
             idle = min(bp.IDLE_TIMEOUT_S, self._remaining())
             if idle <= 0:
                 raise bp.ProviderError(f"fetch timed out after {got} of {length} bytes")
-            chunk = self._peer._call(bp.read_some, stream, length - got, idle, timeout_s=idle + 5)
+            chunk = self._peer.call(bp.read_some, stream, length - got, idle, timeout_s=idle + 5)
             got += len(chunk)
             yield chunk
         idle = max(min(5.0, self._remaining()), 0.5)
-        self._peer._call(bp.expect_eof, stream, idle, timeout_s=idle + 5)
+        self._peer.call(bp.expect_eof, stream, idle, timeout_s=idle + 5)
 
 
 async def _finish(stream: Any, ok: bool) -> None:

@@ -128,7 +128,7 @@ class Libp2pTransport:
         self._authorize = authorize
         self._on_event = on_event
         self.drops = DropCounter()
-        self._have = HaveTable()
+        self.have = HaveTable()  # who announced which blob
         self._provided: set[str] = set()
         self._topics = Topics(self)
         self._lock = threading.Lock()
@@ -215,7 +215,7 @@ class Libp2pTransport:
                     for info in self._bootstrap:
                         if info.peer_id != self._id:
                             nursery.start_soon(
-                                keep_connected, info, self._is_connected, host.connect
+                                keep_connected, info, self.is_connected, host.connect
                             )
                     task_status.started()
                     await stop.wait()
@@ -230,8 +230,17 @@ class Libp2pTransport:
             with trio.CancelScope(shield=True), trio.move_on_after(STOP_TIMEOUT_S):
                 await host.close()  # no-op when already closed; covers failed starts
 
-    # -- helpers shared with the protocol modules --------------------------
-    def _call(self, afn: Callable[..., Any], *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+    # -- the runtime the protocol handlers use (milon_app.p2p.runtime.PeerRuntime) ----------
+    @property
+    def own_id(self) -> ID:
+        return self._id
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def call(self, afn: Callable[..., Any], *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+        """Run ``afn(*args)`` on the trio loop from another thread; returns its result."""
         if self._runner is None:
             raise NetworkError(f"peer {self.peer_id} is not running: call start() first")
         return self._runner.call(afn, *args, timeout_s=timeout_s)
@@ -252,6 +261,35 @@ class Libp2pTransport:
         future.add_done_callback(wake)
         await done.wait()
         return future.result()
+
+    def dispatch(self, lane: str, fn: Callable[..., None], *args: Any) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.submit(lane, fn, *args)
+
+    async def open_stream(self, peer: ID, protocols: Sequence[TProtocol]) -> Any:
+        host = self._host
+        if host is None:
+            raise NetworkError("peer is stopping")
+        return await host.new_stream(peer, list(protocols))
+
+    async def known_addrs(self, peer: ID) -> list[Multiaddr]:
+        host = self._host
+        if host is None:
+            return []
+        try:
+            return list(host.get_peerstore().addrs(peer))
+        except Exception:
+            return []
+
+    def own_addrs(self) -> list[Multiaddr]:
+        host = self._host
+        return list(host.get_addrs()) if host is not None else []
+
+    def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
+        host = self._host
+        if host is not None and addrs:
+            host.get_peerstore().add_addrs(peer, list(addrs), ttl_s)
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         sink, dispatcher = self._on_event, self._dispatcher
@@ -282,14 +320,14 @@ class Libp2pTransport:
         kind = "peer_connected" if up else "peer_disconnected"
         self._emit(kind, {"peer_id": peer.to_base58(), "address": address})
 
-    def _is_connected(self, peer: ID) -> bool:
+    def is_connected(self, peer: ID) -> bool:
         host = self._host
         return host is not None and bool(host.get_network().get_connections(peer))
 
     # -- peers ---------------------------------------------------------------
     def listen_addrs(self) -> list[str]:
         """Full multiaddrs (``.../p2p/<id>``) other peers can dial."""
-        return [str(a) for a in self._call(self._addrs)]
+        return [str(a) for a in self.call(self._addrs)]
 
     async def _addrs(self) -> list[Multiaddr]:
         assert self._host is not None
@@ -299,12 +337,12 @@ class Libp2pTransport:
         """Dial a full multiaddr; returns the peer ID once Noise authenticated it."""
         info = peer_info(addr)
         try:
-            self._call(self._dial, info, timeout_s=timeout_s)
+            self.call(self.dial, info, timeout_s=timeout_s)
         except (bp.ProviderError, TimeoutError) as exc:
             raise NetworkError(f"could not connect to {addr}: {exc}") from None
         return info.peer_id.to_base58()
 
-    async def _dial(self, info: PeerInfo) -> None:
+    async def dial(self, info: PeerInfo) -> None:
         assert self._host is not None
         if info.peer_id == self._id:
             raise bp.ProviderError("that is this node")
@@ -335,7 +373,7 @@ class Libp2pTransport:
             raise BadInputError(
                 f"message on {topic!r} is {len(data)} bytes, over {MAX_MESSAGE_BYTES}: send a blob"
             )
-        self._call(self._topics.publish, topic, data)
+        self.call(self._topics.publish, topic, data)
 
     def subscribe(self, topic: str, handler: MessageHandler) -> Callable[[], None]:
         """Handlers run on the dispatcher thread as ``handler(sender_address, message)``."""
@@ -348,7 +386,7 @@ class Libp2pTransport:
             raise BadInputError(f"cannot provide blob {digest}: not in the local store")
         with self._lock:
             self._provided.add(digest)
-        self._call(self._topics.announce, [digest])
+        self.call(self._topics.announce, [digest])
 
     def provided(self, digest: str) -> bool:
         with self._lock:

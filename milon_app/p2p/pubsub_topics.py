@@ -3,7 +3,8 @@
 Every payload is checked (size, JSON object) in a topic validator, so junk
 is neither delivered nor forwarded; valid messages pass a per-sender rate
 gate and go to the dispatcher thread. The ``milon/blobs`` topic is always
-joined: it carries ``have``/``want`` announcements for the fetcher.
+joined: it carries ``have``/``want`` announcements for the fetcher. The peer
+is reached only through its :class:`~milon_app.p2p.runtime.PeerRuntime`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from libp2p.pubsub.pb import rpc_pb2
     from libp2p.pubsub.pubsub import Pubsub
 
-    from milon_app.p2p.host import Libp2pTransport
+    from milon_app.p2p.runtime import PeerRuntime
 
 log = logging.getLogger(__name__)
 ANNOUNCED_ADDR_TTL_S = 600
@@ -35,7 +36,7 @@ WANT_REPLY_GAP_S = 2.0  # answer a want for the same digest at most this often
 
 
 class Topics:
-    def __init__(self, owner: Libp2pTransport) -> None:
+    def __init__(self, owner: PeerRuntime) -> None:
         self._owner = owner
         self._lock = threading.Lock()
         self._handlers: dict[str, list[MessageHandler]] = {}
@@ -60,8 +61,8 @@ class Topics:
             raise BadInputError(f"topic must be a non-empty string of <= 256 chars: {topic!r:.80}")
         with self._lock:
             self._handlers.setdefault(topic, []).append(handler)
-        if self._owner._runner is not None:
-            self._owner._call(self._join, topic)
+        if self._owner.running:
+            self._owner.call(self._join, topic)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -71,9 +72,9 @@ class Topics:
                 last = not handlers
                 if last:
                     self._handlers.pop(topic, None)
-            if last and topic != BLOBS_TOPIC and self._owner._runner is not None:
+            if last and topic != BLOBS_TOPIC and self._owner.running:
                 try:
-                    self._owner._call(self._leave, topic)
+                    self._owner.call(self._leave, topic)
                 except (NetworkError, TimeoutError) as exc:
                     log.debug("leaving %s: %s", topic, exc)
 
@@ -107,8 +108,7 @@ class Topics:
         await self._pubsub.publish(topic, data)
 
     async def announce(self, digests: list[str]) -> None:
-        host = self._owner._host
-        addrs = [str(a) for a in host.get_addrs()] if host is not None else []
+        addrs = [str(a) for a in self._owner.own_addrs()]
         message = {"type": "have", "digests": digests, "addrs": addrs[:8]}
         await self.publish(BLOBS_TOPIC, encode_message(message))
 
@@ -131,7 +131,7 @@ class Topics:
 
     def _deliver(self, topic: str, msg: rpc_pb2.Message) -> None:
         origin = ID(msg.from_id)
-        if origin == self._owner._id:
+        if origin == self._owner.own_id:
             return
         name = origin.to_base58()
         if not self._gate.admit(name):
@@ -146,10 +146,8 @@ class Topics:
             self._blob_message(origin, name, message)
         with self._lock:
             handlers = list(self._handlers.get(topic, []))
-        dispatcher = self._owner._dispatcher
-        if dispatcher is not None:
-            for handler in handlers:
-                dispatcher.submit(name, handler, address, message)
+        for handler in handlers:
+            self._owner.dispatch(name, handler, address, message)
 
     def _blob_message(self, origin: ID, name: str, message: dict[str, Any]) -> None:
         try:
@@ -158,12 +156,9 @@ class Topics:
             self._owner.drops.drop(name, "malformed", f"blob announcement: {exc}")
             return
         if kind == "have":
-            host = self._owner._host
-            reachable = dialable(addrs, origin)
-            if host is not None and reachable:
-                host.get_peerstore().add_addrs(origin, reachable, ANNOUNCED_ADDR_TTL_S)
+            self._owner.remember_addrs(origin, dialable(addrs, origin), ANNOUNCED_ADDR_TTL_S)
             for digest in digests:
-                self._owner._have.add(digest, origin)
+                self._owner.have.add(digest, origin)
             return
         now = time.monotonic()
         mine = [

@@ -238,6 +238,6 @@ def test_bogus_blob_announcements_are_ignored(make_peer):
         )
         time.sleep(0.5)
         assert me.stats()["gossip_malformed"] == 3
-        assert [p.to_base58() for p in me._have.providers(DIGEST)] == [flooder.peer_id]
+        assert [p.to_base58() for p in me.have.providers(DIGEST)] == [flooder.peer_id]
     finally:
         flooder.stop()

@@ -72,7 +72,7 @@ def test_fetch_finds_provider_from_gossip(make_peer):
     digest = a.store.put(os.urandom(10_000), "weights")
     time.sleep(1.2)  # subscriptions propagate
     a.provide(digest)
-    assert wait_for(lambda: a.peer_id in [p.to_base58() for p in b._have.providers(digest)])
+    assert wait_for(lambda: a.peer_id in [p.to_base58() for p in b.have.providers(digest)])
     assert b.fetch(digest, kind="weights") == digest
 
 
