@@ -166,16 +166,26 @@ def _configure_create(p: argparse.ArgumentParser) -> None:
         "--round-duration", default="600", metavar="SECONDS", help="training window (600)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (0)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--init-weights",
+        metavar="FILE",
+        help="start from these weights (a .safetensors file that fits the model spec exactly: "
+        "names, shapes, dtypes) instead of a fresh init",
+    )
+    start.add_argument(
+        "--init-from-job",
+        metavar="ID",
+        help="start from the final model of a completed job with the same model spec "
+        "(its blob must be in the local store)",
+    )
     S.add_chain_args(p)
 
 
 def resolve_model(text: str) -> ModelSpec:
-    from milon_app.compute.model_spec import BUILTIN_MODELS, ModelSpec
+    from milon_app.compute.model_choice import resolve_model as resolve
 
-    name = text.replace("-", "_")
-    if name in BUILTIN_MODELS:
-        return BUILTIN_MODELS[name]()
-    return ModelSpec.from_file(Path(text).expanduser())
+    return resolve(text)
 
 
 def resolve_dataset(text: str) -> DatasetSpec:
@@ -193,6 +203,32 @@ def resolve_dataset(text: str) -> DatasetSpec:
         return DatasetSpec.from_json(path.read_bytes())
     except BadInputError as exc:
         raise BadInputError(f"{path}: {exc}") from None
+
+
+def weights_of_job(m: Milon, store: BlobStore, spec: ModelSpec, text: str) -> bytes:
+    """The final model of completed job ``text``, if its spec is ``spec`` and we hold it."""
+    from milon_app.chain.bindings import JobStatus
+
+    job_id = existing_job(m, text)
+    job = m.job(job_id)
+    if job.status is not JobStatus.COMPLETED:
+        raise BadInputError(
+            f"--init-from-job {job_id}: the job is {job.status.name.lower()}, not completed; "
+            "it has no final model yet"
+        )
+    theirs = job.params.model_spec_hash.hex()
+    if theirs != spec.spec_hash():
+        raise BadInputError(
+            f"--init-from-job {job_id}: its model spec {theirs[:12]} differs from this job's "
+            f"{spec.spec_hash()[:12]}; --model must name the same spec"
+        )
+    digest = job.final_model_hash.hex()
+    if not store.has(digest):
+        raise NotFoundError(
+            f"--init-from-job {job_id}: its final model {digest} is not in the local store "
+            f"{store.root}; run the node to fetch it, or pass the file with --init-weights"
+        )
+    return store.get(digest)
 
 
 def check_committee(m: Milon, size: int) -> None:
@@ -218,7 +254,7 @@ def check_committee(m: Milon, size: int) -> None:
 )
 def _create(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import AggregationRule, JobParams
-    from milon_app.compute.weights import encode_state
+    from milon_app.compute.init_weights import initial_blob, read_weights_file
     from milon_app.node.jobs import pin_owner
 
     fed = S.positive_int(args.fed, "--fed")
@@ -231,7 +267,18 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     max_samples = S.positive_int(args.max_samples, "--max-samples", minimum=0, maximum=2**64 - 1)
     round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
     spec, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
+    store = _blob_store(ctx)
+    limit, source = store.limit("weights"), f"seed {args.seed}"
+    given = None
+    if args.init_weights:  # checked before the chain is even asked
+        source = str(Path(args.init_weights).expanduser())
+        given = read_weights_file(source, max_bytes=limit)
+    initial = initial_blob(spec, args.seed, given, source=source, max_bytes=limit)
     m = milon_of(ctx, args)
+    if args.init_from_job:
+        source = f"job {args.init_from_job}'s final model"
+        given = weights_of_job(m, store, spec, args.init_from_job)
+        initial = initial_blob(spec, args.seed, given, source=source, max_bytes=limit)
     check_committee(m, committee)
     if fed > m.federation_count():
         raise NotFoundError(f"federation {fed} does not exist (see `milon fed list`)")
@@ -243,8 +290,6 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
             f"the job escrows {S.format_amount(escrow)} MILON ({epochs} epochs x "
             f"{args.reward_per_epoch}) but {sender.address} holds {S.format_amount(balance)}"
         )
-    store = _blob_store(ctx)
-    initial = encode_state(spec.build(args.seed).state_dict())
     digests = [
         store.put(spec.to_json().encode(), "model_spec", owner=PIN_OWNER),
         store.put(dataset.to_json().encode(), "dataset_spec", owner=PIN_OWNER),
@@ -269,11 +314,13 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     data = job_row(job_id, m.job(job_id))
     data["escrow"] = S.format_amount(escrow)
     data["blob_store"] = str(store.root)
+    data["initial_weights"] = source
     ctx.emit(
         data,
         lambda d: (
             f"created job {d['id']} in federation {d['federation']}: {d['total_epochs']} epochs, "
-            f"{d['escrow']} MILON escrowed\nspecs and initial weights stored in "
+            f"{d['escrow']} MILON escrowed\ninitial weights: {d['initial_weights']} "
+            f"({d['initial_model_hash'][:16]}…)\nspecs and initial weights stored in "
             f"{d['blob_store']}; members fetch them from this node while it runs"
         ),
     )

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from milon_app.chain.bindings import AggregationRule, JobParams, JobStatus
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.datasets import DatasetSpec
+from milon_app.compute.init_weights import initial_blob
 from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import evaluate
-from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, pin_owner
 
@@ -45,6 +45,9 @@ class JobRequest:
     max_samples: int = 0  # bound on an update's sample count in aggregation weights (0: none)
     # Held-out samples the owner publishes for the committee to judge on (never trained on).
     validation: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, compare=False)
+    # Safetensors bytes to start from (fine-tuning) instead of ``spec.build(seed)``; checked
+    # against the spec before anything is stored or sent, then published byte for byte.
+    init_weights: bytes | None = field(default=None, compare=False, repr=False)
 
 
 class Owner:
@@ -57,10 +60,11 @@ class Owner:
 
     def create_job(self, req: JobRequest) -> int:
         node = self.node
+        limit = node.store.limit("weights")  # what members will accept to fetch
+        initial = initial_blob(req.spec, req.seed, req.init_weights, max_bytes=limit)
         spec_blob = req.spec.to_json().encode()
         published: list[str] = []  # every blob of the job, pinned to it once it has an id
         data_blob = self._dataset_doc(req, published).encode()
-        initial = encode_state(req.spec.build(req.seed).state_dict())
         digests = []
         for blob, kind in (
             (spec_blob, "model_spec"),
