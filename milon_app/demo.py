@@ -1,10 +1,11 @@
 """``milon demo``: a whole federation in one process, on the embedded chain by default.
 
 It deploys the suite, funds a job owner and N contributors with different
-capacity scores, runs a digits job round by round through the real node core
-(contracts, commit-reveal, validation, consensus, rewards, slashing), passes
-a governance proposal, and compares the result with a centralized baseline
-trained in the same run.
+capacity scores, runs a job (digits by default; any built-in or JSON model
+spec on any dataset it fits, see :mod:`milon_app.demo_data`) round by round
+through the real node core (contracts, commit-reveal, validation, consensus,
+rewards, slashing), passes a governance proposal, and compares the result
+with a centralized baseline trained in the same run.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class DemoOptions:
     rule: str = "fedavg"
     byzantine: int = 0
     attack: str = "signflip"
-    dataset: str = "digits"
+    dataset: str = "digits"  # a built-in, a dataset spec file, an .npz file or an image folder
+    model: str = ""  # a built-in spec name or a JSON spec file; "": the dataset's default
     chain: str = "embedded"
     seed: int = 0
     transport: str = "libp2p"  # real hosts on 127.0.0.1; "inprocess" only for tests
@@ -59,8 +61,13 @@ class DemoOptions:
             raise BadInputError(f"--rule {self.rule!r}: expected one of {', '.join(RULES)}")
         if not 0 <= self.byzantine < self.nodes:
             raise BadInputError(f"--byzantine must be in 0..{self.nodes - 1}, got {self.byzantine}")
-        if self.dataset not in ("digits", "wine", "breast_cancer"):
-            raise BadInputError(f"--dataset {self.dataset!r}: expected digits, wine, breast_cancer")
+        from milon_app.demo_data import dataset_spec
+
+        dataset_spec(self.dataset, self.seed)  # names something loadable (read later)
+        if self.model:
+            from milon_app.compute.model_choice import resolve_model
+
+            resolve_model(self.model)
         if self.byzantine and self.attack not in ATTACKS:
             raise BadInputError(
                 f"unknown attack {self.attack!r}: expected one of {', '.join(ATTACKS)}"
@@ -98,6 +105,8 @@ class DemoAttach:
 class DemoReport:
     options: dict[str, Any]
     nodes: list[dict[str, Any]]
+    model: dict[str, Any] = field(default_factory=dict)  # name, spec hash, params, shapes
+    dataset: dict[str, Any] = field(default_factory=dict)  # name, kind, samples, classes
     rounds: list[RoundRow] = field(default_factory=list)
     final_accuracy: float | None = None
     centralized_accuracy: float | None = None
@@ -138,9 +147,9 @@ def _run(
 
     from milon_app.chain.client import EMBEDDED, ChainClient
     from milon_app.chain.deploy import deploy_suite
-    from milon_app.compute.datasets import DatasetSpec, load_dataset
     from milon_app.compute.partition import parse_partition, split_clients
     from milon_app.compute.trainer import evaluate, train
+    from milon_app.demo_data import load_workload
     from milon_app.node.behaviour import HONEST, Behaviour
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore, TensorData
@@ -153,6 +162,8 @@ def _run(
     t0 = time.monotonic()
     torch.manual_seed(opts.seed)
     n = opts.nodes
+    work_load = load_workload(opts.model, opts.dataset, opts.seed)  # mismatches end here
+    spec, dspec, data = work_load.spec, work_load.dataset, work_load.data
     if attach is not None:
         suite, client, pool = attach.suite, attach.suite.client, attach.accounts
     elif opts.chain == EMBEDDED:
@@ -167,10 +178,6 @@ def _run(
     if attach is None:
         suite = deploy_suite(client, owner_acct, dev=True)
 
-    dspec = DatasetSpec(kind="builtin", name=opts.dataset, test_fraction=0.2, seed=opts.seed)
-    data = load_dataset(dspec)
-    spec = model_for(opts.dataset, int(data.x_train[0].numel()), data.num_classes)
-    data = data.for_model(spec)
     x_train, y_train = data.x_train, data.y_train
     held = None  # the owner's validation samples: never in any member's data
     if opts.validation == "owner":
@@ -254,6 +261,7 @@ def _run(
             ],
             job_id=job_id,
         )
+        report.model, report.dataset = work_load.describe()
         everyone = [*nodes, owner]
         slashed_before = {nd.address: nd.milon.member(fed, nd.address).stake for nd in nodes}
         for r in range(1, opts.rounds + 1):

@@ -14,6 +14,7 @@ ETHER = 10**18
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
+    from milon_app.compute.model_spec import BUILTIN_MODELS
     from milon_app.federation.types import RULE_NAMES
     from milon_app.node.behaviour import ATTACKS
 
@@ -28,7 +29,20 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", choices=list(RULE_NAMES), default="fedavg", help="aggregation rule")
     p.add_argument("--byzantine", type=int, default=0, help="how many contributors attack")
     p.add_argument("--attack", choices=ATTACKS, default="signflip", help="what they do")
-    p.add_argument("--dataset", default="digits", help="digits, wine or breast_cancer")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        metavar="DATA",
+        help="digits (default), wine, breast_cancer, a dataset spec JSON file (NPZ, CSV, image "
+        "folder), an .npz file or a folder of images, one subfolder per class",
+    )
+    p.add_argument(
+        "--model",
+        default="",
+        metavar="NAME|PATH",
+        help=f"a built-in model spec ({', '.join(sorted(BUILTIN_MODELS))}) or a model spec JSON "
+        "file (default: digits_mlp on digits, a small MLP sized to other data)",
+    )
     p.add_argument("--chain", default="embedded", help="'embedded' or a devnet RPC URL")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument(
@@ -77,7 +91,11 @@ def _render(data: dict[str, Any]) -> str:
     buf = StringIO()
     console = Console(file=buf, width=120, force_terminal=False)
     nodes = data["nodes"]
-    table = Table(title=f"MILON demo — job {data['job_id']}, rule {data['options']['rule']}")
+    model, dataset = data["model"], data["dataset"]
+    table = Table(
+        title=f"MILON demo — job {data['job_id']}, {model['name']} on {dataset['name']}, "
+        f"rule {data['options']['rule']}"
+    )
     table.add_column("round", justify="right")
     table.add_column("global acc.", justify="right")
     for nd in nodes:
@@ -108,6 +126,15 @@ def _render(data: dict[str, Any]) -> str:
         )
         for who, why in sorted(row["rejected"].items()):
             console.print(f"  round {row['round']}: {_short(who)}: {why}")
+    console.print(
+        f"model    {model['name']}: {model['params']:,} parameters, input {model['input_shape']}",
+        markup=False,
+    )
+    console.print(
+        f"dataset  {dataset['name']} ({dataset['kind']}): {dataset['train_samples']:,} training / "
+        f"{dataset['test_samples']:,} test samples, {dataset['num_classes']} classes",
+        markup=False,
+    )
     final, central = data["final_accuracy"], data["centralized_accuracy"]
     console.print(f"final accuracy        {final:.2%}" if final is not None else "final accuracy -")
     console.print(f"centralized baseline  {central:.2%}  (same model and data on one machine)")
@@ -145,6 +172,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         byzantine=args.byzantine,
         attack=args.attack,
         dataset=args.dataset,
+        model=args.model,
         chain=args.chain,
         seed=args.seed,
         transport=args.transport,
