@@ -39,8 +39,7 @@ def _activity(session: Any, app: Any) -> int:
     from milon_app.node.owner import JobRequest
 
     s = session
-    s.core.join(1, 50 * ETHER, 400, " ".join(getattr(s.core.transport, "listen_addrs",
-                                                       list)()) or "inprocess")
+    s.core.join(1, 50 * ETHER, 400, " ".join(s.core.transport.listen_addrs()) or "inprocess")
     req = JobRequest(fed_id=1, spec=digits_mlp(), dataset=DatasetSpec(kind="builtin",
                                                                       name="digits"),
                      total_epochs=48, epochs_per_round=16, reward_per_epoch=ETHER)

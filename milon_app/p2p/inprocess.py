@@ -71,6 +71,10 @@ class InProcessTransport:
             for subs in self._hub.topics.values():
                 subs[:] = [s for s in subs if s[0] != self._peer_id]
 
+    def listen_addrs(self) -> list[str]:
+        """None: a peer of the hub is reached by its peer id, not by an address."""
+        return []
+
     def connect(self, addr: str, timeout_s: float = 10.0) -> str:
         """Every peer of the hub is reachable; ``addr`` is the peer id itself."""
         del timeout_s

@@ -35,6 +35,10 @@ class Transport(Protocol):
     def connect(self, addr: str, timeout_s: float = 10.0) -> str:
         """Dial a peer by its full address; returns its peer id."""
 
+    def listen_addrs(self) -> list[str]:
+        """Full addresses other peers can dial (``.../p2p/<id>``); empty when there are none
+        (an in-process peer is reached by its peer id)."""
+
     def provide(self, digest: str) -> None:
         """Announce that the local store holds ``digest``."""
 

@@ -211,7 +211,7 @@ class FederationsTab(Tab):
                     f"stake {short_amount(stake)} MILON exceeds your balance of "
                     f"{short_amount(balance)}"
                 )
-            addrs = list(getattr(node.transport, "listen_addrs", list)())
+            addrs = node.transport.listen_addrs()
             node.join(fed_id, stake, capacity, " ".join(addrs) or f"node:{s.address}")
 
         self.act(f"Join federation {fed_id}", run)

@@ -215,7 +215,7 @@ class NodeTab(Tab):
                  else f"{client.rpc_url} (chain id {client.chain_id})")
         return NodeView(
             peer_id=t.peer_id,
-            listen=list(getattr(t, "listen_addrs", list)()),
+            listen=t.listen_addrs(),
             peers=list(t.peers()),
             device=node.device,
             paused=s.paused,

@@ -92,3 +92,11 @@ def test_messages_reach_subscribers_but_not_sender(hub):
     with pytest.raises(BadInputError, match="send a blob"):
         n["a"].publish("milon/round", {"x": "y" * 70_000})
     assert n["a"].peers() == ["b", "c"]
+
+
+def test_in_process_peers_have_no_listen_addresses_and_are_dialled_by_peer_id(hub):
+    _, n = hub
+    assert n["a"].listen_addrs() == []  # the Transport protocol's call; callers fall back
+    assert n["a"].connect("b") == "b"
+    with pytest.raises(NetworkError, match="no peer z in this process"):
+        n["a"].connect("z")
