@@ -42,8 +42,18 @@ RULE_HINTS = {
 }
 
 
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one form cell, the first one stretching."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for i, widget in enumerate(widgets):
+        row.addWidget(widget, 1 if i == 0 else 0)
+    return box
+
+
 class ModelPage(QWizardPage):
-    """Federation, model (template or JSON file) and built-in dataset."""
+    """Federation, model (template or JSON file), built-in dataset, initial weights."""
 
     def __init__(self, wizard: JobWizard) -> None:
         super().__init__()
@@ -60,11 +70,13 @@ class ModelPage(QWizardPage):
         self.spec_path.setPlaceholderText("no file chosen")
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self.w.choose_spec_file)
-        file_row = QWidget()
-        row = QHBoxLayout(file_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.spec_path, 1)
-        row.addWidget(self.browse)
+        self.weights_path = QLineEdit()
+        self.weights_path.setReadOnly(True)
+        self.weights_path.setPlaceholderText("fresh weights from the seed")
+        self.browse_weights = QPushButton("Browse…")
+        self.browse_weights.clicked.connect(self.w.choose_weights_file)
+        self.clear_weights = QPushButton("Clear")
+        self.clear_weights.clicked.connect(lambda: self.w.set_init_weights(""))
         self.dataset = QComboBox()
         for key, shape in F.DATASETS.items():
             self.dataset.addItem(shape.label, key)
@@ -77,7 +89,11 @@ class ModelPage(QWizardPage):
                 [
                     ("Federation", self.federation),
                     ("Model", self.model),
-                    ("Spec file", file_row),
+                    ("Spec file", _row(self.spec_path, self.browse)),
+                    (
+                        "Start from",
+                        _row(self.weights_path, self.browse_weights, self.clear_weights),
+                    ),
                     ("Dataset", self.dataset),
                 ],
             )
@@ -98,9 +114,12 @@ class ModelPage(QWizardPage):
             self.summary.setText("Choose a model spec JSON file (it is validated before use).")
             return
         try:
-            spec = F.resolve_spec(self.w.form())
-            F.check_fits(spec, self.w.form().dataset)
-            self.summary.setText(f"Model: {F.describe_spec(spec)}")
+            form = self.w.form()
+            spec = F.resolve_spec(form)
+            F.check_fits(spec, form.dataset)
+            given = F.load_init_weights(form, spec) is not None
+            start = f"; starts from {Path(form.init_weights).name}" if given else ""
+            self.summary.setText(f"Model: {F.describe_spec(spec)}{start}")
         except Exception as exc:  # shown now, and enforced again on Next
             self.error.setText(describe_error(exc))
 
@@ -109,8 +128,11 @@ class ModelPage(QWizardPage):
             self.error.setText("Still reading the federations from the chain…")
             return False
         try:
-            F.check_fits(F.resolve_spec(self.w.form()), self.w.form().dataset)
-            self.w.facts.federation(self.w.form().fed_id)
+            form = self.w.form()
+            spec = F.resolve_spec(form)
+            F.check_fits(spec, form.dataset)
+            F.load_init_weights(form, spec)  # released weights must fit the spec exactly
+            self.w.facts.federation(form.fed_id)
         except Exception as exc:
             self.error.setText(describe_error(exc))
             return False
@@ -214,6 +236,7 @@ class JobWizard(QWizard):
         parent: QWidget | None = None,
         *,
         choose_file: ChooseFile | None = None,
+        choose_weights: ChooseFile | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -224,6 +247,7 @@ class JobWizard(QWizard):
         self.busy = False
         self.job_id: int | None = None
         self._choose_file = choose_file or self._file_dialog
+        self._choose_weights = choose_weights or self._weights_dialog
         self.model_page = ModelPage(self)
         self.training_page = TrainingPage(self)
         self.addPage(self.model_page)
@@ -273,6 +297,7 @@ class JobWizard(QWizard):
             rule=str(t.rule.currentData()),
             committee=t.committee.value(),
             shared=t.shared.isChecked(),
+            init_weights=m.weights_path.text(),
         )
 
     def choose_spec_file(self) -> None:
@@ -286,6 +311,24 @@ class JobWizard(QWizard):
         m.model.setCurrentIndex(m.model.findData(F.FROM_FILE))
         m.spec_path.setText(str(path))
         m.update_view()
+
+    def choose_weights_file(self) -> None:
+        path = self._choose_weights()
+        if path:
+            self.set_init_weights(path)
+
+    def set_init_weights(self, path: str | Path) -> None:
+        """Start from these released weights ("" for a fresh init); validated at once."""
+        self.model_page.weights_path.setText(str(path))
+        self.model_page.update_view()
+
+    def _weights_dialog(self) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Start from weights", str(Path.home()), "Weights (*.safetensors);;All files (*)"
+        )
+        return path
 
     def _file_dialog(self) -> str:
         from PySide6.QtWidgets import QFileDialog

@@ -120,6 +120,7 @@ class JobForm:
     committee: int = 0  # validator committee size; 0: the governed default
     shared: bool = False
     seed: int = 0
+    init_weights: str = ""  # a .safetensors file to start from (fine-tuning); "": seeded init
 
     @property
     def total_epochs(self) -> int:
@@ -215,6 +216,18 @@ def resolve_spec(form: JobForm) -> ModelSpec:
     )
 
 
+def load_init_weights(form: JobForm, spec: ModelSpec) -> bytes | None:
+    """The released weights the job starts from, checked against its spec; None: fresh."""
+    if not form.init_weights.strip():
+        return None
+    from milon_app.compute.init_weights import check_initial, read_weights_file
+
+    path = Path(form.init_weights).expanduser()
+    blob = read_weights_file(path)
+    check_initial(spec, blob, source=path.name)
+    return blob
+
+
 def check_fits(spec: ModelSpec, dataset: str) -> None:
     """The check a node makes before training (Dataset.for_model), made before publishing."""
     shape = dataset_shape(dataset)
@@ -299,6 +312,7 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
 
     spec = resolve_spec(form)
     check_fits(spec, form.dataset)
+    init = load_init_weights(form, spec)
     check_numbers(form, facts)
     fed = facts.federation(form.fed_id)
     return JobRequest(
@@ -312,6 +326,7 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
         committee_size=form.committee,
         seed=form.seed,
         shared_shards=fed.active_members if form.shared else 0,
+        init_weights=init,
     )
 
 

@@ -118,8 +118,9 @@ class OwnerTab(Tab):
         )
         self.rounds.itemSelectionChanged.connect(self._round_selected)
         self.verdict_title = QLabel("Verdicts")
-        self.verdicts = table(("Update by", "Outcome", "Accepted by", "Rejected by (reason)"),
-                              stretch=3)
+        self.verdicts = table(
+            ("Update by", "Outcome", "Accepted by", "Rejected by (reason)"), stretch=3
+        )
         self.seats = table(("Member", "Epochs", "Assignment", "Samples"), stretch=0)
         self.committee = table(("Validator", "Weight (MILON)", "Voted", "Confirmed"), stretch=0)
         self.round_title = QLabel("Current round")
@@ -234,8 +235,10 @@ class OwnerTab(Tab):
         fill(self.seats, [(s.member, s.epochs, s.state, s.samples or None) for s in d.seats])
         fill(
             self.committee,
-            [(c.member, short_amount(c.weight), _yes(c.voted), _yes(c.confirmed))
-             for c in d.committee],
+            [
+                (c.member, short_amount(c.weight), _yes(c.voted), _yes(c.confirmed))
+                for c in d.committee
+            ],
         )
         xs, ys = d.points
         self.curve.setData(xs, ys)
@@ -299,12 +302,19 @@ class OwnerTab(Tab):
             self._round = None
             self.refresh()
 
-    def open_wizard(self, *, choose_file: Callable[[], str] | None = None) -> JobWizard:
+    def open_wizard(
+        self,
+        *,
+        choose_file: Callable[[], str] | None = None,
+        choose_weights: Callable[[], str] | None = None,
+    ) -> JobWizard:
         """Open the create-job wizard (non-modal, so the node keeps running under it)."""
         if self.wizard is not None and self.wizard.isVisible():
             self.wizard.raise_()
             return self.wizard
-        self.wizard = JobWizard(self.ctx, self, choose_file=choose_file)
+        self.wizard = JobWizard(
+            self.ctx, self, choose_file=choose_file, choose_weights=choose_weights
+        )
         self.wizard.created.connect(self._created)
         self.wizard.open()
         return self.wizard
