@@ -311,6 +311,7 @@ class NodeCore:
         elif e.name == "MemberSlashed":
             self.publish(
                 ev.Slashed(
+                    fed_id=self.milon.job(a["jobId"]).params.fed_id,
                     member=a["member"],
                     amount=a["amount"],
                     reason=f"job {a['jobId']} round {a['round']}",

@@ -23,6 +23,7 @@ from milon_app.node.events import (
     AssignmentDecision,
     ModelConfirmed,
     RoundTimedOut,
+    Slashed,
     VerdictsTallied,
     VerdictSubmitted,
 )
@@ -161,6 +162,11 @@ def test_keeper_times_out_a_round_no_committee_judged(fed):
         assert fed.owner.milon.claimable(nd.address) == 0
     fed.tick()
     assert fed.owner.milon.job(job_id).current_round == 2  # the owner opens the next round
+    # each node reports the slashes it read from the chain, with the job's federation
+    slashed = {(e.fed_id, e.member, e.amount) for e in fed.bus.history(Slashed)}
+    assert slashed == {
+        (fed.fed_id, nd.address, stakes[nd.address] * liveness // 10_000) for nd in fed.nodes
+    }
 
 
 def test_owner_exports_the_trained_model(fed, tmp_path):
