@@ -1,8 +1,10 @@
-"""The command registry.
+"""The registry of ``milon`` commands.
 
-Every user-visible action is a :class:`Command`; the CLI builds its argparse
-tree from the registry, and other front-ends (daemon, GUI) look commands up
-by path. Command modules keep heavy imports (torch, web3) inside ``run`` so
+Each CLI command is a :class:`Command`, registered when its ``cmd_*`` module
+(:data:`COMMAND_MODULES`) is imported; :mod:`milon_app.cli.main` builds the
+argparse tree from the registry. The window and the daemon do not look
+commands up here: they call the session and the node core directly. Command
+modules keep heavy imports (torch, web3, libp2p) inside their handlers so
 ``milon --help`` and ``milon --version`` stay fast.
 """
 
@@ -69,7 +71,7 @@ class Registry:
 
 REGISTRY = Registry()
 
-# Modules that register commands on import. Later features append here.
+# Modules that register commands on import; a new command module is added here.
 COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_wallet",
     "milon_app.cli.cmd_hw",
