@@ -29,7 +29,9 @@ VerdictCache = dict[tuple[int, int], "RoundVerdicts"]  # (job, round) -> a close
 
 
 @dataclass(frozen=True)
-class JobRow:
+class OwnerJobRow:
+    """A job in the owner's table (the Jobs tab's member rows are ``gui.tabs.jobs.JobRow``)."""
+
     job_id: int
     fed_id: int
     status: str
@@ -41,7 +43,10 @@ class JobRow:
 
 
 @dataclass(frozen=True)
-class RoundRow:
+class OwnerRoundRow:
+    """A round of the selected job, as its owner follows it (the demo's report row is
+    ``demo_rounds.RoundRow``)."""
+
     round: int
     status: str  # finalized, timed out, or the running round's phase
     accuracy: float | None
@@ -82,7 +87,7 @@ class JobDetail:
     summary: str
     current_round: int
     completed: bool
-    rounds: list[RoundRow] = field(default_factory=list)
+    rounds: list[OwnerRoundRow] = field(default_factory=list)
     seats: list[SeatRow] = field(default_factory=list)
     verdicts: dict[int, list[VerdictRow]] = field(default_factory=dict)  # by round
     committee: list[CommitteeRow] = field(default_factory=list)  # the current round's
@@ -97,7 +102,7 @@ class JobDetail:
 
 @dataclass(frozen=True)
 class OwnerView:
-    jobs: list[JobRow]
+    jobs: list[OwnerJobRow]
     detail: JobDetail | None
     show_all: bool
 
@@ -120,7 +125,7 @@ def read_view(
         job = jobs[i]
         scored = [acc for _r, _h, acc, _info in core.state.round_results(i) if acc is not None]
         rows.append(
-            JobRow(
+            OwnerJobRow(
                 job_id=i,
                 fed_id=job.params.fed_id,
                 status=job.status.name.lower(),
@@ -187,7 +192,7 @@ def read_detail(session: Session, job_id: int, job: Job, cache: VerdictCache) ->
             if u.outcome == "rejected"
         ]
         rounds.append(
-            RoundRow(
+            OwnerRoundRow(
                 round=r,
                 status=status,
                 accuracy=results.get(r, ("", None))[1],
