@@ -2,13 +2,16 @@
 
 The settings screen renders fields from the ``description`` metadata; the file
 is JSON under the platform's config folder, written atomically. Unknown keys
-and wrongly typed values are refused with the key named, never ignored.
+and wrongly typed values are refused with the key named, never ignored; only
+the keys a later version retired (:data:`RETIRED_KEYS`) are dropped, with a
+log line, so files written by older versions still load.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import types
@@ -23,6 +26,7 @@ from milon_app.compute.bounded_json import loads_bounded
 from milon_app.errors import BadInputError, ConfigError
 from milon_app.util.atomic import atomic_write_text
 
+log = logging.getLogger(__name__)
 APP_NAME = "milon"
 MAX_CONFIG_BYTES = 1 << 20
 T = TypeVar("T")
@@ -37,7 +41,6 @@ class ChainSettings:
     rpc_url: str = _f("embedded", "JSON-RPC URL of the chain, or 'embedded' for the in-process EVM")
     manifest: str = _f("", "Path of the deployment manifest (contract addresses); empty: default")
     expected_chain_id: int = _f(0, "Refuse to run if the RPC reports another chain id (0: any)")
-    poll_interval_s: float = _f(1.0, "Seconds between polls for new chain events")
 
 
 @dataclass
@@ -180,9 +183,21 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+# Keys older versions wrote that mean nothing now: dropped on load (and gone from the file
+# the next time it is saved). Dotted key -> what replaced it.
+RETIRED_KEYS: dict[str, str] = {
+    "chain.poll_interval_s": "it was never read: the node polls the chain once per tick, "
+    "every node.poll_interval_s seconds",
+}
+
+
 def _build(cls: type[T], data: Any, prefix: str) -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"config section {prefix or '<root>'!r}: expected an object")
+    retired = {k for k in data if f"{prefix}{k}" in RETIRED_KEYS}
+    for key in sorted(retired):
+        log.info("config key %r is retired: %s", prefix + key, RETIRED_KEYS[prefix + key])
+    data = {k: v for k, v in data.items() if k not in retired}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)

@@ -41,7 +41,11 @@ LOSSES = ("cross_entropy", "nll")
 # included) holds this lock, so a build or a dropout run in one thread cannot reseed or
 # rewind the generator under another and break seeded determinism.
 RNG_LOCK = threading.RLock()
-_TOP_KEYS = {"version", "input_shape", "layers", "loss", "optimizer", "batch_size"}
+_TOP_KEYS = {"version", "input_shape", "layers", "loss", "optimizer", "batch_size", "precision"}
+# Training arithmetic a job allows. Reduced precision applies on CUDA only (the trainer
+# documents why); "fp32" is the default and is left out of the canonical JSON, so specs
+# written before the key existed keep their hash.
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 _LR = L.Arg("float", 1e-12, 1e6)
 _WD = L.Arg("float", 0.0, 1.0, 0.0)
@@ -91,6 +95,7 @@ class ModelSpec:
     loss: str = "cross_entropy"
     batch_size: int = 32
     version: int = SPEC_VERSION
+    precision: str = "fp32"
 
     # --- parsing --------------------------------------------------------------------------
 
@@ -134,6 +139,7 @@ class ModelSpec:
             optimizer=_optimizer(obj["optimizer"]),
             loss=_loss(obj.get("loss", "cross_entropy")),
             batch_size=_batch_size(obj.get("batch_size", 32)),
+            precision=_precision(obj.get("precision", "fp32")),
         )
         spec.check()
         return spec
@@ -188,7 +194,7 @@ class ModelSpec:
     # --- serialisation ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "version": self.version,
             "input_shape": list(self.input_shape),
             "layers": [{"type": layer.type, **layer.args} for layer in self.layers],
@@ -196,6 +202,9 @@ class ModelSpec:
             "optimizer": {"type": self.optimizer.type, **self.optimizer.params},
             "batch_size": self.batch_size,
         }
+        if self.precision != "fp32":  # absent means fp32: older specs keep their hash
+            d["precision"] = self.precision
+        return d
 
     def to_json(self) -> str:
         return canonical_json(self.to_dict())
@@ -330,6 +339,12 @@ def _batch_size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH_SIZE:
         raise BadInputError(f"batch_size {value!r} is not an integer in [1, {MAX_BATCH_SIZE}]")
     return value
+
+
+def _precision(value: Any) -> str:
+    if value not in PRECISIONS:
+        raise BadInputError(f"precision {value!r} is not one of {', '.join(PRECISIONS)}")
+    return str(value)
 
 
 # --- built-in specs ---------------------------------------------------------------------------

@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
 
 class TrainerWorker:
-    """Owns the training threads; ``shutdown`` stops them (after cancelling if asked)."""
+    """Owns the training threads; ``shutdown`` stops them (after cancelling if asked).
 
-    def __init__(self) -> None:
+    ``compile_model`` is the machine's ``compute.compile`` setting, the default of every
+    job trained here (a local speed choice; the job's spec does not carry it)."""
+
+    def __init__(self, *, compile_model: bool = False) -> None:
+        self.compile_model = compile_model
         self._lock = threading.Lock()
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._events: set[threading.Event] = set()
@@ -53,6 +57,7 @@ class TrainerWorker:
         """Queue a :func:`~milon_app.compute.trainer.train` call; raises HardwareError now
         (not in the future) when ``device`` is unusable."""
         dev = select_device(device)
+        kwargs.setdefault("compile_model", self.compile_model)
         event = cancel if cancel is not None else threading.Event()
         with self._lock:
             self._events.add(event)

@@ -140,6 +140,7 @@ class Daemon:
         from milon_app.chain.client import ChainClient
         from milon_app.chain.deploy import Suite
         from milon_app.chain.manifest import Manifest
+        from milon_app.compute.worker import TrainerWorker
         from milon_app.daemon.transport import make_transport
         from milon_app.node.behaviour import HONEST, Behaviour
         from milon_app.node.bus import EventBus
@@ -181,6 +182,7 @@ class Daemon:
             data=data,
             device=c.compute.device,
             threads=c.compute.max_threads or None,
+            worker=TrainerWorker(compile_model=c.compute.compile),
             peer_of=peer_of,
             behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
         )

@@ -36,6 +36,7 @@ from milon_app.gui.tasks import describe_error
 from milon_app.gui.widgets import error_label, hint
 
 RESTART_NOTE = "Changes to the network (chain.*, p2p.*) and wallet apply after MILON restarts."
+_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
 
 
 def field_type(key: str) -> Any:
@@ -72,6 +73,10 @@ def from_text(key: str, text: str) -> Any:
             return int(text)
         if tp is float:
             return float(text)
+        if tp is bool:  # shown as True/False by to_text
+            if text.lower() not in _BOOLS:
+                raise ValueError(f"expected true or false, got {text!r}")
+            return _BOOLS[text.lower()]
     except (ValueError, json.JSONDecodeError) as exc:
         raise ConfigError(f"setting {key}: {exc}") from None
     return text

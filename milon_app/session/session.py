@@ -212,6 +212,7 @@ class Session:
 
     def _make_node(self, make: Any, root: Path, *, data: Any) -> NodeCore:
         from milon_app.compute.datasets import DatasetSpec
+        from milon_app.compute.worker import TrainerWorker
         from milon_app.node.core import NodeCore
         from milon_app.node.local_data import eval_split
         from milon_app.node.policy import AcceptPolicy
@@ -238,6 +239,7 @@ class Session:
             data=data,
             device=c.compute.device,
             threads=c.compute.max_threads or None,
+            worker=TrainerWorker(compile_model=c.compute.compile),
             peer_of=peer_of,
         )
 

@@ -201,12 +201,15 @@ def test_settings_dialog_lists_every_field_and_saves_atomically(qtbot: Any, ctx:
     dialog.editors["p2p.bootstrap"].setText("/ip4/1.2.3.4/tcp/1/p2p/QmA, /ip4/5.6.7.8/tcp/2/p2p/QmB")
     dialog.editors["node.work_hours"].setText("9, 17")
     dialog.editors["federations"].setText('[{"id": 3, "stake": "5", "capacity": 0}]')
+    dialog.editors["compute.compile"].setText("maybe")
+    assert not dialog.save() and "compute.compile" in dialog.error.text()
+    dialog.editors["compute.compile"].setText("true")
     assert dialog.save()
     assert "after MILON restarts" in dialog.saved.text()
     cfg = load_config(paths.config_file)
     assert cfg.node.max_epochs == 12 and cfg.node.work_hours == [9, 17]
     assert cfg.p2p.bootstrap == ["/ip4/1.2.3.4/tcp/1/p2p/QmA", "/ip4/5.6.7.8/tcp/2/p2p/QmB"]
-    assert cfg.federations[0].id == 3
+    assert cfg.federations[0].id == 3 and cfg.compute.compile is True
     dialog.restore_defaults()
     assert dialog.save() and load_config(paths.config_file) == Config()
     dialog.done(QDialog.DialogCode.Rejected)

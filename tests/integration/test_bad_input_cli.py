@@ -143,7 +143,7 @@ def test_malformed_manifest(world, text, words):
     [
         ("{", "not valid JSON"),
         ("[" * 100_000, "nested deeper"),
-        ('{"chain": {"poll_interval_s": NaN}}', "NaN"),
+        ('{"node": {"poll_interval_s": NaN}}', "NaN"),
         ('{"chain": {"rpc": "x"}}', "unknown config key 'chain.rpc'"),
         ('{"chain": {"expected_chain_id": "5"}}', "'chain.expected_chain_id'"),
     ],

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from milon_app.config import Config, Paths, describe, load_config, save_config
+from milon_app.config import Config, Paths, config_from_dict, describe, load_config, save_config
 from milon_app.errors import ConfigError
 
 
@@ -55,8 +55,25 @@ def test_bad_config_is_refused_with_the_key_named(tmp_path, payload, message):
 
 def test_int_accepted_for_float(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"chain": {"poll_interval_s": 2}}))
-    assert load_config(path).chain.poll_interval_s == 2.0
+    path.write_text(json.dumps({"node": {"poll_interval_s": 2}}))
+    assert load_config(path).node.poll_interval_s == 2.0
+
+
+def test_a_retired_key_from_an_older_version_still_loads_and_is_dropped(tmp_path, caplog):
+    """chain.poll_interval_s was never read (the node polls the chain once per tick)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"chain": {"poll_interval_s": 5, "rpc_url": "http://x:8545"}}))
+    with caplog.at_level("INFO", logger="milon_app.config"):
+        cfg = load_config(path)
+    assert cfg.chain.rpc_url == "http://x:8545" and not hasattr(cfg.chain, "poll_interval_s")
+    assert "config key 'chain.poll_interval_s' is retired" in caplog.text
+    save_config(cfg, path)
+    assert "poll_interval_s" not in json.loads(path.read_text())["chain"]
+    toml = tmp_path / "daemon.toml"
+    toml.write_text("[chain]\npoll_interval_s = 0.5\n")
+    assert load_config(toml) == Config()
+    with pytest.raises(ConfigError, match="unknown config key 'node.retired'"):
+        config_from_dict({"node": {"retired": 1}})  # only the listed keys are let through
 
 
 def test_milon_home_puts_everything_under_one_folder(tmp_path, monkeypatch):
