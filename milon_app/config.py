@@ -57,6 +57,11 @@ class WalletSettings:
 class ComputeSettings:
     device: str = _f("auto", "Training device: auto, cpu, cuda, cuda:N or mps")
     max_threads: int = _f(0, "CPU threads for training (0: all cores)")
+    compile: bool = _f(
+        False,
+        "torch.compile each job's model before training (this machine's choice, not the "
+        "job's; trains eagerly where it cannot compile)",
+    )
 
 
 @dataclass
