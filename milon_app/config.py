@@ -62,6 +62,11 @@ class ComputeSettings:
         "torch.compile each job's model before training (this machine's choice, not the "
         "job's; trains eagerly where it cannot compile)",
     )
+    job_benchmark_s: float = _f(
+        1.0,
+        "Seconds of the capacity benchmark run on each new job's model, declared on chain for "
+        "it (0: off, the capacity declared at join splits every job)",
+    )
 
 
 @dataclass

@@ -6,8 +6,10 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ITrainingJobsPending} from "./ITrainingJobsPending.sol";
 
 /// @title Federations, their members, stakes and capacities.
-/// @notice Members stake MILON to join a federation and declare a capacity score; the jobs
-///         contract splits work by capacity, draws stake-weighted validator committees from the
+/// @notice Members stake MILON to join a federation and declare a capacity score, and may
+///         declare one per job model (a job's modelSpecHash) measured on that model and batch
+///         size; the jobs contract splits a job's work by the capacity for its model (else the
+///         general one), draws stake-weighted validator committees from the
 ///         active members and slashes stakes for missing or rejected work. Active members are
 ///         kept in a join-ordered linked list so rounds can read them in O(active) without
 ///         walking members that left. A member slashed below its federation's minimum stake is
@@ -70,6 +72,9 @@ contract FederationRegistry {
     // Block of the last governance slash per member: a proposal executes in one transaction,
     // so one slash per member per block caps what any single proposal can take.
     mapping(uint256 fedId => mapping(address => uint256)) private _govSlashBlock;
+    // Capacity a member measured on one job model, keyed by the job's modelSpecHash (the spec
+    // fixes the layers and the batch size, so jobs with the same spec share the measurement).
+    mapping(uint256 fedId => mapping(address => mapping(bytes32 key => uint64))) private _modelCapacity;
 
     error NotAuthorized(address caller);
     error NotGovernance(address caller);
@@ -95,6 +100,7 @@ contract FederationRegistry {
     error GovSlashOverCap(uint256 amount, uint256 cap);
     error GovSlashAgain(uint256 fedId, address account);
     error EmptyReason();
+    error ZeroKey();
 
     event JobsSet(address indexed jobs);
     event FederationCreated(
@@ -112,6 +118,7 @@ contract FederationRegistry {
     );
     event StakeAdded(uint256 indexed fedId, address indexed account, uint256 amount, uint256 newStake);
     event MemberUpdated(uint256 indexed fedId, address indexed account, uint64 capacity, string peerInfo);
+    event ModelCapacitySet(uint256 indexed fedId, address indexed account, bytes32 indexed key, uint64 capacity);
     event LeaveRequested(uint256 indexed fedId, address indexed account, uint256 readyAt);
     event StakeWithdrawn(uint256 indexed fedId, address indexed account, uint256 amount);
     event Slashed(
@@ -248,6 +255,19 @@ contract FederationRegistry {
         emit MemberUpdated(fedId, msg.sender, capacity, peerInfo);
     }
 
+    /// @notice Declare the capacity measured on one job model: `key` is the job's modelSpecHash
+    ///         (every job with that spec is split by it); 0 withdraws it, so the general
+    ///         capacity applies again. Only an active member, for itself. What a declaration can
+    ///         take is bounded by the jobs contract: the per-member cap of a round and the
+    ///         delivery record that scales it.
+    function setModelCapacity(uint256 fedId, bytes32 key, uint64 capacity) external {
+        _fed(fedId);
+        if (!_members[fedId][msg.sender].active) revert NotMember(fedId, msg.sender);
+        if (key == bytes32(0)) revert ZeroKey();
+        _modelCapacity[fedId][msg.sender][key] = capacity;
+        emit ModelCapacitySet(fedId, msg.sender, key, capacity);
+    }
+
     /// @notice Stop taking new work now; the stake is withdrawable after the cooldown that holds
     ///         now (fixed here) and once every round the member took work in has closed.
     function requestLeave(uint256 fedId) external {
@@ -369,9 +389,16 @@ contract FederationRegistry {
         (list,) = _candidates(fedId, type(uint256).max);
     }
 
+    /// @notice The capacity `who` declared for the job model `key` (0: none declared).
+    function modelCapacity(uint256 fedId, address who, bytes32 key) external view returns (uint64) {
+        return _modelCapacity[fedId][who][key];
+    }
+
     /// @notice The first `max` active members in join order with their capacities and stakes,
-    ///         in one call: what a round splits epochs over and draws its committee from.
-    function roundCandidates(uint256 fedId, uint256 max)
+    ///         in one call: what a round splits epochs over and draws its committee from. A
+    ///         member's capacity is the one it declared for the job model `key` where it did
+    ///         (`setModelCapacity`), else its general one; `key` 0 gives the general ones.
+    function roundCandidates(uint256 fedId, bytes32 key, uint256 max)
         external
         view
         returns (address[] memory accounts, uint64[] memory capacities, uint256[] memory stakes)
@@ -380,6 +407,9 @@ contract FederationRegistry {
         stakes = new uint256[](accounts.length);
         for (uint256 i; i < accounts.length; ++i) {
             stakes[i] = _members[fedId][accounts[i]].stake;
+            if (key == bytes32(0)) continue;
+            uint64 own = _modelCapacity[fedId][accounts[i]][key];
+            if (own != 0) capacities[i] = own;
         }
     }
 

@@ -394,10 +394,11 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending {
 
     // ------------------------------------------------------------------ rounds
 
-    /// @notice Open the next round: split its epochs over the active members (capacity x
-    ///         delivery record, capped per member) and draw its committee: `committeeSize`
-    ///         seats drawn by stake with replacement (a member's weight is the seats it holds),
-    ///         or every member with its stake as weight when there are no more members than seats.
+    /// @notice Open the next round: split its epochs over the active members (the capacity each
+    ///         declared for the job's model, else its general one, x delivery record, capped per
+    ///         member) and draw its committee: `committeeSize` seats drawn by stake with
+    ///         replacement (a member's weight is the seats it holds), or every member with its
+    ///         stake as weight when there are no more members than seats.
     /// @dev The committee's randomness is `block.prevrandao` mixed with the previous block's hash,
     ///      the job and the round (see docs/threat-model.md for the bias a caller or a block
     ///      proposer can exert).
@@ -407,7 +408,7 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending {
         if (_inProgress(jobId, j.currentRound)) revert RoundInProgress(jobId, j.currentRound);
         uint256 fedId = j.params.fedId;
         (address[] memory accounts, uint64[] memory caps, uint256[] memory stakes) =
-            registry.roundCandidates(fedId, _params[P_MAX_ROUND_MEMBERS]);
+            registry.roundCandidates(fedId, j.params.modelSpecHash, _params[P_MAX_ROUND_MEMBERS]);
         // An update is judged by the committee without its author: a round needs two members.
         if (accounts.length < 2) revert TooFewMembers(fedId, accounts.length);
 

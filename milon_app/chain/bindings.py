@@ -106,6 +106,17 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """An active member as a job's split sees it: the capacity is the one it declared for the
+    job's model where it did, else its general one (``per_model`` says which)."""
+
+    address: str
+    capacity: int
+    stake: int
+    per_model: bool = False
+
+
+@dataclass(frozen=True)
 class JobParams:
     fed_id: int
     model_spec_hash: bytes
@@ -352,6 +363,39 @@ class Milon:
     ) -> TxReceipt:
         fn = self.suite.registry.functions.updateMember(fed_id, capacity, peer_info)
         return self._tx(fn, sender)
+
+    def set_model_capacity(
+        self, sender: LocalAccount, fed_id: int, model_spec_hash: bytes, capacity: int
+    ) -> TxReceipt:
+        """Declare the capacity measured on a job model (0 withdraws it): every job of the
+        federation whose ``model_spec_hash`` it is splits its epochs by it."""
+        fn = self.suite.registry.functions.setModelCapacity(fed_id, model_spec_hash, capacity)
+        return self._tx(fn, sender)
+
+    def model_capacity(self, fed_id: int, who: str, model_spec_hash: bytes) -> int:
+        """The capacity ``who`` declared for a job model (0: none, its general one applies)."""
+        fn = self.suite.registry.functions.modelCapacity(fed_id, who, model_spec_hash)
+        return int(self._call(fn))
+
+    def round_candidates(
+        self, fed_id: int, model_spec_hash: bytes = bytes(32), limit: int | None = None
+    ) -> list[Candidate]:
+        """The active members a round of a job with this model would split over, in join
+        order, with the capacity the split reads (at most ``limit``; None: max-round-members)."""
+        if limit is None:
+            limit = self.params()[Param.MAX_ROUND_MEMBERS]
+        fn = self.suite.registry.functions.roundCandidates(fed_id, model_spec_hash, limit)
+        accounts, caps, stakes = self._call(fn)
+        keyed = any(model_spec_hash)
+        return [
+            Candidate(
+                address=str(a),
+                capacity=int(c),
+                stake=int(st),
+                per_model=keyed and self.model_capacity(fed_id, a, model_spec_hash) != 0,
+            )
+            for a, c, st in zip(accounts, caps, stakes, strict=True)
+        ]
 
     def request_leave(self, sender: LocalAccount, fed_id: int) -> TxReceipt:
         return self._tx(self.suite.registry.functions.requestLeave(fed_id), sender)

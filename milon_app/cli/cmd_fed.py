@@ -93,7 +93,25 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _configure_show(p: argparse.ArgumentParser) -> None:
     fed_id_arg(p)
+    p.add_argument(
+        "--job",
+        metavar="JOB",
+        help="also each member's capacity for this job's model (what the job's split reads)",
+    )
     S.add_chain_args(p, account="none")
+
+
+def _job_model(m: Milon, fed_id: int, text: str | None) -> tuple[int, bytes] | None:
+    """(job id, its model spec hash) for ``--job``, refused unless the job is this federation's."""
+    if text is None:
+        return None
+    job_id = S.positive_int(text, "--job")
+    if job_id > m.job_count():
+        raise NotFoundError(f"job {job_id} does not exist")
+    params = m.job(job_id).params
+    if params.fed_id != fed_id:
+        raise BadInputError(f"job {job_id} belongs to federation {params.fed_id}, not {fed_id}")
+    return job_id, params.model_spec_hash
 
 
 @REGISTRY.command("fed", "show", summary="a federation and its members", configure=_configure_show)
@@ -101,6 +119,8 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     m = milon_of(ctx, args)
     fed_id = existing_fed(m, args.fed_id)
     data = _fed_row(fed_id, m.federation(fed_id))
+    job = _job_model(m, fed_id, args.job)
+    data["job"] = job[0] if job else None
     members = []
     for addr in m.members(fed_id):
         mem = m.member(fed_id, addr)
@@ -109,6 +129,8 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
                 "address": addr,
                 "stake": S.format_amount(mem.stake),
                 "capacity": mem.capacity,
+                # declared for --job's model (None: none, the general capacity applies)
+                "job_capacity": (m.model_capacity(fed_id, addr, job[1]) or None) if job else None,
                 "peer_info": mem.peer_info,
                 "active": mem.active,
                 "suspended": mem.suspended,
@@ -130,11 +152,13 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
                 ("creator", d["creator"]),
             ]
         )
+        per_job = d["job"] is not None
         rows = (
             (
                 r["address"],
                 r["stake"],
                 r["capacity"],
+                *([r["job_capacity"] or "general"] if per_job else []),
                 r["peer_info"],
                 r["status"],
                 S.utc(r["joined_at"]) if r["joined_at"] else "",
@@ -146,6 +170,7 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
             "address",
             "stake (MILON)",
             "capacity",
+            *([f"capacity for job {d['job']}"] if per_job else []),
             "peer info",
             "status",
             "joined",

@@ -42,8 +42,24 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     data["chain_time"] = now
     r = data["current_round"]
     data["round"] = round_data(m, job_id, r, now) if r > 0 else None
+    data["capacities"] = capacity_data(m, job_id) if data["status"] == "open" else []
     ctx.emit(data, render_show)
     return 0
+
+
+def capacity_data(m: Milon, job_id: int) -> list[dict[str, Any]]:
+    """The active members as the job's next split reads them: the capacity each declared for
+    the job's model (``setModelCapacity``), else its general one, and its delivery record."""
+    params = m.job(job_id).params
+    return [
+        {
+            "member": c.address,
+            "capacity": c.capacity,
+            "measured_on": "job model" if c.per_model else "general",
+            "delivery_factor_bps": m.delivery_factor_bps(params.fed_id, c.address),
+        }
+        for c in m.round_candidates(params.fed_id, params.model_spec_hash)
+    ]
 
 
 def round_data(m: Milon, job_id: int, r: int, now: int) -> dict[str, Any]:
@@ -145,6 +161,20 @@ def render_show(d: dict[str, Any]) -> str:
             ("final model", d["final_model_hash"] or "-"),
         ]
     )
+    if d["capacities"]:
+        head += "\n" + S.table(
+            "Capacity for this job's model (the next split: capacity x delivery, capped)",
+            ("member", "capacity", "measured on", "delivery"),
+            (
+                (
+                    c["member"],
+                    f"{c['capacity']:,}",
+                    c["measured_on"],
+                    f"{c['delivery_factor_bps'] / 10_000:.2f}x",
+                )
+                for c in d["capacities"]
+            ),
+        )
     rnd = d["round"]
     if rnd is None:
         return head + "\nno round started yet"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from milon_app.compute.hardware import select_device
 from milon_app.compute.model_spec import ModelSpec, digits_mlp
+from milon_app.compute.tasks import synthetic_data
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -61,13 +62,38 @@ def measure_capacity(
     warmup_s: float | None = None,
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
+    threads: int | None = None,
 ) -> CapacityResult:
     """Train on synthetic data for about ``duration_s`` seconds (after a short warm-up)
-    and report samples/s; ``progress`` gets the fraction done (0..1)."""
+    and report samples/s; ``progress`` gets the fraction done (0..1). ``threads`` sets
+    torch's CPU threads for the measurement (None: as they are), restored afterwards."""
     import torch
 
     if not 0 < duration_s <= MAX_DURATION_S:
         raise BadInputError(f"benchmark duration {duration_s} s is not in (0, {MAX_DURATION_S}]")
+    if threads is not None and threads < 1:
+        raise BadInputError(f"threads must be at least 1, got {threads}")
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(device, spec, batch_size, duration_s, warmup_s, seed, progress)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+
+
+def _measure(
+    device: str | torch.device,
+    spec: ModelSpec | None,
+    batch_size: int | None,
+    duration_s: float,
+    warmup_s: float | None,
+    seed: int,
+    progress: Callable[[float], None] | None,
+) -> CapacityResult:
+    import torch
+
     spec = spec or digits_mlp()
     if batch_size is not None and batch_size != spec.batch_size:
         spec = spec.with_batch_size(batch_size)
@@ -76,8 +102,8 @@ def measure_capacity(
     gen = torch.Generator().manual_seed(seed)
     b = spec.batch_size
     pool = max(b * 4, 256)  # a few distinct batches so caches do not flatter the result
-    x = torch.rand((pool, *spec.input_shape), generator=gen).to(dev)
-    y = torch.randint(0, spec.num_classes, (pool,), generator=gen).to(dev)
+    x, y = synthetic_data(spec, pool, gen)  # token ids and targets fit the model's task
+    x, y = x.to(dev), y.to(dev)
     model = spec.build(seed).to(dev)
     optimizer = spec.make_optimizer(model.parameters())
     loss_fn = spec.make_loss()

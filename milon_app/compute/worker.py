@@ -9,8 +9,9 @@ stops at its next step once its cancel event is set.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from milon_app.compute.hardware import select_device
 from milon_app.compute.model_spec import ModelSpec
@@ -18,6 +19,8 @@ from milon_app.compute.trainer import StateLike, TrainResult, train
 
 if TYPE_CHECKING:
     import torch
+
+T = TypeVar("T")
 
 
 class TrainerWorker:
@@ -79,6 +82,11 @@ class TrainerWorker:
                     self._events.discard(event)
 
         return self._executor(str(dev)).submit(run)
+
+    def call(self, device: str | torch.device, fn: Callable[[], T]) -> Future[T]:
+        """Queue other work that needs the device to itself (a capacity benchmark) behind
+        the training queued on it; raises HardwareError now when ``device`` is unusable."""
+        return self._executor(str(select_device(device))).submit(fn)
 
     def cancel_all(self) -> None:
         with self._lock:

@@ -187,6 +187,7 @@ class Daemon:
             behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
         )
         self.node.owner.eval_data = eval_data
+        self.node.contributor.capacity.duration_s = c.compute.job_benchmark_s
 
     def _join_federations(self) -> None:
         """Join the configured federations; a suspended or leaving membership is reported in
@@ -203,7 +204,7 @@ class Daemon:
                 node.publish(NodeError(node=node.address, where="federations", message=why))
                 continue
             stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
-            capacity = fed.capacity or _benchmark_capacity()
+            capacity = fed.capacity or _benchmark_capacity(node.device, node.threads)
             peer_info = " ".join(getattr(node.transport, "listen_addrs", lambda: [])())
             node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
 
@@ -286,10 +287,11 @@ def membership_problem(fed_id: int, mem: Any) -> str:
     return ""
 
 
-def _benchmark_capacity() -> int:
+def _benchmark_capacity(device: str, threads: int | None) -> int:
+    """The general capacity a join declares, measured on the device the node trains on."""
     from milon_app.compute.benchmark import measure_capacity
 
-    return measure_capacity("cpu").score
+    return measure_capacity(device, threads=threads).score
 
 
 def run_daemon(cfg_path: Path | None, data_dir: Path, default_config: Path) -> int:

@@ -23,6 +23,7 @@ from milon_app.chain.errors import ContractRevert
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
+from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Contributor:
         self.node = node
         self._training: dict[tuple[int, int], Future[TrainResult]] = {}
         self._settled: set[tuple[int, int]] = set()  # rounds where nothing is left to do
+        self.capacity = JobCapacity(node)  # measures and declares each job model's capacity
 
     @property
     def busy(self) -> bool:
@@ -71,6 +73,8 @@ class Contributor:
 
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int, eligible: bool) -> None:
         node, me = self.node, self.node.address
+        if eligible:  # first meeting a job's model: benchmark it (in the background), declare
+            self.capacity.step(ctx)
         if (ctx.job_id, r) in self._settled:
             return
         a = node.milon.assignment(ctx.job_id, r, me)
@@ -320,3 +324,4 @@ class Contributor:
         for fut in self._training.values():
             fut.cancel()
         self._training.clear()
+        self.capacity.cancel_all()

@@ -69,6 +69,21 @@ class FederationJoined(Event):
 
 
 @dataclass(frozen=True)
+class JobCapacityMeasured(Event):
+    """This node measured its capacity on a job's model (or found it in its state DB) and,
+    when the chain held another value, declared it for the job's model."""
+
+    job_id: int = 0
+    fed_id: int = 0
+    model_spec_hash: str = ""
+    device: str = ""
+    threads: int = 0
+    score: int = 0
+    declared: bool = False  # a transaction was sent (the chain held another value)
+    cached: bool = False  # read from the state DB, not measured now
+
+
+@dataclass(frozen=True)
 class JobCreated(Event):
     job_id: int = 0
     fed_id: int = 0

@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS round_results (
     job_id INTEGER NOT NULL, round INTEGER NOT NULL, model_hash TEXT NOT NULL,
     accuracy REAL, info TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (job_id, round)
 );
+CREATE TABLE IF NOT EXISTS capacities (
+    spec_hash TEXT NOT NULL, device TEXT NOT NULL, threads INTEGER NOT NULL,
+    score INTEGER NOT NULL, samples_per_s REAL NOT NULL, measured_at REAL NOT NULL,
+    PRIMARY KEY (spec_hash, device, threads)
+);
 CREATE TABLE IF NOT EXISTS rewards (
     job_id INTEGER NOT NULL, round INTEGER NOT NULL, amount TEXT NOT NULL,
     PRIMARY KEY (job_id, round)
@@ -248,6 +253,24 @@ class StateDB:
 
     def set_judge_history(self, job_id: int, data: str) -> None:
         self._exec("INSERT OR REPLACE INTO judge_history VALUES (?, ?)", (job_id, data))
+
+    # -- capacity per job model -----------------------------------------------------------
+    def record_capacity(
+        self, spec_hash: str, device: str, threads: int, score: int, samples_per_s: float, ts: float
+    ) -> None:
+        """Keep a capacity measured on a model spec (its hash fixes the batch size too)."""
+        self._exec(
+            "INSERT OR REPLACE INTO capacities VALUES (?, ?, ?, ?, ?, ?)",
+            (spec_hash, device, threads, score, samples_per_s, ts),
+        )
+
+    def capacity(self, spec_hash: str, device: str, threads: int) -> int | None:
+        """The score measured on this spec, device and thread count, if any."""
+        rows = self._exec(
+            "SELECT score FROM capacities WHERE spec_hash=? AND device=? AND threads=?",
+            (spec_hash, device, threads),
+        )
+        return int(rows[0][0]) if rows else None
 
     # -- metrics, results, rewards --------------------------------------------------------
     def add_metric(

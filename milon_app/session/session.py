@@ -208,6 +208,7 @@ class Session:
         data = local_data_from_config(c)[0] if c.node.dataset else None
         root = Path(c.node.data_dir) if c.node.data_dir else self.data_dir / "node"
         self.node = self._make_node(make, root, data=data)
+        self.node.contributor.capacity.duration_s = c.compute.job_benchmark_s
         self.node.start()
 
     def _make_node(self, make: Any, root: Path, *, data: Any) -> NodeCore:

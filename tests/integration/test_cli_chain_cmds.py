@@ -641,3 +641,38 @@ def test_job_blobs_go_where_the_node_serves_them(milon, chain, home, tmp_path):
     job = ok(milon(*_job_args()))
     assert BlobStore(node_dir / "blobs").has(job["model_spec_hash"])
     assert not (home / "data" / "blobs").exists()
+
+
+def test_job_show_and_fed_show_list_the_capacity_for_the_jobs_model(milon, chain):
+    """A member declared a capacity for the job's model (its node's benchmark of that model):
+    `job show` lists what the next split reads, `fed show --job` adds it to the members."""
+    make_fed(milon)
+    a, b = chain.dev(2), chain.dev(4)
+    for i in (2, 4):
+        ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
+    job = ok(milon(*_job_args()))
+    from milon_app.chain.bindings import Milon
+
+    chain.client.forget_nonces()
+    Milon(chain.suite).set_model_capacity(a, 1, bytes.fromhex(job["model_spec_hash"]), 4000)
+    assert ok(milon("job", "show", 1))["capacities"] == [
+        {"member": a.address, "capacity": 4000, "measured_on": "job model",
+         "delivery_factor_bps": 10_000},
+        {"member": b.address, "capacity": 5, "measured_on": "general",
+         "delivery_factor_bps": 10_000},
+    ]  # fmt: skip
+    human = ok(milon("job", "show", 1, json_out=False))
+    for words in ("Capacity for this job's model", "4,000", "job model", "general", "1.00x"):
+        assert words in human, words
+    shown = ok(milon("fed", "show", 1, "--job", 1))
+    assert shown["job"] == 1
+    assert [(r["capacity"], r["job_capacity"]) for r in shown["member_list"]] == [
+        (5, 4000),
+        (5, None),
+    ]
+    assert "capacity for job 1" in ok(milon("fed", "show", 1, "--job", 1, json_out=False))
+    assert ok(milon("fed", "show", 1))["member_list"][0]["job_capacity"] is None
+    fail(milon("fed", "show", 1, "--job", 2), ExitCode.NOT_FOUND, "job 2 does not exist")
+    make_fed(milon)
+    ok(milon(*_job_args("--fed", 2)))
+    fail(milon("fed", "show", 1, "--job", 2), ExitCode.BAD_INPUT, "belongs to federation 2")

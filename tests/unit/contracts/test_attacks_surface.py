@@ -254,6 +254,9 @@ SURFACE: dict[str, Spec] = {
         (lambda c, w: w.suite.registry.functions.addStake(w.fed, ETHER), ("NotMember",)),
     "FederationRegistry.updateMember(uint256,uint64,string)":
         (lambda c, w: w.suite.registry.functions.updateMember(w.fed, 1, "x"), ("NotMember",)),
+    "FederationRegistry.setModelCapacity(uint256,bytes32,uint64)":
+        (lambda c, w: w.suite.registry.functions.setModelCapacity(w.fed, keccak(text="m"), 2**64 - 1),
+         ("NotMember",)),
     "FederationRegistry.requestLeave(uint256)":
         (lambda c, w: w.suite.registry.functions.requestLeave(w.fed), ("NotMember",)),
     "FederationRegistry.withdrawStake(uint256)":

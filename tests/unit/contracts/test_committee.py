@@ -71,7 +71,9 @@ def _check_draw(client, s, receipt, job_id, r, fed, requested=0):
     """CommitteeDrawn is exactly the reference draw over the active members' stakes: with no
     more members than seats every one with its stake as weight, else ``k`` seats drawn with
     replacement, a member's weight the seats it got. Returns the seated members."""
-    candidates, _caps, stakes = client.call(s.registry.functions.roundCandidates(fed, 128))
+    candidates, _caps, stakes = client.call(
+        s.registry.functions.roundCandidates(fed, bytes(32), 128)
+    )
     k = committee_size_reference(requested, client.call(s.jobs.functions.params()))
     seats = seats_reference(draw_seed(client, receipt, job_id, r), stakes, k)
     members, weights = _drawn(client, s, receipt)

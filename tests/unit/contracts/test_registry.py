@@ -136,12 +136,12 @@ def test_join_pulls_stake_and_records_member(client, suite, accounts):
     assert (info["memberCount"], info["totalCapacity"]) == (2, 12)
     assert client.call(suite.registry.functions.members(fed)) == [a.address, b.address]
     assert client.call(suite.registry.functions.activeMembers(fed)) == [a.address, b.address]
-    assert client.call(suite.registry.functions.roundCandidates(fed, 1)) == [
+    assert client.call(suite.registry.functions.roundCandidates(fed, bytes(32), 1)) == [
         [a.address],
         [5],
         [3 * ETHER],
     ]
-    assert client.call(suite.registry.functions.roundCandidates(fed, 9)) == [
+    assert client.call(suite.registry.functions.roundCandidates(fed, bytes(32), 9)) == [
         [a.address, b.address],
         [5, 7],
         [3 * ETHER, 2 * ETHER],
