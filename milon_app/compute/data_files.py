@@ -13,10 +13,12 @@ import io
 import math
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from milon_app.compute.seq_layers import MAX_SEQ_LEN, MAX_VOCAB
 from milon_app.errors import BadInputError, NotFoundError
 
 MAX_FILE_BYTES = 1 << 30
@@ -27,7 +29,8 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_LABEL = 1 << 31
 
-Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
+# x: float32 features or int64 token ids; y: int64 class labels or float32 targets
+Arrays = tuple[npt.NDArray[Any], npt.NDArray[Any]]
 
 
 def file_sha256(path: Path) -> str:
@@ -69,34 +72,49 @@ def _existing(path: Path, limit: int, *, folder: bool = False) -> None:
         raise BadInputError(f"{path} is {size} bytes, over the limit of {limit}")
 
 
-def validate_arrays(x: np.ndarray, y: np.ndarray, source: str, num_classes: int = 0) -> Arrays:
-    """Shapes, dtypes, finiteness and label range; returns float32 x and int64 y."""
+def validate_arrays(
+    x: np.ndarray,
+    y: np.ndarray,
+    source: str,
+    num_classes: int = 0,
+    *,
+    task: str = "classification",
+    tokens: bool = False,
+) -> Arrays:
+    """Shapes, dtypes, finiteness and label range; returns float32 x (int64 ids with
+    ``tokens``) and int64 class labels y (float32 targets for regression or multilabel)."""
     if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
         raise BadInputError(f"{source}: x and y must be arrays")
+    if tokens and x.ndim != 2:
+        raise BadInputError(
+            f"{source}: x has shape {list(x.shape)}; token data is (samples, sequence length)"
+        )
     if x.ndim < 2 or x.ndim > 4:
         raise BadInputError(
             f"{source}: x has shape {list(x.shape)}; expected (samples, features) or "
             "(samples, channels, height, width)"
         )
-    if y.ndim != 1:
-        raise BadInputError(f"{source}: y has shape {list(y.shape)}; expected (samples,)")
+    if y.ndim != 1 and (task == "classification" or y.ndim != 2):
+        more = "" if task == "classification" else " or (samples, targets)"
+        raise BadInputError(f"{source}: y has shape {list(y.shape)}; expected (samples,){more}")
     if len(x) != len(y):
         raise BadInputError(f"{source}: x has {len(x)} samples but y has {len(y)} labels")
     if len(x) == 0:
         raise BadInputError(f"{source}: no samples")
-    if len(x) > MAX_SAMPLES or x.size > MAX_ELEMENTS:
+    if len(x) > MAX_SAMPLES or x.size > MAX_ELEMENTS or y.size > MAX_ELEMENTS:
         raise BadInputError(
             f"{source}: {len(x)} samples / {x.size} values is over the limit "
             f"({MAX_SAMPLES} / {MAX_ELEMENTS})"
         )
     if x.dtype.kind not in "biuf":
         raise BadInputError(f"{source}: x has dtype {x.dtype}; expected numbers")
+    if tokens:
+        x = _token_ids(x, source)
+    if task != "classification":
+        return (x if tokens else _features(x, source)), _float_targets(y, source, task)
     if y.dtype.kind not in "iu":
         raise BadInputError(f"{source}: y has dtype {y.dtype}; labels must be integers")
-    xf = x.astype(np.float32)
-    if not np.isfinite(xf).all():
-        bad = int(np.flatnonzero(~np.isfinite(xf).reshape(len(xf), -1).all(axis=1))[0])
-        raise BadInputError(f"{source}: x holds NaN or Inf (first in sample {bad})")
+    xf = x if tokens else _features(x, source)
     lo, hi = int(y.min()), int(y.max())
     if lo < 0:
         raise BadInputError(f"{source}: label {lo} is negative; labels must be in [0, classes)")
@@ -105,7 +123,46 @@ def validate_arrays(x: np.ndarray, y: np.ndarray, source: str, num_classes: int 
     return xf, y.astype(np.int64)
 
 
-def load_npz(path: Path, num_classes: int = 0) -> Arrays:
+def _features(x: np.ndarray, source: str) -> npt.NDArray[np.float32]:
+    xf = x.astype(np.float32)
+    if not np.isfinite(xf).all():
+        bad = int(np.flatnonzero(~np.isfinite(xf).reshape(len(xf), -1).all(axis=1))[0])
+        raise BadInputError(f"{source}: x holds NaN or Inf (first in sample {bad})")
+    return xf
+
+
+def _token_ids(x: np.ndarray, source: str) -> npt.NDArray[np.int64]:
+    """Integer ids in [0, MAX_VOCAB), sequences of 1 to MAX_SEQ_LEN tokens."""
+    if x.dtype.kind not in "iu":
+        raise BadInputError(f"{source}: x has dtype {x.dtype}; token ids must be integers")
+    if not 1 <= x.shape[1] <= MAX_SEQ_LEN:
+        raise BadInputError(
+            f"{source}: sequences of {x.shape[1]} tokens; the limit is 1 to {MAX_SEQ_LEN}"
+        )
+    lo, hi = int(x.min()), int(x.max())
+    if lo < 0:
+        raise BadInputError(f"{source}: token id {lo} is negative")
+    if hi >= MAX_VOCAB:
+        raise BadInputError(f"{source}: token id {hi} is over the vocabulary limit of {MAX_VOCAB}")
+    return x.astype(np.int64)
+
+
+def _float_targets(y: np.ndarray, source: str, task: str) -> npt.NDArray[np.float32]:
+    """Regression targets (finite) or multi-label 0/1 labels, as float32."""
+    if y.dtype.kind not in "biuf":
+        raise BadInputError(f"{source}: y has dtype {y.dtype}; {task} targets must be numbers")
+    with np.errstate(over="ignore", invalid="ignore"):
+        yf = y.astype(np.float32)
+    if task == "regression" and not np.isfinite(yf).all():
+        raise BadInputError(f"{source}: y holds NaN or Inf, or values beyond float32")
+    if task == "multilabel" and not np.isin(yf, (0.0, 1.0)).all():
+        raise BadInputError(f"{source}: multi-label y must hold only 0 and 1")
+    return yf
+
+
+def load_npz(
+    path: Path, num_classes: int = 0, *, task: str = "classification", tokens: bool = False
+) -> Arrays:
     _existing(path, MAX_FILE_BYTES)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -124,7 +181,7 @@ def load_npz(path: Path, num_classes: int = 0) -> Arrays:
             x, y = npz["x"], npz["y"]
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise BadInputError(f"{path}: cannot read arrays: {exc}") from None
-    return validate_arrays(x, y, str(path), num_classes)
+    return validate_arrays(x, y, str(path), num_classes, task=task, tokens=tokens)
 
 
 def _check_npy_header(path: Path, key: str, info: zipfile.ZipInfo) -> None:

@@ -3,6 +3,11 @@
 A ``DatasetSpec`` names where the data comes from, how it is split, and the
 content hash of the data files, so a job can pin the exact data and a node
 can refuse files that changed. ``spec_hash`` covers the canonical JSON.
+
+NPZ data may also hold token ids (``tokens``: x int ``[n, seq]``, kept int64,
+for models that start with an Embedding) and regression or multi-label
+targets (``task``). Both keys are left out of the JSON at their defaults, so
+older specs keep their hashes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy.typing as npt
 from milon_app.compute import data_files as F
 from milon_app.compute.bounded_json import canonical_json, loads_bounded
 from milon_app.compute.partition import stable_permutation
+from milon_app.compute.tasks import CLASSIFICATION, TASKS
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -45,6 +51,8 @@ class DatasetSpec:
     image_size: tuple[int, int] | None = None
     grayscale: bool = False
     version: int = 1
+    task: str = CLASSIFICATION  # or regression / multilabel (NPZ only)
+    tokens: bool = False  # x holds integer token ids (NPZ only)
 
     def __post_init__(self) -> None:
         if isinstance(self.image_size, list):
@@ -76,6 +84,9 @@ class DatasetSpec:
     def to_dict(self) -> dict[str, Any]:
         d = {name: getattr(self, name) for name in self.__dataclass_fields__}
         d["image_size"] = list(self.image_size) if self.image_size else None
+        for key, default in (("task", CLASSIFICATION), ("tokens", False)):
+            if d[key] == default:
+                del d[key]  # older specs keep their canonical JSON and hash
         return d
 
     def to_json(self) -> str:
@@ -106,8 +117,19 @@ def _check(s: DatasetSpec) -> None:
         ("grayscale", bool),
         ("version", int),
         ("test_fraction", float),
+        ("task", str),
+        ("tokens", bool),
     ):
         typed(name, tp, getattr(s, name))
+    if s.task not in TASKS:
+        raise BadInputError(f"dataset task {s.task!r} is not one of {', '.join(TASKS)}")
+    if (s.tokens or s.task != CLASSIFICATION) and s.kind != "npz":
+        raise BadInputError(
+            "token ids and regression or multi-label targets load from NPZ files only "
+            f"(kind 'npz'), not kind {s.kind!r}"
+        )
+    if s.tokens and s.standardize:
+        raise BadInputError("token ids cannot be standardized")
     if s.version != 1:
         raise BadInputError(f"dataset spec version {s.version} is not supported (want 1)")
     if s.kind not in KINDS:
@@ -148,6 +170,7 @@ class Dataset:
     input_shape: tuple[int, ...]
     content_hash: str = ""
     class_names: list[str] = field(default_factory=list)
+    task: str = CLASSIFICATION  # regression, multilabel: num_classes counts targets, labels
 
     def for_model(self, spec: ModelSpec) -> Dataset:
         """The same data shaped as the model's input (e.g. 64 features -> 1x8x8)."""
@@ -156,10 +179,20 @@ class Dataset:
                 f"dataset samples have shape {list(self.input_shape)}, the model expects "
                 f"{list(spec.input_shape)}"
             )
-        if spec.num_classes < self.num_classes:
+        if spec.task != self.task:
+            raise BadInputError(
+                f"the dataset is for {self.task}, the model's loss {spec.loss!r} for {spec.task}"
+            )
+        if self.task == CLASSIFICATION and spec.num_classes < self.num_classes:
             raise BadInputError(
                 f"dataset has {self.num_classes} classes, the model outputs {spec.num_classes}"
             )
+        if self.task != CLASSIFICATION and spec.num_classes != self.num_classes:
+            raise BadInputError(
+                f"dataset has {self.num_classes} {self.task} targets per sample, the model "
+                f"outputs {spec.num_classes}"
+            )
+        self._check_tokens(spec.vocab_size)
         shape = tuple(spec.input_shape)
         return replace(
             self,
@@ -167,6 +200,23 @@ class Dataset:
             x_test=self.x_test.reshape(-1, *shape),
             input_shape=shape,
         )
+
+    def _check_tokens(self, vocab: int) -> None:
+        """Token ids go with an Embedding first layer, and fit its rows."""
+        tokens = not self.x_train.is_floating_point()
+        if vocab and not tokens:
+            raise BadInputError(
+                "the model starts with an Embedding and reads token ids; this dataset holds "
+                "features (token data needs 'tokens': true in its dataset spec)"
+            )
+        if tokens and not vocab:
+            raise BadInputError("the dataset holds token ids; the model must start with Embedding")
+        if tokens:
+            hi = max(int(t.max()) for t in (self.x_train, self.x_test) if t.numel())
+            if hi >= vocab:
+                raise BadInputError(
+                    f"the dataset has token id {hi}, the model's Embedding has {vocab} entries"
+                )
 
 
 def _builtin_arrays(name: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
@@ -201,7 +251,7 @@ def content_hash(spec: DatasetSpec) -> str:
     return F.file_sha256(path)
 
 
-def _read(spec: DatasetSpec) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], str, list[str]]:
+def _read(spec: DatasetSpec) -> tuple[npt.NDArray[Any], npt.NDArray[Any], str, list[str]]:
     if spec.kind == "builtin":
         raw_x, raw_y = _builtin_arrays(spec.name)
         digest = _arrays_sha256(raw_x, raw_y)
@@ -218,7 +268,7 @@ def _read(spec: DatasetSpec) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], s
         )
     path = Path(spec.path)
     if spec.kind == "npz":
-        x, y = F.load_npz(path, spec.num_classes)
+        x, y = F.load_npz(path, spec.num_classes, task=spec.task, tokens=spec.tokens)
         return x, y, digest, []
     if spec.kind == "csv":
         x, y = F.load_csv(path, spec.label_column, spec.num_classes)
@@ -256,16 +306,26 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
         x_train = ((flat - mean) / std).reshape(x_train.shape).astype(np.float32)
         x_test = ((x_test.reshape(len(x_test), -1) - mean) / std).reshape(x_test.shape)
         x_test = x_test.astype(np.float32)
-    num_classes = spec.num_classes or max(int(y.max()) + 1, len(classes))
+    if spec.task == CLASSIFICATION:
+        num_classes = spec.num_classes or max(int(y.max()) + 1, len(classes))
+    else:
+        num_classes = int(y.shape[1]) if y.ndim == 2 else 1
+        if spec.num_classes and spec.num_classes != num_classes:
+            raise BadInputError(
+                f"dataset has {num_classes} {spec.task} targets per sample, the spec's "
+                f"num_classes says {spec.num_classes}"
+            )
+    x_dtype = np.int64 if spec.tokens else np.float32
     return Dataset(
-        x_train=torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)),
+        x_train=torch.from_numpy(np.ascontiguousarray(x_train, dtype=x_dtype)),
         y_train=torch.from_numpy(np.ascontiguousarray(y[train_idx])),
-        x_test=torch.from_numpy(np.ascontiguousarray(x_test, dtype=np.float32)),
+        x_test=torch.from_numpy(np.ascontiguousarray(x_test, dtype=x_dtype)),
         y_test=torch.from_numpy(np.ascontiguousarray(y[test_idx])),
         num_classes=num_classes,
         input_shape=tuple(int(d) for d in x.shape[1:]),
         content_hash=digest,
         class_names=classes,
+        task=spec.task,
     )
 
 

@@ -10,99 +10,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from milon_app.compute import blocks
+from milon_app.compute.layer_args import _REQUIRED as _REQUIRED
+from milon_app.compute.layer_args import MAX_FEATURES as MAX_FEATURES
+from milon_app.compute.layer_args import Arg as Arg
+from milon_app.compute.layer_args import Inferred as Inferred
+from milon_app.compute.layer_args import LayerKind as LayerKind
+from milon_app.compute.layer_args import Shape as Shape
+from milon_app.compute.layer_args import ShapeError as ShapeError
+from milon_app.compute.layer_args import _check_value as _check_value
+from milon_app.compute.layer_args import need_dims as _need
+from milon_app.compute.seq_layers import SEQ_LAYERS
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
     from torch import nn
 
-MAX_FEATURES = 1 << 16  # channels, features, classes
 MAX_KERNEL = 64
 MAX_STRIDE = 64
 MAX_PADDING = 64
 
-Shape = tuple[int, ...]
-_REQUIRED = object()
 
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument: ``kind`` is int, float, bool, pair (int or [h, w]) or dims (int or list)."""
-
-    kind: str
-    lo: float = 0
-    hi: float = MAX_FEATURES
-    default: Any = _REQUIRED
-
-
-@dataclass(frozen=True)
-class Inferred:
-    shape: Shape
-    params: int = 0
-    buffers: int = 0
-
-
-@dataclass(frozen=True)
-class LayerKind:
-    args: Mapping[str, Arg]
-    infer: Callable[[Shape, dict[str, Any]], Inferred]
-    torch_name: str
-    defaults: Callable[[dict[str, Any]], None] = field(default=lambda a: None)
-
-
-class ShapeError(Exception):
-    """Raised by shape rules; turned into a BadInputError naming the layer."""
-
-
-def _check_value(arg: Arg, name: str, value: Any) -> Any:
-    def bad(msg: str) -> BadInputError:
-        return BadInputError(f"argument {name!r} {msg}")
-
-    def in_range(v: float) -> None:
-        if not arg.lo <= v <= arg.hi:
-            raise bad(f"is {v}, outside [{arg.lo:g}, {arg.hi:g}]")
-
-    if arg.kind == "bool":
-        if not isinstance(value, bool):
-            raise bad(f"must be true or false, got {type(value).__name__}")
-        return value
-    if arg.kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad(f"must be a number, got {type(value).__name__}")
-        try:
-            number = float(value)  # a huge JSON integer does not fit a float
-        except OverflowError:
-            raise bad("is too large") from None
-        if not math.isfinite(number):
-            raise bad("must be finite")
-        in_range(number)
-        return number
-    if arg.kind in ("int", "pair", "dims"):
-        items = value if isinstance(value, list) and arg.kind != "int" else [value]
-        if arg.kind == "pair" and isinstance(value, list) and len(value) != 2:
-            raise bad(f"must be an integer or a list of 2 integers, got {len(value)} items")
-        if arg.kind == "dims" and isinstance(value, list) and not 1 <= len(value) <= 3:
-            raise bad(f"must be an integer or a list of 1 to 3 integers, got {len(value)} items")
-        for v in items:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise bad(f"must be an integer, got {type(v).__name__} {v!r}")
-            in_range(v)
-        if arg.kind == "pair":
-            return [items[0], items[0]] if len(items) == 1 else list(items)
-        if arg.kind == "dims":
-            return list(items)
-        return value
-    raise AssertionError(arg.kind)  # pragma: no cover
-
-
-def normalize_args(index: int, type_name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``raw`` against the layer's schema and fill in defaults."""
+def normalize_args(
+    index: int | str, type_name: str, raw: Mapping[str, Any], depth: int = 0
+) -> dict[str, Any]:
+    """Check ``raw`` against the layer's schema and fill in defaults. ``index`` is the
+    layer's place (``3``, or ``3.body.1`` inside a block), ``depth`` its block nesting."""
     where = f"layer {index} ({type_name})"
+    if type_name in blocks.CONTAINERS:
+        return blocks.normalize(str(index), type_name, raw, depth)
     kind = LAYERS.get(type_name)
     if kind is None:
-        allowed = ", ".join(sorted(LAYERS))
+        allowed = ", ".join(sorted([*LAYERS, *blocks.CONTAINERS]))
         raise BadInputError(f"{where}: unknown layer type; allowed: {allowed}")
     unknown = sorted(set(raw) - set(kind.args))
     if unknown:
@@ -123,7 +64,9 @@ def normalize_args(index: int, type_name: str, raw: Mapping[str, Any]) -> dict[s
     return out
 
 
-def infer(index: int, type_name: str, args: dict[str, Any], shape: Shape) -> Inferred:
+def infer(index: int | str, type_name: str, args: dict[str, Any], shape: Shape) -> Inferred:
+    if type_name in blocks.CONTAINERS:
+        return blocks.infer(str(index), type_name, args, shape)
     try:
         return LAYERS[type_name].infer(shape, args)
     except ShapeError as exc:
@@ -135,18 +78,23 @@ def infer(index: int, type_name: str, args: dict[str, Any], shape: Shape) -> Inf
 def build_layer(type_name: str, args: dict[str, Any]) -> nn.Module:
     from torch import nn
 
-    cls = getattr(nn, LAYERS[type_name].torch_name)  # name comes from the allowlist only
+    if type_name in blocks.CONTAINERS:
+        return blocks.build(type_name, args)
+    kind = LAYERS[type_name]
+    if kind.build is not None:
+        return kind.build(args)
+    cls = getattr(nn, kind.torch_name)  # name comes from the allowlist only
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
     module: nn.Module = cls(**kwargs)
     return module
 
 
+def layer_count(type_name: str, args: dict[str, Any]) -> int:
+    """1, or for a block 1 plus every layer it holds, nested blocks included."""
+    return sum(1 for _ in blocks.iter_layers("", type_name, args))
+
+
 # --- shape rules ---------------------------------------------------------------------------
-
-
-def _need(shape: Shape, ndim: int, what: str) -> None:
-    if len(shape) != ndim:
-        raise ShapeError(f"expects a {ndim}-dimensional input per sample ({what})")
 
 
 def _out_len(size: int, k: int, s: int, p: int, axis: str) -> int:
@@ -302,4 +250,5 @@ LAYERS: dict[str, LayerKind] = {
     "Sigmoid": LayerKind({}, _same, "Sigmoid"),
     "Softmax": LayerKind({"dim": Arg("int", -4, 3, -1)}, _softmax, "Softmax"),
     "LogSoftmax": LayerKind({"dim": Arg("int", -4, 3, -1)}, _softmax, "LogSoftmax"),
+    **SEQ_LAYERS,
 }

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.compute import layers as L
+from milon_app.compute import tasks as T
+from milon_app.compute.blocks import iter_layers
 from milon_app.compute.bounded_json import canonical_json, loads_bounded
 from milon_app.errors import BadInputError, NotFoundError
 
@@ -30,17 +32,19 @@ if TYPE_CHECKING:
 SPEC_VERSION = 1
 MAX_SPEC_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8
-MAX_LAYERS = 64
+MAX_LAYERS = 64  # in the top-level list
+MAX_TOTAL_LAYERS = 256  # every layer, those inside blocks included
 MAX_PARAMS = 50_000_000
 MAX_INPUT_DIM = 1 << 16
 MAX_SAMPLE_ELEMENTS = 1 << 24  # largest activation of one sample
 MAX_BATCH_ELEMENTS = 1 << 28  # largest activation of one batch (1 GiB in fp32)
 MAX_BATCH_SIZE = 65536
-LOSSES = ("cross_entropy", "nll")
+LOSSES = tuple(T.LOSSES)  # the task each one means: milon_app.compute.tasks
 # Module init and dropout draw from torch's global RNG. Every MILON use of it (seeding
 # included) holds this lock, so a build or a dropout run in one thread cannot reseed or
 # rewind the generator under another and break seeded determinism.
 RNG_LOCK = threading.RLock()
+_SQUASHING = ("Sigmoid", "Softmax", "LogSoftmax")
 _TOP_KEYS = {"version", "input_shape", "layers", "loss", "optimizer", "batch_size", "precision"}
 # Training arithmetic a job allows. Reduced precision applies on CUDA only (the trainer
 # documents why); "fp32" is the default and is left out of the canonical JSON, so specs
@@ -163,7 +167,12 @@ class ModelSpec:
                     f"layer {i} ({layer.type}): output of {size} values per sample is over "
                     f"{MAX_SAMPLE_ELEMENTS}"
                 )
-            largest = max(largest, size)
+            if inferred.peak > MAX_SAMPLE_ELEMENTS:
+                raise BadInputError(
+                    f"layer {i} ({layer.type}): an intermediate of {inferred.peak} values per "
+                    f"sample (attention or a block's inner layers) is over {MAX_SAMPLE_ELEMENTS}"
+                )
+            largest = max(largest, size, inferred.peak)
         if largest * self.batch_size > MAX_BATCH_ELEMENTS:
             raise BadInputError(
                 f"batch_size {self.batch_size} makes an activation of {largest * self.batch_size}"
@@ -171,22 +180,45 @@ class ModelSpec:
             )
         return shape, params
 
+    def _all_layers(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for i, layer in enumerate(self.layers):
+            yield from iter_layers(str(i), layer.type, layer.args)
+
     def check(self) -> None:
-        """Shapes fit, bounds hold and the output is a class vector; raises BadInputError."""
+        """Shapes fit, bounds hold and the output fits the loss's task; raises BadInputError."""
+        for place, type_name, _ in self._all_layers():
+            if type_name == "Embedding" and place != "0":
+                raise BadInputError(
+                    f"layer {place} (Embedding): only the first layer may be an Embedding "
+                    "(it reads the integer token ids of the input)"
+                )
         shape, _ = self._walk()
-        if len(shape) != 1 or shape[0] < 2:
-            raise BadInputError(
-                f"model output shape {list(shape)} is not a vector of at least 2 class scores"
-            )
+        T.check_output(self.loss, shape)
         if self.loss == "nll" and self.layers[-1].type != "LogSoftmax":
             raise BadInputError("loss 'nll' needs LogSoftmax as the last layer")
+        if self.loss == "bce_with_logits" and self.layers[-1].type in _SQUASHING:
+            raise BadInputError(
+                f"loss 'bce_with_logits' takes raw scores; drop the final {self.layers[-1].type}"
+            )
 
     def output_shape(self) -> tuple[int, ...]:
         return self._walk()[0]
 
     @property
     def num_classes(self) -> int:
+        """Classes, regression targets or labels: the length of the output vector."""
         return self.output_shape()[0]
+
+    @property
+    def task(self) -> str:
+        """classification, regression or multilabel, from the loss."""
+        return T.task_of(self.loss)
+
+    @property
+    def vocab_size(self) -> int:
+        """The first layer's Embedding rows (inputs are token ids below it); 0: no Embedding."""
+        first = self.layers[0]
+        return int(first.args["num_embeddings"]) if first.type == "Embedding" else 0
 
     def param_count(self) -> int:
         return self._walk()[1]
@@ -232,7 +264,10 @@ class ModelSpec:
     @property
     def is_stochastic(self) -> bool:
         """True when training draws random numbers (dropout) from the global RNG."""
-        return any(lay.type == "Dropout" and lay.args["p"] > 0 for lay in self.layers)
+        return any(
+            (type_name == "Dropout" and args["p"] > 0) or args.get("dropout", 0) > 0
+            for _, type_name, args in self._all_layers()
+        )
 
     @contextlib.contextmanager
     def seeded_rng(self, seed: int, device: torch.device) -> Iterator[None]:
@@ -270,9 +305,7 @@ class ModelSpec:
         )
 
     def make_loss(self) -> nn.Module:
-        from torch import nn
-
-        return nn.CrossEntropyLoss() if self.loss == "cross_entropy" else nn.NLLLoss()
+        return T.make_loss(self.loss)
 
 
 # --- field checks ---------------------------------------------------------------------------
@@ -297,11 +330,18 @@ def _layers(value: Any) -> tuple[LayerSpec, ...]:
     if len(value) > MAX_LAYERS:
         raise BadInputError(f"model spec has {len(value)} layers, over the limit of {MAX_LAYERS}")
     out = []
+    total = 0
     for i, raw in enumerate(value):
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             raise BadInputError(f"layer {i}: must be an object with a string 'type'")
         args = {k: v for k, v in raw.items() if k != "type"}
         out.append(LayerSpec(raw["type"], L.normalize_args(i, raw["type"], args)))
+        total += L.layer_count(raw["type"], out[-1].args)
+        if total > MAX_TOTAL_LAYERS:
+            raise BadInputError(
+                f"model spec has over {MAX_TOTAL_LAYERS} layers by layer {i}, counting those "
+                "inside blocks"
+            )
     return tuple(out)
 
 
@@ -347,75 +387,6 @@ def _precision(value: Any) -> str:
     return str(value)
 
 
-# --- built-in specs ---------------------------------------------------------------------------
-
-
-def digits_mlp(batch_size: int = 32) -> ModelSpec:
-    """64 -> 128 -> 64 -> 10, ~17k parameters: the reference model and capacity benchmark."""
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [64],
-            "layers": [
-                {"type": "Linear", "in_features": 64, "out_features": 128},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 128, "out_features": 64},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 64, "out_features": 10},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-            "batch_size": batch_size,
-        }
-    )
-
-
-def digits_cnn(batch_size: int = 32) -> ModelSpec:
-    """A small CNN on 1x8x8 digit images, ~38k parameters."""
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [1, 8, 8],
-            "layers": [
-                {
-                    "type": "Conv2d",
-                    "in_channels": 1,
-                    "out_channels": 16,
-                    "kernel_size": 3,
-                    "padding": 1,
-                },
-                {"type": "ReLU"},
-                {
-                    "type": "Conv2d",
-                    "in_channels": 16,
-                    "out_channels": 32,
-                    "kernel_size": 3,
-                    "padding": 1,
-                },
-                {"type": "ReLU"},
-                {"type": "MaxPool2d", "kernel_size": 2},
-                {"type": "Flatten"},
-                {"type": "Linear", "in_features": 512, "out_features": 64},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 64, "out_features": 10},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-            "batch_size": batch_size,
-        }
-    )
-
-
-BUILTIN_MODELS = {"digits_mlp": digits_mlp, "digits_cnn": digits_cnn}
-
-
-def resolve_model_spec(name_or_path: str) -> ModelSpec:
-    """A built-in name (``digits_mlp``, ``digits_cnn``) or the path of a JSON spec."""
-    if name_or_path in BUILTIN_MODELS:
-        return BUILTIN_MODELS[name_or_path]()
-    return ModelSpec.from_file(name_or_path)
-
-
 def spec_summary(spec: ModelSpec) -> Mapping[str, Any]:
     return {
         "spec_hash": spec.spec_hash(),
@@ -426,19 +397,9 @@ def spec_summary(spec: ModelSpec) -> Mapping[str, Any]:
     }
 
 
-def tabular_mlp(features: int, classes: int) -> ModelSpec:
-    """A small MLP for tabular data (wine, breast cancer, CSV files) of any width."""
-    return ModelSpec.from_dict(
-        {
-            "version": 1,
-            "input_shape": [features],
-            "layers": [
-                {"type": "Linear", "in_features": features, "out_features": 32},
-                {"type": "ReLU"},
-                {"type": "Linear", "in_features": 32, "out_features": classes},
-            ],
-            "loss": "cross_entropy",
-            "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-            "batch_size": 32,
-        }
-    )
+# Built-in specs live in milon_app.compute.builtin_models; re-exported for older imports.
+from milon_app.compute.builtin_models import BUILTIN_MODELS as BUILTIN_MODELS  # noqa: E402
+from milon_app.compute.builtin_models import digits_cnn as digits_cnn  # noqa: E402
+from milon_app.compute.builtin_models import digits_mlp as digits_mlp  # noqa: E402
+from milon_app.compute.builtin_models import resolve_model_spec as resolve_model_spec  # noqa: E402
+from milon_app.compute.builtin_models import tabular_mlp as tabular_mlp  # noqa: E402

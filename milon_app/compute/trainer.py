@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from milon_app.compute import tasks as T
 from milon_app.compute.hardware import select_device
 from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.weights import check_compatible, decode_state, encode_state
@@ -81,7 +82,9 @@ def load_state(model: torch.nn.Module, state: StateLike) -> None:
 def prepare_data(
     spec: ModelSpec, data: tuple[torch.Tensor, torch.Tensor], what: str = "training data"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check ``(x, y)`` against the spec and reshape ``x`` to its input shape."""
+    """Check ``(x, y)`` against the spec and its task (:mod:`milon_app.compute.tasks`):
+    ``x`` reshaped to the input shape (float32, or int64 token ids), ``y`` int64 class
+    labels or float32 ``[n, k]`` targets."""
     import torch
 
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -92,23 +95,7 @@ def prepare_data(
     n = int(x.shape[0]) if x.dim() > 0 else 0
     if n == 0:
         raise BadInputError(f"{what} is empty")
-    if y.dim() != 1 or int(y.shape[0]) != n:
-        raise BadInputError(f"{what}: y has shape {list(y.shape)}, expected [{n}] labels")
-    per_sample = math.prod(spec.input_shape)
-    if x[0].numel() != per_sample:
-        raise BadInputError(
-            f"{what}: samples have shape {list(x.shape[1:])}, the model expects "
-            f"{list(spec.input_shape)}"
-        )
-    if not x.is_floating_point():
-        x = x.float()
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise BadInputError(f"{what}: labels must be integers, got {y.dtype}")
-    classes = spec.num_classes
-    lo, hi = int(y.min()), int(y.max())
-    if lo < 0 or hi >= classes:
-        raise BadInputError(f"{what}: labels span [{lo}, {hi}], the model has {classes} classes")
-    return x.reshape(n, *spec.input_shape).to(torch.float32), y.to(torch.long)
+    return T.prepare_inputs(spec, x, n, what), T.prepare_targets(spec, y, n, what)
 
 
 def _batch_bounds(n: int, batch: int) -> list[tuple[int, int]]:
@@ -404,22 +391,23 @@ def _loop(
 def _evaluate_model(
     spec: ModelSpec, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096
 ) -> tuple[float, float]:
+    """(mean loss, the task's metric: accuracy, R^2 or per-label accuracy)."""
     import torch
 
     loss_fn = spec.make_loss()
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
-    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    metric = T.Metric(spec.task)
     with torch.no_grad():
         for i in range(0, int(x.shape[0]), chunk):
             out = model(x[i : i + chunk])
             yb = y[i : i + chunk]
             total_loss += loss_fn(out, yb).double() * yb.shape[0]
-            correct += (out.argmax(dim=1) == yb).sum()
+            metric.add(out, yb)
     model.train(was_training)
     n = int(x.shape[0])
-    return float(total_loss.item()) / n, int(correct.item()) / n
+    return float(total_loss.item()) / n, metric.value()
 
 
 def evaluate(

@@ -4,8 +4,14 @@ Verdicts need more than one loss number. On label-skewed data an honest
 update trained on two classes improves those classes and makes the others
 worse, so "does it improve anything?" is asked class by class, and "does
 it make the model worse?" uses the overall mean. Per-sample losses are
-summed in float64 by fixed pairwise trees over label-sorted samples, so the
+summed in float64 by fixed pairwise trees over group-sorted samples, so the
 same model and data give the same numbers on every call.
+
+Groups follow the job's task (:func:`milon_app.compute.tasks.group_keys`): a
+class per group for classification; for regression, quantile bins of the
+first target (the low, middle and high targets an update may favour); for
+multi-label data, each sample's lowest positive label, plus one group for
+samples with none.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ EVAL_CHUNK = 4096  # samples per forward pass
 
 @dataclass(frozen=True)
 class GroupLosses:
-    """Mean loss per group of validation samples (a group per class present), and group sizes."""
+    """Mean loss per group of validation samples (a group per class present, or per
+    task group), and group sizes."""
 
     losses: tuple[float, ...]
     counts: tuple[int, ...]
@@ -66,7 +73,7 @@ def make_evaluator(
     *,
     device: str | torch.device = "cpu",
 ) -> EvaluateFn:
-    """An ``evaluate_fn`` for :func:`judge_round`: the spec's loss per class of ``val_data``.
+    """An ``evaluate_fn`` for :func:`judge_round`: the spec's loss per group of ``val_data``.
 
     The model is built once and reloaded for every state. Forward passes run
     on ``device``; the same device and thread count give the same numbers.
@@ -74,16 +81,17 @@ def make_evaluator(
     import torch
 
     from milon_app.compute.hardware import select_device
+    from milon_app.compute.tasks import group_keys, per_sample_loss
     from milon_app.compute.trainer import load_state, prepare_data
 
     dev = select_device(device)
     x, y = prepare_data(spec, val_data, "validation data")
-    order = torch.argsort(y, stable=True)
+    keys = group_keys(spec.task, y)
+    order = torch.argsort(keys, stable=True)
     x, y = x[order].to(dev), y[order].to(dev)
-    classes, counts = torch.unique_consecutive(y.cpu(), return_counts=True)
+    _, counts = torch.unique_consecutive(keys[order], return_counts=True)
     bounds = [0, *torch.cumsum(counts, 0).tolist()]
     model = spec.build(0).to(dev)
-    nll = spec.loss == "nll"
 
     def evaluate(state: Mapping[str, torch.Tensor]) -> GroupLosses:
         load_state(model, state)
@@ -93,11 +101,11 @@ def make_evaluator(
             for i in range(0, int(x.shape[0]), EVAL_CHUNK):
                 out = model(x[i : i + EVAL_CHUNK])
                 target = y[i : i + EVAL_CHUNK]
-                fn = torch.nn.functional.nll_loss if nll else torch.nn.functional.cross_entropy
-                per_sample.append(fn(out, target, reduction="none").to("cpu", torch.float64))
+                loss = per_sample_loss(spec.loss, out, target)
+                per_sample.append(loss.to("cpu", torch.float64))
         losses = torch.cat(per_sample)
         means = []
-        for k in range(len(classes)):
+        for k in range(len(counts)):
             part = losses[bounds[k] : bounds[k + 1]].unsqueeze(0)
             means.append(float(tree_sum_rows(part)[0]) / (bounds[k + 1] - bounds[k]))
         return GroupLosses(tuple(means), tuple(int(c) for c in counts.tolist()))

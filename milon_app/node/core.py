@@ -232,7 +232,7 @@ class NodeCore:
         digest = shared.shard_for(position)
         self.transport.fetch(digest, kind="shard", providers=self.providers_for(ctx))
         self.store.pin(digest, ctx.pin)
-        return decode_shard(self.store.get(digest), shared)
+        return decode_shard(self.store.get(digest), shared, ctx.spec)
 
     def peers_of(self, addresses: Iterable[str]) -> list[str]:
         return [p for p in (self._peer_of(a) for a in addresses) if p]

@@ -33,7 +33,7 @@ def export_model(
         model = spec.build(0)
         load_state(model, dict(state))
         model.eval()
-        sample = torch.zeros(1, *spec.input_shape)
+        sample = torch.zeros(1, *spec.input_shape, dtype=torch.long if spec.vocab_size else None)
         tmp = dest / ".model.onnx.tmp"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -4,6 +4,9 @@ In federated mode the job's dataset spec only describes the data each
 member already holds; in shared mode it is a :class:`SharedData` document
 listing the sha256 of every shard. Shards are safetensors (``x`` float32,
 ``y`` int64), content-addressed like any blob, and validated on arrival.
+For token models ``x`` holds int64 ids; for regression and multi-label jobs
+``y`` holds float32 ``[n, k]`` targets (``num_classes`` then counts them);
+both are checked against the job's model spec (:func:`decode_samples`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from milon_app.store.blobs import check_digest
 
 if TYPE_CHECKING:
     import torch
+
+    from milon_app.compute.model_spec import ModelSpec
 
 MAX_SHARDS = 512  # the shard list must fit a 64 KiB dataset-spec blob
 MAX_DOC_BYTES = 128 * 1024
@@ -97,7 +102,7 @@ def parse_dataset_doc(data: bytes) -> DatasetDoc:
     if not isinstance(shards, list) or not 1 <= len(shards) <= MAX_SHARDS:
         raise BadInputError(f"shared dataset document: 1..{MAX_SHARDS} shard digests expected")
     classes, shape = doc.get("num_classes"), doc.get("input_shape")
-    if not isinstance(classes, int) or not 2 <= classes <= 100_000:
+    if not isinstance(classes, int) or not 1 <= classes <= 100_000:  # 1: one target
         raise BadInputError(f"shared dataset document: bad num_classes {classes!r}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape):
         raise BadInputError(f"shared dataset document: bad input_shape {shape!r}")
@@ -120,20 +125,29 @@ def _validation(doc: dict[str, object]) -> tuple[str, ...]:
 
 
 def encode_shard(x: torch.Tensor, y: torch.Tensor) -> bytes:
+    """float32 features or int64 token ids; int64 class labels or float32 targets."""
     import torch
 
-    return encode_state({"x": x.to(torch.float32).contiguous(), "y": y.to(torch.int64)})
+    x = x.to(torch.float32 if x.is_floating_point() else torch.int64)
+    y = y.to(torch.float32 if y.is_floating_point() else torch.int64)
+    return encode_state({"x": x.contiguous(), "y": y.contiguous()})
 
 
-def decode_shard(data: bytes, shared: SharedData) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_shard(
+    data: bytes, shared: SharedData, spec: ModelSpec | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A shard from a peer, refused unless its shapes and labels fit the job."""
-    return decode_samples(data, shared.input_shape, shared.num_classes)
+    return decode_samples(data, shared.input_shape, shared.num_classes, spec)
 
 
 def decode_samples(
-    data: bytes, input_shape: tuple[int, ...], num_classes: int
+    data: bytes, input_shape: tuple[int, ...], num_classes: int, spec: ModelSpec | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Samples (a training or validation shard) refused unless shapes and labels fit."""
+    """Samples (a training or validation shard) refused unless shapes and labels fit.
+
+    With the job's ``spec``, token ids and regression or multi-label targets are
+    accepted and checked by the trainer's own rules; without it, only float32
+    features and int64 class labels are."""
     import math
 
     import torch
@@ -142,6 +156,8 @@ def decode_samples(
     if set(state) != {"x", "y"}:
         raise BadInputError(f"shard holds tensors {sorted(state)}, expected x and y")
     x, y = state["x"], state["y"]
+    if spec is not None and (spec.vocab_size or spec.task != "classification"):
+        return _decode_for(spec, x, y)
     if x.dtype != torch.float32 or y.dtype != torch.int64 or y.dim() != 1:
         raise BadInputError("shard: x must be float32 and y a vector of int64 labels")
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
@@ -153,6 +169,22 @@ def decode_samples(
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
         raise BadInputError(f"shard labels outside [0, {num_classes})")
     return x.reshape(-1, *input_shape), y
+
+
+def _decode_for(
+    spec: ModelSpec, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    from milon_app.compute.trainer import prepare_data
+
+    want_x = torch.int64 if spec.vocab_size else torch.float32
+    want_y = torch.int64 if spec.task == "classification" else torch.float32
+    if x.dtype != want_x or y.dtype != want_y or x.dim() == 0 or y.dim() == 0:
+        raise BadInputError(f"shard: x must be {want_x} and y {want_y} for this job's model")
+    if x.shape[0] != y.shape[0]:
+        raise BadInputError(f"shard: {x.shape[0]} samples but {y.shape[0]} labels")
+    return prepare_data(spec, (x, y), "shard")
 
 
 def make_shards(

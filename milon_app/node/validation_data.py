@@ -62,7 +62,8 @@ def owner_validation(
         transport.fetch(digest, kind="shard", providers=providers)
         store.pin(digest, ctx.pin)
         data = store.get(digest)
-        parts.append(decode_samples(data, tuple(ctx.spec.input_shape), ctx.spec.num_classes))
+        spec = ctx.spec
+        parts.append(decode_samples(data, tuple(spec.input_shape), spec.num_classes, spec))
     x = torch.cat([p[0] for p in parts])[:MAX_VALIDATION_SAMPLES]
     y = torch.cat([p[1] for p in parts])[:MAX_VALIDATION_SAMPLES]
     return x, y

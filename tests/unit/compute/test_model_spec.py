@@ -242,7 +242,7 @@ def test_conv_mismatches_named():
         ({"optimizer": {"type": "sgd"}}, "optimizer (sgd): missing 'lr'"),
         ({"optimizer": {"type": "sgd", "lr": -1}}, "argument 'lr' is -1.0, outside"),
         ({"optimizer": {"type": "sgd", "lr": 0.1, "nesterov": True}}, "nesterov needs a momentum"),
-        ({"loss": "mse"}, "loss 'mse' is not one of"),
+        ({"loss": "hinge"}, "loss 'hinge' is not one of"),
         ({"loss": "nll"}, "loss 'nll' needs LogSoftmax"),
         ({"batch_size": 0}, "batch_size 0 is not an integer"),
         ({"batch_size": 10**6}, "batch_size 1000000 is not an integer"),

@@ -143,7 +143,8 @@ def _check_sound(spec: ModelSpec) -> None:
     model = spec.build(0).eval()
     assert sum(p.numel() for p in model.parameters()) == params
     with torch.no_grad():
-        out = model(torch.zeros(2, *spec.input_shape))
+        dtype = torch.long if spec.vocab_size else None  # an Embedding reads token ids
+        out = model(torch.zeros(2, *spec.input_shape, dtype=dtype))
     assert tuple(out.shape) == (2, spec.num_classes)
     assert ModelSpec.from_json(spec.to_json()) == spec  # the canonical form parses back
 

@@ -71,7 +71,7 @@ def test_bad_shards_are_refused(state, message):
         ('{"mode": "shared", "version": 2}', "bad version"),
         ('{"mode": "shared", "version": 1, "shards": ["../x"], "num_classes": 2,'
          ' "input_shape": [2], "source": {"kind": "builtin", "name": "digits"}}', "digest"),
-        ('{"mode": "shared", "version": 1, "shards": ["' + "a" * 64 + '"], "num_classes": 1,'
+        ('{"mode": "shared", "version": 1, "shards": ["' + "a" * 64 + '"], "num_classes": 0,'
          ' "input_shape": [2], "source": {"kind": "builtin", "name": "digits"}}', "num_classes"),
         ("[" * 50, "nested deeper"),
     ],
