@@ -24,9 +24,6 @@ from typing import Any
 
 from tests.procs import stop_process
 
-ETHER = 10**18
-PASSWORD = "throwaway-bench-password"  # a THROWAWAY keystore password for dev accounts
-
 
 @dataclass
 class Run:
@@ -86,22 +83,12 @@ def run_demo(python: str, nodes: int, rounds: int, epochs: int, repo: Path) -> R
 
 
 def _write_node(home: Path, acct: Any, rpc: str, manifest: Path, extra: str) -> Path:
-    from milon_app.wallet.keystore import Wallet
+    from tests.helpers.daemon_fed import write_daemon_config
 
-    data = home / "data"
-    (data / "wallet").mkdir(parents=True, exist_ok=True)
-    Wallet.import_key(data / "wallet" / "keystore.json", bytes(acct.key), PASSWORD, kdf_n=2**14)
-    pw = home / "password"
-    pw.write_text(PASSWORD)
-    pw.chmod(0o600)
-    toml = home / "node.toml"
-    toml.write_text(
-        f'[chain]\nrpc_url = "{rpc}"\nmanifest = "{manifest}"\n\n'
-        f'[wallet]\nsecret_store = "password-file"\npassword_file = "{pw}"\n\n'
-        f'[compute]\ndevice = "cpu"\nmax_threads = 1\n\n'
-        f'[node]\ndata_dir = "{data}"\ndataset = "digits"\n{extra}'
+    return write_daemon_config(
+        home, acct, rpc, manifest, f'dataset = "digits"\n{extra}',
+        compute='device = "cpu"\nmax_threads = 1\n', poll_s=None,
     )
-    return toml
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -123,35 +110,24 @@ def _events(log: Path) -> list[dict[str, Any]]:
 def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
                 poll_s: float | None = None) -> Run:
     """anvil + 1 owner daemon + ``nodes`` contributor daemons over libp2p on 127.0.0.1."""
-    from milon_app.chain.bindings import JobStatus, Milon
-    from milon_app.chain.client import ChainClient
-    from milon_app.chain.deploy import deploy_suite
-    from milon_app.chain.devnet import Anvil, free_port
-    from milon_app.p2p.identity import peer_id_of_key
+    from milon_app.chain.bindings import JobStatus
+    from tests.helpers.daemon_fed import owner_endpoint, spawn_daemon, start_chain_federation
 
     poll = "" if poll_s is None else f"poll_interval_s = {poll_s}\n"
     procs: dict[str, subprocess.Popen[bytes]] = {}
     homes: dict[str, Path] = {}
     marks: dict[str, float] = {}
     t0 = time.time()
-    anvil = Anvil(accounts=nodes + 2).start()
+    chain = start_chain_federation(work, "bench", nodes)
+    anvil, manifest, milon, fed = chain.anvil, chain.manifest, chain.milon, chain.fed
+    owner_acct, accts = chain.deployer, chain.members
     try:
-        client = ChainClient.connect(anvil.url, dev_accounts=nodes + 1)
-        owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : nodes + 1]
-        suite = deploy_suite(client, owner_acct, dev=True)
-        manifest = work / "manifest.json"
-        suite.manifest.save(manifest)
-        milon = Milon(suite)
-        fed = milon.create_federation(owner_acct, "bench", b"\0" * 32, 10 * ETHER)
-        for a in accts:
-            milon.transfer(owner_acct, a.address, 1_000 * ETHER)
         marks["chain"] = time.time()
-        port = free_port()
-        owner_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_of_key(bytes(owner_acct.key))}"
+        listen, owner_addr = owner_endpoint(owner_acct)
         homes["owner"] = work / "owner"
         tomls = {"owner": _write_node(
             homes["owner"], owner_acct, anvil.url, manifest,
-            f'roles = ["owner", "keeper"]\n{poll}\n[p2p]\nlisten = "/ip4/127.0.0.1/tcp/{port}"\n',
+            f'roles = ["owner", "keeper"]\n{poll}\n[p2p]\nlisten = "{listen}"\n',
         )}
         for i, acct in enumerate(accts):
             homes[f"node{i}"] = work / f"node{i}"
@@ -161,13 +137,7 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
                 f'[[federations]]\nid = {fed}\nstake = "50"\ncapacity = {100 * (i + 1)}\n',
             )
         for name, home in homes.items():
-            log = open(home / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
-            procs[name] = subprocess.Popen(
-                [python, "-m", "milon_app", "--home", str(home), "--daemon", "--config",
-                 str(tomls[name])],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-            log.close()
+            procs[name] = spawn_daemon(home, tomls[name], python)
         _wait(lambda: len(milon.active_members(fed)) == nodes, 600, procs, "every join")
         marks["joined"] = time.time()
         res = subprocess.run(

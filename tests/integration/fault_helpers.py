@@ -30,17 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from milon_app.chain.bindings import AssignmentState, JobStatus, Milon, Param
-from milon_app.chain.client import ChainClient
-from milon_app.chain.deploy import Suite, deploy_suite
-from milon_app.chain.devnet import Anvil, free_port
+from milon_app.chain.bindings import AssignmentState, JobStatus, Param
+from milon_app.chain.devnet import free_port
 from milon_app.chain.events import EventCursor
-from milon_app.p2p.identity import peer_id_of_key
-from milon_app.wallet.keystore import Wallet
+from tests.helpers.daemon_fed import (
+    ETHER,
+    ChainFederation,
+    owner_endpoint,
+    spawn_daemon,
+    start_chain_federation,
+    write_daemon_config,
+)
 from tests.procs import stop_process
 
-ETHER = 10**18
-PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
 STAKE = 50 * ETHER
 
 
@@ -65,15 +67,7 @@ class DaemonProc:
         return self.home / "daemon.log"
 
     def start(self) -> None:
-        log = open(self.log, "ab")  # noqa: SIM115 - the child owns it; closed on our side below
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "milon_app", "--home", str(self.home), "--daemon",
-                 "--config", str(self.toml)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-        finally:
-            log.close()
+        self.proc = spawn_daemon(self.home, self.toml)
         self.starts += 1
 
     def alive(self) -> bool:
@@ -150,20 +144,7 @@ class DaemonProc:
 
 
 def _write_toml(home: Path, acct: Any, rpc: str, manifest: Path, extra: str) -> Path:
-    data = home / "data"
-    (data / "wallet").mkdir(parents=True, exist_ok=True)
-    Wallet.import_key(data / "wallet" / "keystore.json", bytes(acct.key), PASSWORD, kdf_n=2**14)
-    pw = home / "password"
-    pw.write_text(PASSWORD)
-    pw.chmod(0o600)
-    toml = home / "node.toml"
-    toml.write_text(
-        f'[chain]\nrpc_url = "{rpc}"\nmanifest = "{manifest}"\n\n'
-        f'[wallet]\nsecret_store = "password-file"\npassword_file = "{pw}"\n\n'
-        f'[compute]\nmax_threads = 1\n\n'
-        f'[node]\ndata_dir = "{data}"\npoll_interval_s = 0.3\n{extra}'
-    )
-    return toml
+    return write_daemon_config(home, acct, rpc, manifest, extra, compute="max_threads = 1\n")
 
 
 @dataclass
@@ -178,13 +159,7 @@ class Member:
 
 
 @dataclass
-class Federation:
-    anvil: Anvil
-    client: ChainClient
-    suite: Suite
-    milon: Milon
-    manifest: Path
-    fed: int
+class Federation(ChainFederation):
     owner: DaemonProc
     nodes: dict[str, DaemonProc]
     accounts: dict[str, Any] = field(default_factory=dict)
@@ -192,28 +167,20 @@ class Federation:
     # -- life -------------------------------------------------------------------------
     @classmethod
     def start(cls, tmp: Path, members: list[Member]) -> Federation:
-        anvil = Anvil(accounts=len(members) + 3).start()
+        chain = start_chain_federation(tmp, "faults", len(members), spare=1)
+        anvil, milon, manifest, fed = chain.anvil, chain.milon, chain.manifest, chain.fed
+        owner_acct = chain.deployer
         fed_obj: Federation | None = None
         try:
-            client = ChainClient.connect(anvil.url, dev_accounts=len(members) + 2)
-            owner_acct = client.dev_accounts[0]
-            suite = deploy_suite(client, owner_acct, dev=True)
-            manifest = tmp / "manifest.json"
-            suite.manifest.save(manifest)
-            milon = Milon(suite)
-            fed = milon.create_federation(owner_acct, "faults", b"\0" * 32, 10 * ETHER)
-            port = free_port()
-            owner_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_of_key(bytes(owner_acct.key))}"
+            listen, owner_addr = owner_endpoint(owner_acct)
             owner_home = tmp / "owner"
             owner = DaemonProc("owner", owner_home, _write_toml(
                 owner_home, owner_acct, anvil.url, manifest,
-                f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "/ip4/127.0.0.1/tcp/{port}"\n',
+                f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "{listen}"\n',
             ), owner_acct.address)
-            fed_obj = cls(anvil, client, suite, milon, manifest, fed, owner, {})
+            fed_obj = cls(**vars(chain), owner=owner, nodes={})
             fed_obj.accounts["owner"] = owner_acct
-            for i, m in enumerate(members):
-                acct = client.dev_accounts[1 + i]
-                milon.transfer(owner_acct, acct.address, 1_000 * ETHER)
+            for m, acct in zip(members, chain.members, strict=True):
                 home = tmp / m.name
                 listen = f"/ip4/127.0.0.1/tcp/{free_port()}"
                 part = f'partition = "{m.partition}"\n' if m.partition else ""

@@ -22,56 +22,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from milon_app.chain.bindings import AssignmentState, JobStatus, Milon
-from milon_app.chain.client import ChainClient
-from milon_app.chain.deploy import deploy_suite
-from milon_app.chain.devnet import Anvil, free_port
-from milon_app.p2p.identity import peer_id_of_key
-from milon_app.wallet.keystore import Wallet
+from milon_app.chain.bindings import AssignmentState, JobStatus
+from tests.helpers.daemon_fed import (
+    ETHER,
+    owner_endpoint,
+    spawn_daemon,
+    start_chain_federation,
+    write_daemon_config,
+)
 from tests.procs import stop_process
 
-ETHER = 10**18
-PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
 N = 5
 BYZANTINE = N - 1
 VICTIM = 1  # honest contributor killed mid-round
-
-
-def _write_node(home: Path, acct, cfg: dict[str, str], extra: str = "") -> Path:
-    data = home / "data"
-    (data / "wallet").mkdir(parents=True, exist_ok=True)
-    Wallet.import_key(data / "wallet" / "keystore.json", bytes(acct.key), PASSWORD, kdf_n=2**14)
-    pw = home / "password"
-    pw.write_text(PASSWORD)
-    pw.chmod(0o600)
-    toml = home / "node.toml"
-    toml.write_text(
-        f"""
-[chain]
-rpc_url = "{cfg["rpc"]}"
-manifest = "{cfg["manifest"]}"
-
-[wallet]
-secret_store = "password-file"
-password_file = "{pw}"
-
-[node]
-data_dir = "{data}"
-poll_interval_s = 0.3
-{extra}
-"""
-    )
-    return toml
-
-
-def _start(home: Path, toml: Path) -> subprocess.Popen:
-    log = open(home / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "milon_app", "--home", str(home), "--daemon", "--config", str(toml)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _stop(proc: subprocess.Popen) -> int | None:
@@ -101,41 +64,33 @@ def _logs(homes: list[Path]) -> str:
 
 @pytest.mark.slow
 def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
-    anvil = Anvil(accounts=N + 2).start()
+    chain = start_chain_federation(tmp_path, "procs", N)
+    anvil, client, suite, milon, manifest, fed = (
+        chain.anvil, chain.client, chain.suite, chain.milon, chain.manifest, chain.fed
+    )
+    owner_acct, accts = chain.deployer, chain.members
     procs: dict[str, subprocess.Popen] = {}
     homes: list[Path] = []
     try:
-        client = ChainClient.connect(anvil.url, dev_accounts=N + 1)
-        owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : N + 1]
-        suite = deploy_suite(client, owner_acct, dev=True)
-        manifest = tmp_path / "manifest.json"
-        suite.manifest.save(manifest)
-        milon = Milon(suite)
-        fed = milon.create_federation(owner_acct, "procs", b"\0" * 32, 10 * ETHER)
-        for a in accts:
-            milon.transfer(owner_acct, a.address, 1_000 * ETHER)
-        cfg = {"rpc": anvil.url, "manifest": str(manifest)}
-
         owner_home = tmp_path / "owner"
-        port = free_port()
-        owner_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_of_key(bytes(owner_acct.key))}"
-        owner_toml = _write_node(
-            owner_home, owner_acct, cfg,
-            f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "/ip4/127.0.0.1/tcp/{port}"\n',
+        listen, owner_addr = owner_endpoint(owner_acct)
+        owner_toml = write_daemon_config(
+            owner_home, owner_acct, anvil.url, manifest,
+            f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "{listen}"\n',
         )
         homes.append(owner_home)
-        procs["owner"] = _start(owner_home, owner_toml)
+        procs["owner"] = spawn_daemon(owner_home, owner_toml)
         tomls = {}
         for i, acct in enumerate(accts):
             home = tmp_path / f"node{i}"
             attack = 'attack = "signflip"\n' if i == BYZANTINE else ""
-            tomls[i] = _write_node(
-                home, acct, cfg,
+            tomls[i] = write_daemon_config(
+                home, acct, anvil.url, manifest,
                 f'partition = "{i}/{N}"\n{attack}\n[p2p]\nbootstrap = ["{owner_addr}"]\n\n'
                 f'[[federations]]\nid = {fed}\nstake = "50"\ncapacity = {100 * (i + 1)}\n',
             )
             homes.append(home)
-            procs[f"node{i}"] = _start(home, tomls[i])
+            procs[f"node{i}"] = spawn_daemon(home, tomls[i])
         _wait("for every contributor to join",
               lambda: len(milon.active_members(fed)) == N, 180, procs)
 
@@ -163,7 +118,7 @@ def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
         _wait("for the victim to accept round 1", victim_working, 180, procs)
         procs[f"node{VICTIM}"].kill()  # SIGKILL: no cleanup at all
         procs[f"node{VICTIM}"].wait(timeout=30)
-        procs[f"node{VICTIM}"] = _start(homes[1 + VICTIM], tomls[VICTIM])
+        procs[f"node{VICTIM}"] = spawn_daemon(homes[1 + VICTIM], tomls[VICTIM])
 
         _wait("for the job to complete",
               lambda: milon.job(job_id).status is JobStatus.COMPLETED, 420, procs)

@@ -24,13 +24,9 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from milon_app.chain.bindings import Milon
-from milon_app.chain.client import ChainClient
-from milon_app.chain.deploy import deploy_suite
-from milon_app.chain.devnet import Anvil
+from tests.helpers.daemon_fed import ETHER, start_chain_federation
 from tests.procs import stop_process
 
-ETHER = 10**18
 PASSWORD = "throwaway-Pa55word-for-log-scan"  # a THROWAWAY test password, labelled as such
 WRONG = "throwaway-wrong-Pa55word-XYZ"  # also must never be echoed
 SECRET_FILES = {"key.hex", "password", "wrong-password"}  # the only files allowed to hold them
@@ -105,16 +101,11 @@ def test_no_secret_in_any_output_log_config_or_database(tmp_path):
         (secrets_dir / name).chmod(0o600)
     keystore = home / "data" / "wallet" / "keystore.json"
     outputs: dict[str, bytes] = {}
-    anvil = Anvil(accounts=2).start()
+    chain_fed = start_chain_federation(tmp_path, "scan", 0)  # its manifest is scanned too
+    anvil, client, owner = chain_fed.anvil, chain_fed.client, chain_fed.deployer
+    manifest, milon, fed = chain_fed.manifest, chain_fed.milon, chain_fed.fed
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        client = ChainClient.connect(anvil.url, dev_accounts=2)
-        owner = client.dev_accounts[0]
-        suite = deploy_suite(client, owner, dev=True)
-        manifest = tmp_path / "manifest.json"
-        suite.manifest.save(manifest)
-        milon = Milon(suite)
-        fed = milon.create_federation(owner, "scan", b"\0" * 32, 10 * ETHER)
         client.send_eth(owner, address, 10 * ETHER)
         milon.transfer(owner, address, 100 * ETHER)
 

@@ -30,18 +30,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from milon_app.chain.bindings import AssignmentState, JobStatus, Milon
-from milon_app.chain.client import ChainClient
-from milon_app.chain.deploy import deploy_suite
-from milon_app.chain.devnet import Anvil, free_port
-from milon_app.p2p.identity import peer_id_of_key
-from milon_app.wallet.keystore import Wallet
+from milon_app.chain.bindings import AssignmentState, JobStatus
+from tests.helpers.daemon_fed import (
+    ChainFederation,
+    owner_endpoint,
+    spawn_daemon,
+    start_chain_federation,
+    write_daemon_config,
+)
 from tests.procs import stop_process
 
 from .results import Life, RoundRecord, SoakResult, rss_mb
 
-ETHER = 10**18
-PASSWORD = "throwaway-soak-password"  # a THROWAWAY keystore password for throwaway dev keys
 STAKE = "50"
 COOLDOWN_S = 65  # the dev deployment's 60 s leave cooldown, plus a margin (anvil time is wall time)
 
@@ -51,31 +51,14 @@ class Node:
 
     def __init__(self, name: str, home: Path, acct: Any, toml_extra: str, cfg: dict[str, str]):
         self.name, self.home, self.acct = name, home, acct
-        data = home / "data"
-        (data / "wallet").mkdir(parents=True, exist_ok=True)
-        Wallet.import_key(data / "wallet" / "keystore.json", bytes(acct.key), PASSWORD, kdf_n=2**14)
-        pw = home / "password"
-        pw.write_text(PASSWORD)
-        pw.chmod(0o600)
-        self.toml = home / "node.toml"
-        self.toml.write_text(
-            f'[chain]\nrpc_url = "{cfg["rpc"]}"\nmanifest = "{cfg["manifest"]}"\n\n'
-            f'[wallet]\nsecret_store = "password-file"\npassword_file = "{pw}"\n\n'
-            f'[node]\ndata_dir = "{data}"\npoll_interval_s = 0.3\n{toml_extra}'
-        )
+        self.toml = write_daemon_config(home, acct, cfg["rpc"], Path(cfg["manifest"]), toml_extra)
         self.proc: subprocess.Popen[bytes] | None = None
         self.life: Life | None = None
         self.lives = 0
         self.left_at = 0.0
 
     def start(self, round_no: int) -> Life:
-        log = open(self.home / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "milon_app", "--home", str(self.home), "--daemon",
-             "--config", str(self.toml)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        log.close()
+        self.proc = spawn_daemon(self.home, self.toml)
         self.lives += 1
         self.life = Life(f"{self.name}#{self.lives}", self.proc.pid, round_no)
         return self.life
@@ -107,21 +90,12 @@ class Soak:
         self.members_at_end: list[str] = []
 
     # -- set-up --------------------------------------------------------------------------------
-    def _setup(self, anvil: Anvil) -> None:
-        client = ChainClient.connect(anvil.url, dev_accounts=self.pool_size + 1)
-        self.owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1:]
-        suite = deploy_suite(client, self.owner_acct, dev=True)
-        self.manifest = self.work / "manifest.json"
-        suite.manifest.save(self.manifest)
-        self.milon = Milon(suite)
-        self.fed = self.milon.create_federation(self.owner_acct, "soak", b"\0" * 32, 10 * ETHER)
-        for a in accts:
-            self.milon.transfer(self.owner_acct, a.address, 1_000 * ETHER)
-        self.cfg = {"rpc": anvil.url, "manifest": str(self.manifest)}
-        port = free_port()
-        key = bytes(self.owner_acct.key)
-        self.owner_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{peer_id_of_key(key)}"
-        extra = f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "/ip4/127.0.0.1/tcp/{port}"\n'
+    def _setup(self, chain: ChainFederation) -> None:
+        self.owner_acct, accts = chain.deployer, chain.members
+        self.manifest, self.milon, self.fed = chain.manifest, chain.milon, chain.fed
+        self.cfg = {"rpc": chain.rpc, "manifest": str(self.manifest)}
+        listen, self.owner_addr = owner_endpoint(self.owner_acct)
+        extra = f'roles = ["owner", "keeper"]\n\n[p2p]\nlisten = "{listen}"\n'
         self.owner = Node("owner", self.work / "owner", self.owner_acct, extra, self.cfg)
         for i, a in enumerate(accts):
             extra = (f'partition = "{i}/{self.pool_size}"\n\n[p2p]\nbootstrap = '
@@ -262,11 +236,11 @@ class Soak:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SoakResult:
         t0 = time.monotonic()
-        anvil = Anvil(accounts=self.pool_size + 2).start()
+        chain = start_chain_federation(self.work, "soak", self.pool_size)
         records: list[RoundRecord] = []
         completed = False
         try:
-            self._setup(anvil)
+            self._setup(chain)
             self._start(self.owner, 0)
             for node in self.nodes[: self.n]:
                 self._start(node, 0)
@@ -279,7 +253,7 @@ class Soak:
                 if n.proc is not None:
                     life = n.life.node if n.life else n.name
                     self.exits[life] = n.stop()
-            anvil.stop()
+            chain.anvil.stop()
         return SoakResult(records, self.lives, self.churn, time.monotonic() - t0, self.stall_s,
                           completed, self.exits, self.revealed, self.members_at_end)  # fmt: skip
 

@@ -1,0 +1,1 @@
+"""Set-up shared by several test folders (integration, soak, bench)."""
