@@ -831,3 +831,7 @@ def _run(client, suite, accounts, examples: int, steps: int) -> None:
     )
     if os.environ.get("MILON_STATEFUL_STATS") == "1":
         print("\n".join(f"{n:6d}  {what}" for what, n in sorted(SEEN.items())))
+    # The books are only tested where money moves: the histories must have closed rounds
+    # (each closing pays, slashes and refunds), not merely made federations and jobs.
+    closed = sum(n for what, n in SEEN.items() if what.startswith(("round finalized", "round timed")))
+    assert closed > 0, f"no history closed a round: {dict(SEEN)}"

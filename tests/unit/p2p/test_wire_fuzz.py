@@ -30,13 +30,14 @@ from milon_app.p2p.discovery import (
 )
 from milon_app.p2p.gossip import decode_message
 from milon_app.p2p.host import Libp2pTransport
-from milon_app.p2p.identity import address_of_id, address_of_peer
+from milon_app.p2p.identity import address_of_id, address_of_peer, peer_id_of_key
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES
 from milon_app.store.blobs import BlobStore
 from tests.unit.fuzz_util import FUZZ, FUZZ_SLOW, bounded_memory, outcome
 
 from .rawpeer import RawPeer
 
+PEER_IDS = [peer_id_of_key(bytes([i]) * 32) for i in (1, 2, 3)]  # real members' peer ids
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=70),
     lambda inner: (
@@ -96,11 +97,20 @@ def test_blob_announcements_parse_to_checked_digests_or_value_error(message):
     st.text(max_size=80)
     | st.from_regex(r"\A/ip4/127\.0\.0\.1/tcp/[0-9]{1,6}(/p2p/[1-9A-Za-z]{0,50})?\Z")
     | st.binary(max_size=40).map(lambda b: "/p2p/" + b.hex())
+    | st.tuples(st.sampled_from(["", "/ip4/127.0.0.1/tcp/9", "/ip4/10.0.0.1/tcp/065535"]),
+                st.sampled_from(PEER_IDS)).map(lambda t: f"{t[0]}/p2p/{t[1]}")
 )
 def test_multiaddrs_and_peer_ids_parse_or_bad_input(text):
     outcome(lambda: parse_multiaddr(text, need_peer=False), BadInputError)
     info = outcome(lambda: peer_info(text), BadInputError)
-    assert info is None or info.addrs is not None
+    if info is not None:
+        # the peer is the one the text names last; the addresses to dial carry no peer part,
+        # and the canonical form (ports without leading zeros) parses back to the same peer
+        pid = info.peer_id.to_base58()
+        assert text.endswith(f"/p2p/{pid}")
+        assert all("/p2p/" not in str(a) for a in info.addrs)
+        again = peer_info("".join(str(a) for a in info.addrs) + f"/p2p/{pid}")
+        assert (again.peer_id, again.addrs) == (info.peer_id, info.addrs)
     address = outcome(lambda: address_of_peer(text.rsplit("/", 1)[-1]), BadInputError)
     assert address is None or (address.startswith("0x") and len(address) == 42)
 
