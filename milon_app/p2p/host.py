@@ -379,6 +379,18 @@ class Libp2pTransport:
         """Handlers run on the dispatcher thread as ``handler(sender_address, message)``."""
         return self._topics.subscribe(topic, handler)
 
+    def gossip_peers(self, topic: str) -> list[str]:
+        """The peers a message published here on ``topic`` goes to directly now: this peer's
+        mesh for a topic it subscribes to, else the peers known to subscribe to it."""
+        return sorted(p.to_base58() for p in self.call(self._gossip_peers, topic))
+
+    async def _gossip_peers(self, topic: str) -> set[ID]:
+        pubsub = self._pubsub
+        if pubsub is None:
+            return set()
+        mesh: dict[str, set[ID]] = getattr(pubsub.router, "mesh", {})
+        return set(mesh[topic] if topic in mesh else pubsub.peer_topics.get(topic, set()))
+
     # -- blobs -----------------------------------------------------------------
     def provide(self, digest: str) -> None:
         check_digest(digest)

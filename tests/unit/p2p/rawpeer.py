@@ -104,6 +104,16 @@ class RawPeer:
 
         self.call(sub)
 
+    def gossip_peers(self, topic: str) -> list[str]:
+        """As :meth:`Libp2pTransport.gossip_peers`: who a publish on ``topic`` reaches now."""
+
+        async def read() -> list[str]:
+            mesh = self.router.mesh
+            peers = mesh[topic] if topic in mesh else self.pubsub.peer_topics.get(topic, set())
+            return sorted(p.to_base58() for p in peers)
+
+        return self.call(read)
+
     def publish_many(self, topic: str, payloads: list[bytes], gap_s: float = 0.0) -> None:
         """Publish each payload; ``gap_s`` paces the flood under libp2p's own
         32-slot outbound queue, which otherwise drops most of it at the sender."""

@@ -17,6 +17,7 @@ import trio
 from milon_app.errors import NetworkError
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES
 
+from .gossip_wait import wait_for, wait_for_gossip
 from .rawpeer import RawPeer, ok_header
 
 BLOB = os.urandom(300_000)
@@ -169,7 +170,8 @@ def test_gossip_flood_is_rate_limited_and_others_still_heard(make_peer):
         flooder.subscribe("t")
         flooder.connect(me.listen_addrs()[0])
         honest.connect(me.listen_addrs()[0])
-        time.sleep(1.5)
+        wait_for_gossip(flooder, "t", me)
+        wait_for_gossip(honest, "t", me)
         payloads = [json.dumps({"n": i}).encode() for i in range(600)]
         flooder.publish_many("t", payloads, gap_s=0.002)  # ~400 msgs/s
         honest.publish("t", {"from": "honest"})
@@ -196,7 +198,7 @@ def test_malformed_gossip_is_dropped_with_reason(make_peer, caplog):
     try:
         flooder.subscribe("t")
         flooder.connect(me.listen_addrs()[0])
-        time.sleep(1.5)
+        wait_for_gossip(flooder, "t", me)
         with caplog.at_level(logging.WARNING, logger="milon_app.p2p.gossip"):
             flooder.publish_many(
                 "t",
@@ -226,7 +228,7 @@ def test_bogus_blob_announcements_are_ignored(make_peer):
     try:
         flooder.subscribe("milon/blobs")
         flooder.connect(me.listen_addrs()[0])
-        time.sleep(1.5)
+        wait_for_gossip(flooder, "milon/blobs", me)
         flooder.publish_many(
             "milon/blobs",
             [
@@ -236,7 +238,7 @@ def test_bogus_blob_announcements_are_ignored(make_peer):
                 json.dumps({"type": "have", "digests": [DIGEST], "addrs": ["/bad"]}).encode(),
             ],
         )
-        time.sleep(0.5)
+        assert wait_for(lambda: me.have.providers(DIGEST))  # the last (good) one arrived
         assert me.stats()["gossip_malformed"] == 3
         assert [p.to_base58() for p in me.have.providers(DIGEST)] == [flooder.peer_id]
     finally:

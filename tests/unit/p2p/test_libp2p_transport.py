@@ -4,7 +4,6 @@ import hashlib
 import logging
 import os
 import threading
-import time
 
 import pytest
 from eth_account import Account
@@ -15,16 +14,10 @@ from milon_app.p2p.identity import address_of_peer
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES, Transport
 from milon_app.store.blobs import BlobStore
 
+from .gossip_wait import wait_for, wait_for_gossip
 from .rawpeer import RawPeer
 
-
-def wait_for(predicate, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
+BLOBS = "milon/blobs"  # joined by every peer from its start
 
 
 def test_is_a_transport(make_peer):
@@ -70,7 +63,7 @@ def test_fetch_finds_provider_from_gossip(make_peer):
     a, b = make_peer("a"), make_peer("b")
     b.connect(a.listen_addrs()[0])
     digest = a.store.put(os.urandom(10_000), "weights")
-    time.sleep(1.2)  # subscriptions propagate
+    wait_for_gossip(a, BLOBS, b)  # a's "have" reaches b
     a.provide(digest)
     assert wait_for(lambda: a.peer_id in [p.to_base58() for p in b.have.providers(digest)])
     assert b.fetch(digest, kind="weights") == digest
@@ -81,7 +74,8 @@ def test_fetch_asks_the_network_when_nobody_announced(make_peer):
     digest = a.store.put(os.urandom(1000), "weights")
     a.provide(digest)  # announced before b was connected: b never saw it
     b.connect(a.listen_addrs()[0])
-    time.sleep(1.2)
+    wait_for_gossip(b, BLOBS, a)  # b's "want" reaches a
+    wait_for_gossip(a, BLOBS, b)  # and a's answering "have" reaches b
     assert b.fetch(digest, kind="weights") == digest
 
 
@@ -98,7 +92,7 @@ def test_gossip_round_trip_names_sender_address(make_peer):
     got: list[tuple[str, dict, str]] = []
     b.subscribe("milon/round", lambda s, m: got.append((s, m, threading.current_thread().name)))
     b.connect(a.listen_addrs()[0])
-    time.sleep(1.2)
+    wait_for_gossip(a, "milon/round", b)  # a does not subscribe: it knows b does
     a.publish("milon/round", {"round": 7, "open": True})
     assert wait_for(lambda: got)
     sender, message, thread = got[0]
@@ -110,13 +104,17 @@ def test_unsubscribe_stops_delivery(make_peer):
     a, b = make_peer("a"), make_peer("b")
     got = []
     off = b.subscribe("t", lambda s, m: got.append(m))
+    marks = []
+    b.subscribe("u", lambda s, m: marks.append(m))
     b.connect(a.listen_addrs()[0])
-    time.sleep(1.2)
+    wait_for_gossip(a, "t", b)
+    wait_for_gossip(a, "u", b)
     a.publish("t", {"n": 1})
     assert wait_for(lambda: got)
     off()
     a.publish("t", {"n": 2})
-    time.sleep(0.5)
+    a.publish("u", {"after": 2})  # from the same sender, handled in order after {"n": 2}
+    assert wait_for(lambda: marks)
     assert got == [{"n": 1}]
 
 
