@@ -18,7 +18,8 @@ KEY = b"\x22" * 32  # THROWAWAY test key
 
 
 @pytest.fixture
-def session(tmp_path):
+def session(tmp_path, no_thread_left):
+    """Set up after the leak check, so the check runs once the session has stopped."""
     s = Session(Config(), tmp_path, Account.from_key(KEY),
                 SessionOptions(transport="inprocess", tick_s=0.05))
     steps: list[str] = []
