@@ -133,3 +133,15 @@ def test_transaction_history_per_sender(client, suite, accounts):
     assert mine[0].tx_hash.startswith("0x") and len(mine[0].tx_hash) == 66
     assert all(t.sender == accounts[0].address for t in mine)
     assert client.transactions(Account.create().address) == []  # never sent anything
+
+
+def test_is_dev_only_on_the_embedded_chain_and_local_devnets(client):
+    from milon_app.chain.devnet import Anvil
+
+    assert client.is_dev  # embedded, or anvil on 31337
+    node = Anvil(accounts=1, chain_id=1337).start()  # a private network that is not a devnet
+    try:
+        other = ChainClient.connect(node.url)
+        assert other.chain_id == 1337 and not other.is_dev
+    finally:
+        node.stop()
