@@ -99,8 +99,11 @@ def check_fit(spec: ModelSpec, data: Dataset, model: str, dataset: str) -> None:
             f"samples of shape {list(have)}: pick a model for this data{hint}"
         )
     if spec.num_classes != data.num_classes:
+        from milon_app.compute.tasks import CLASSIFICATION
+
+        what = "classes" if data.task == CLASSIFICATION else f"{data.task} targets"
         raise BadInputError(
-            f"model {model} outputs {spec.num_classes} classes, but dataset {dataset} has "
+            f"model {model} outputs {spec.num_classes} {what}, but dataset {dataset} has "
             f"{data.num_classes}: pick a model with {data.num_classes} outputs"
         )
 
