@@ -256,6 +256,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import AggregationRule, JobParams
     from milon_app.compute.init_weights import initial_blob, read_weights_file
     from milon_app.node.jobs import pin_owner
+    from milon_app.store.blobs import DEFAULT_LIMITS
 
     fed = S.positive_int(args.fed, "--fed")
     epochs = S.positive_int(args.epochs, "--epochs", maximum=2**32 - 1)
@@ -267,19 +268,19 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     max_samples = S.positive_int(args.max_samples, "--max-samples", minimum=0, maximum=2**64 - 1)
     round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
     spec, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
-    store = _blob_store(ctx)
-    limit, source = store.limit("weights"), f"seed {args.seed}"
+    # the store is opened (and its folder created) only once every check has passed
+    limit, source = DEFAULT_LIMITS["weights"], f"seed {args.seed}"
     given = None
     if args.init_weights:  # checked before the chain is even asked
         source = str(Path(args.init_weights).expanduser())
         given = read_weights_file(source, max_bytes=limit)
     initial = initial_blob(spec, args.seed, given, source=source, max_bytes=limit)
     m = milon_of(ctx, args)
+    check_committee(m, committee)
     if args.init_from_job:
         source = f"job {args.init_from_job}'s final model"
-        given = weights_of_job(m, store, spec, args.init_from_job)
+        given = weights_of_job(m, _blob_store(ctx), spec, args.init_from_job)
         initial = initial_blob(spec, args.seed, given, source=source, max_bytes=limit)
-    check_committee(m, committee)
     if fed > m.federation_count():
         raise NotFoundError(f"federation {fed} does not exist (see `milon fed list`)")
     sender = S.signer(ctx, args, m.client)
@@ -290,6 +291,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
             f"the job escrows {S.format_amount(escrow)} MILON ({epochs} epochs x "
             f"{args.reward_per_epoch}) but {sender.address} holds {S.format_amount(balance)}"
         )
+    store = _blob_store(ctx)
     digests = [
         store.put(spec.to_json().encode(), "model_spec", owner=PIN_OWNER),
         store.put(dataset.to_json().encode(), "dataset_spec", owner=PIN_OWNER),
