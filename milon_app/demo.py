@@ -155,7 +155,7 @@ def _run(
     from milon_app.node.core import NodeCore, TensorData
     from milon_app.node.owner import JobRequest
     from milon_app.node.state import StateDB
-    from milon_app.node.transports import listen_addrs, transport_factory
+    from milon_app.node.transports import transport_factory
     from milon_app.node.validation_data import split_holdout
     from milon_app.store.blobs import BlobStore
 
@@ -203,7 +203,7 @@ def _run(
         )
         owner.start()  # contributors bootstrap from the owner, who serves the job's specs
         started.append(owner)
-        bootstrap = listen_addrs(otransport)
+        bootstrap = otransport.listen_addrs()
         nodes: list[NodeCore] = []
         capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
         for i, acct in enumerate(accts):
@@ -235,7 +235,7 @@ def _run(
             started.append(node)
             for addr in bootstrap:  # dial now rather than racing the background bootstrap
                 node.transport.connect(addr)
-            peer_info = " ".join(listen_addrs(node.transport)) or f"inprocess:{node.address}"
+            peer_info = " ".join(node.transport.listen_addrs()) or f"inprocess:{node.address}"
             node.join(fed, stake, cap, peer_info)
         reward = ETHER
         job_id = owner.owner.create_job(
@@ -330,8 +330,6 @@ def _govern(suite: Any, owner_acct: Any, accts: list[Any]) -> dict[str, Any]:
 
 def _drive_round(client: Any, everyone: list[Any], owner: Any, job_id: int, r: int) -> None:
     """Tick every node until round ``r`` closes; on dev chains, skip idle waits by moving time."""
-    from milon_app.chain.client import EMBEDDED
-
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         block0 = client.block_number()
@@ -347,7 +345,7 @@ def _drive_round(client: Any, everyone: list[Any], owner: Any, job_id: int, r: i
         if busy:
             time.sleep(0.01)
         elif client.block_number() == block0:  # nobody could act: wait for a deadline
-            if client.kind == EMBEDDED or client.chain_id == 31337:
+            if client.is_dev:
                 client.increase_time(60)
             else:
                 time.sleep(1.0)

@@ -205,7 +205,7 @@ class Daemon:
                 continue
             stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
             capacity = fed.capacity or _benchmark_capacity(node.device, node.threads)
-            peer_info = " ".join(getattr(node.transport, "listen_addrs", lambda: [])())
+            peer_info = " ".join(node.transport.listen_addrs())
             node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
 
     def _refresh_claimable(self) -> None:
@@ -226,7 +226,7 @@ class Daemon:
             "chain_connected": client.connected,
             "peer_id": transport.peer_id,
             "device": node.device,
-            "listen_addrs": getattr(transport, "listen_addrs", lambda: [])(),
+            "listen_addrs": transport.listen_addrs(),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),
             "rewards_credited": str(node.state.total_rewards()),

@@ -13,7 +13,6 @@ from milon_app.errors import BadInputError
 from milon_app.node.bus import EventBus
 from milon_app.node.peers import member_authorizer, peer_resolver, transport_event_sink
 from milon_app.p2p.inprocess import InProcessHub
-from milon_app.p2p.transport import Transport
 
 KINDS = ("libp2p", "inprocess")
 Factory = Callable[[Any, Any, list[str]], tuple[Any, Any]]
@@ -41,7 +40,3 @@ def transport_factory(kind: str, suite: Any, bus: EventBus) -> Factory:
 
     return make
 
-
-def listen_addrs(transport: Transport) -> list[str]:
-    """Kept for callers not yet moved to ``transport.listen_addrs()`` (now on the protocol)."""
-    return transport.listen_addrs()

@@ -1,9 +1,11 @@
 """A running node as the desktop app holds it: account, chain, node core, driver.
 
-The GUI owns one :class:`Session` and never reaches past it: every button
-ends in a call on the session's node core, bindings or governance object,
-run on a worker thread. The session itself is Qt-free so tests (and any
-other front-end) drive exactly what the window drives.
+The GUI owns one :class:`Session` and finds the node through it only: every
+button ends, on a worker thread, in a call on the session or on what it
+hands out (``session.core``, the :class:`NodeCore` with its chain client,
+transport and state; ``session.milon``; ``session.governance()``). The
+session itself is Qt-free so tests (and any other front-end) drive exactly
+what the window drives.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
-ROLES = ("contributor", "validator", "keeper", "owner")
 DEMO_OWNER_MILON = 30_000_000 * 10**18  # the in-app demo's owner passes its own proposal
 
 
@@ -46,6 +47,11 @@ class SessionOptions:
     transport: str = ""  # "" = config p2p.transport
     tick_s: float = 0.25
     sim_partition: str = "iid"  # the simulated members' data split: iid, dirichlet:A, shards:K
+
+
+def desktop_roles(cfg: Config) -> tuple[str, ...]:
+    """The roles of ``node.roles``, and always the owner's: jobs are created from the window."""
+    return tuple(dict.fromkeys([*cfg.node.roles, "owner"]))
 
 
 def network_kind(cfg: Config) -> str:
@@ -121,8 +127,7 @@ class Session:
     @property
     def dev_chain(self) -> bool:
         """Whether chain time and blocks may be advanced by hand (simulated or anvil)."""
-        client = self.core.suite.client
-        return client.kind == "embedded" or client.chain_id == 31337
+        return self.core.suite.client.is_dev
 
     def local_nodes(self) -> list[NodeCore]:
         return [self.core, *(self.sim.peers if self.sim else [])]
@@ -152,7 +157,6 @@ class Session:
 
     def _start_simulated(self, step: Progress) -> None:
         from milon_app.chain.client import ChainClient
-        from milon_app.node.transports import listen_addrs
         from milon_app.session.simulation import SimOptions, SimulatedFederation
 
         self._workdir = Path(tempfile.mkdtemp(prefix="simulation-", dir=self._sim_root()))
@@ -177,7 +181,7 @@ class Session:
         self.node = self._make_node(sim.make, self._workdir / "me", data=sim.user_data())
         self.node.start()
         step("starting the simulated members", 0.7)
-        sim.start_peers(listen_addrs(self.node.transport))
+        sim.start_peers(self.node.transport.listen_addrs())
 
     def _sim_root(self) -> Path:
         root = self.data_dir / "simulation"
@@ -231,7 +235,7 @@ class Session:
             store=store,
             state=StateDB(root / "node.db"),
             bus=self.bus,
-            roles=ROLES,
+            roles=desktop_roles(c),
             policy=AcceptPolicy(
                 mode=c.node.accept_mode,
                 max_epochs=c.node.max_epochs,

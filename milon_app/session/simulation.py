@@ -96,7 +96,6 @@ class SimulatedFederation:
         from milon_app.chain.bindings import Milon
         from milon_app.node.core import NodeCore
         from milon_app.node.state import StateDB
-        from milon_app.node.transports import listen_addrs
         from milon_app.store.blobs import BlobStore
 
         assert self.suite is not None and self.make is not None
@@ -125,7 +124,7 @@ class SimulatedFederation:
             self.peers.append(node)
             for addr in bootstrap:
                 node.transport.connect(addr)
-            info = " ".join(listen_addrs(node.transport)) or f"inprocess:{acct.address}"
+            info = " ".join(node.transport.listen_addrs()) or f"inprocess:{acct.address}"
             node.join(self.fed_id, PEER_STAKE, 100 * i, info)
         return self.peers
 
