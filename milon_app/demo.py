@@ -151,13 +151,12 @@ def _run(
     from milon_app.compute.trainer import evaluate, train
     from milon_app.demo_data import load_workload
     from milon_app.node.behaviour import HONEST, Behaviour
+    from milon_app.node.build import NodeOptions, build_node
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore, TensorData
     from milon_app.node.owner import JobRequest
-    from milon_app.node.state import StateDB
     from milon_app.node.transports import transport_factory
     from milon_app.node.validation_data import split_holdout
-    from milon_app.store.blobs import BlobStore
 
     t0 = time.monotonic()
     torch.manual_seed(opts.seed)
@@ -189,44 +188,23 @@ def _run(
     shared = opts.data_mode == "shared"
     try:
         make = transport_factory(opts.transport, suite, bus)
-        ostore = BlobStore(work / "owner" / "blobs")
-        otransport, peer_of = make(owner_acct, ostore, [])
-        owner = NodeCore(
-            account=owner_acct,
-            suite=suite,
-            bus=bus,
-            store=ostore,
-            transport=otransport,
-            state=StateDB(work / "owner" / "state.db"),
-            roles=("owner", "keeper"),
-            peer_of=peer_of,
-        )
+        owner_opts = NodeOptions(roles=("owner", "keeper"), eval_data=(data.x_test, data.y_test))
+        owner = build_node(owner_acct, suite, bus, work / "owner", make, owner_opts)
         owner.start()  # contributors bootstrap from the owner, who serves the job's specs
         started.append(owner)
-        bootstrap = otransport.listen_addrs()
+        bootstrap = owner.transport.listen_addrs()
         nodes: list[NodeCore] = []
         capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
         for i, acct in enumerate(accts):
             byz = i >= n - opts.byzantine
-            root = work / f"node{i}"
-            store = BlobStore(root / "blobs")
-            transport, peer_of = make(acct, store, bootstrap)
             idx = torch.as_tensor(parts[i])
-            nodes.append(
-                NodeCore(
-                    account=acct,
-                    suite=suite,
-                    transport=transport,
-                    store=store,
-                    state=StateDB(root / "state.db"),
-                    bus=bus,
-                    data=None if shared else TensorData(x_train[idx], y_train[idx]),
-                    threads=1,
-                    behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
-                    peer_of=peer_of,
-                )
+            member = NodeOptions(
+                data=None if shared else TensorData(x_train[idx], y_train[idx]),
+                threads=1,
+                behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
             )
-        owner.owner.eval_data = (data.x_test, data.y_test)
+            root = work / f"node{i}"
+            nodes.append(build_node(acct, suite, bus, root, make, member, bootstrap=bootstrap))
         stake = 50 * ETHER
         fed = owner.milon.create_federation(owner_acct, "demo-federation", b"\x00" * 32, 10 * ETHER)
         for node, cap in zip(nodes, capacities, strict=True):

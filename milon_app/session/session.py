@@ -15,12 +15,13 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.config import Config
 from milon_app.errors import BadInputError, ConfigError
+from milon_app.node.behaviour import HONEST
 from milon_app.node.bus import EventBus
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from milon_app.demo import DemoOptions, DemoReport, RoundRow
     from milon_app.node.core import NodeCore
     from milon_app.node.policy import AcceptPolicy
+    from milon_app.node.transports import Factory
     from milon_app.session.driver import Driver
     from milon_app.session.simulation import SimulatedFederation
 
@@ -178,7 +180,9 @@ class Session:
         sim.fund(self.address)
         step("starting your node", 0.5)
         assert sim.make is not None
-        self.node = self._make_node(sim.make, self._workdir / "me", data=sim.user_data())
+        # the simulated network's node runs no per-job benchmark (every member declares one score)
+        me = self._workdir / "me"
+        self.node = self._make_node(sim.make, me, sim.user_data(), benchmark=False)
         self.node.start()
         step("starting the simulated members", 0.7)
         sim.start_peers(self.node.transport.listen_addrs())
@@ -193,7 +197,7 @@ class Session:
         from milon_app.chain.deploy import Suite
         from milon_app.chain.manifest import Manifest
         from milon_app.daemon.runner import local_data_from_config
-        from milon_app.daemon.transport import make_transport
+        from milon_app.node.transports import config_transport_factory
 
         c = self.cfg
         if not c.chain.manifest:
@@ -204,57 +208,35 @@ class Session:
         )
         self.suite = Suite.attach(self.client, Manifest.load(Path(c.chain.manifest)))
         step("starting your node", 0.5)
-        suite, bus, address = self.suite, self.bus, self.address
-
-        def make(acct: Any, store: Any, _bootstrap: list[str]) -> tuple[Any, Any]:
-            return make_transport(c, acct.key, store, suite, bus, address)
-
+        make = config_transport_factory(c, self.suite, self.bus)
         data = local_data_from_config(c)[0] if c.node.dataset else None
         root = Path(c.node.data_dir) if c.node.data_dir else self.data_dir / "node"
-        self.node = self._make_node(make, root, data=data)
-        self.node.contributor.capacity.duration_s = c.compute.job_benchmark_s
+        self.node = self._make_node(make, root, data, benchmark=True)
         self.node.start()
 
-    def _make_node(self, make: Any, root: Path, *, data: Any) -> NodeCore:
+    def _make_node(self, make: Factory, root: Path, data: Any, *, benchmark: bool) -> NodeCore:
         from milon_app.compute.datasets import DatasetSpec
-        from milon_app.compute.worker import TrainerWorker
-        from milon_app.node.core import NodeCore
+        from milon_app.node.build import build_node, options_from_config
         from milon_app.node.local_data import eval_split
-        from milon_app.node.policy import AcceptPolicy
-        from milon_app.node.state import StateDB
-        from milon_app.store.blobs import BlobStore
 
         assert self.suite is not None
         c = self.cfg
-        store = BlobStore(root / "blobs")
-        transport, peer_of = make(self.account, store, list(c.p2p.bootstrap))
-        node = NodeCore(
-            account=self.account,
-            suite=self.suite,
-            transport=transport,
-            store=store,
-            state=StateDB(root / "node.db"),
-            bus=self.bus,
-            roles=desktop_roles(c),
-            policy=AcceptPolicy(
-                mode=c.node.accept_mode,
-                max_epochs=c.node.max_epochs,
-                hours=c.node.hours(),
-            ),
-            data=data,
-            device=c.compute.device,
-            threads=c.compute.max_threads or None,
-            worker=TrainerWorker(compile_model=c.compute.compile),
-            peer_of=peer_of,
-        )
 
         def held_out(ctx: Any) -> Any:
             if not isinstance(ctx.dataset, DatasetSpec) or ctx.dataset.kind != "builtin":
                 return None
             return eval_split(ctx.dataset, ctx.spec)
 
-        node.owner.eval_source = held_out
-        return node
+        opts = replace(
+            options_from_config(c, roles=desktop_roles(c), data=data),
+            behaviour=HONEST,  # node.attack is for daemons in robustness tests
+            job_benchmark_s=c.compute.job_benchmark_s if benchmark else 0.0,
+            eval_source=held_out,
+        )
+        return build_node(
+            self.account, self.suite, self.bus, root, make, opts,
+            bootstrap=c.p2p.bootstrap, state_file="node.db",
+        )  # fmt: skip
 
     def _start_driver(self) -> None:
         from milon_app.session.driver import Driver
@@ -292,8 +274,6 @@ class Session:
         return self._policy_before is not None
 
     def set_paused(self, paused: bool) -> None:
-        from dataclasses import replace
-
         node = self.core
         if paused and self._policy_before is None:
             self._policy_before = node.policy
@@ -305,8 +285,6 @@ class Session:
 
     def set_accept_mode(self, mode: str, max_epochs: int | None = None) -> None:
         """Applies now, or on resume when paused (the pause keeps declining meanwhile)."""
-        from dataclasses import replace
-
         base = self._policy_before or self.core.policy
         policy = replace(base, mode=mode, max_epochs=max_epochs or base.max_epochs)
         if self._policy_before is not None:

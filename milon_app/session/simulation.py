@@ -94,9 +94,7 @@ class SimulatedFederation:
     def start_peers(self, bootstrap: list[str]) -> list[NodeCore]:
         """Found the federation and bring every simulated member into it."""
         from milon_app.chain.bindings import Milon
-        from milon_app.node.core import NodeCore
-        from milon_app.node.state import StateDB
-        from milon_app.store.blobs import BlobStore
+        from milon_app.node.build import NodeOptions, build_node
 
         assert self.suite is not None and self.make is not None
         milon = Milon(self.suite)
@@ -104,21 +102,11 @@ class SimulatedFederation:
             self.founder, FEDERATION_NAME, b"\x00" * 32, MIN_STAKE
         )
         for i, acct in enumerate(self.peer_accounts, start=1):
-            root = self.workdir / f"peer{i}"
-            store = BlobStore(root / "blobs")
-            transport, peer_of = self.make(acct, store, bootstrap)
-            node = NodeCore(
-                account=acct,
-                suite=self.suite,
-                transport=transport,
-                store=store,
-                state=StateDB(root / "state.db"),
-                bus=self.bus,
-                roles=("contributor", "validator", "keeper"),
-                data=self.data_part(i),
-                threads=1,
-                peer_of=peer_of,
-            )
+            opts = NodeOptions(data=self.data_part(i), threads=1)
+            node = build_node(
+                acct, self.suite, self.bus, self.workdir / f"peer{i}", self.make, opts,
+                bootstrap=bootstrap,
+            )  # fmt: skip
             milon.transfer(self.founder, acct.address, PEER_MILON)
             node.start()
             self.peers.append(node)
