@@ -241,8 +241,7 @@ class Daemon:
             if self.control is not None:
                 self.control.stop()
             if self.node is not None:
-                self.node.stop("signal")
-                self.node.state.close()
+                self.node.close("signal")
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 DEMO_OWNER_MILON = 30_000_000 * 10**18  # the in-app demo's owner passes its own proposal
+DEMO_STOP_S = 10.0  # how long stop() waits for the in-app demo to wind down its nodes
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class Session:
         self.driver: Driver | None = None
         self.capacity = 0  # from the Node tab's benchmark; 0 until measured
         self.demo_running = threading.Event()
+        self._demo_idle = threading.Event()  # set while no in-app demo runs
+        self._demo_idle.set()
+        self.stopping = threading.Event()  # set by stop(): a running demo ends at its next step
         self._policy_before: AcceptPolicy | None = None  # set while paused: what resume restores
         self._workdir: Path | None = None
         self._started = False
@@ -138,6 +142,7 @@ class Session:
     def start(self, progress: Progress | None = None) -> None:
         """Connect (or build the simulated network), start the node and its driver."""
         step = progress or (lambda _msg, _frac: None)
+        self.stopping.clear()
         if self.account.address != self.address:
             raise ConfigError(f"the unlocked account is not {self.address}")
         try:
@@ -254,18 +259,30 @@ class Session:
         self.driver.start()
 
     def stop(self) -> None:
+        """Stop the in-app demo (at its next step), the driver, the nodes; the nodes' state
+        and the simulation's folder are released once the driver's thread has ended."""
+        from milon_app.util.threads import after_thread
+
+        self.stopping.set()
+        if not self._demo_idle.wait(DEMO_STOP_S):
+            log.warning("the in-app demo did not stop within %s s", DEMO_STOP_S)
+        driver_thread = None
         if self.driver is not None:
             self.driver.stop()
+            driver_thread = self.driver.thread
             self.driver = None
-        if self.sim is not None:
-            self.sim.stop()
-        if self.node is not None:
-            self.node.stop("app closed")
-            self.node.state.close()
-            self.node = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        sim, node, workdir = self.sim, self.node, self._workdir
+        self.node, self._workdir = None, None
+
+        def release() -> None:
+            if sim is not None:
+                sim.stop()
+            if node is not None:
+                node.close("app closed")
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+        after_thread(driver_thread, release)
         self._started = False
 
     # -- pause: take no new work, finish what was accepted -------------------------------------
@@ -310,10 +327,14 @@ class Session:
             )
         if self.demo_running.is_set():
             raise BadInputError("a demo is already running")
+        if self.stopping.is_set():
+            raise BadInputError("the session is stopping")
         self.demo_running.set()
+        self._demo_idle.clear()
         try:
             Milon(self.suite).transfer(self.sim.founder, accounts[0].address, DEMO_OWNER_MILON)
             attach = DemoAttach(self.suite, accounts, self.bus)
-            return run_demo(opts, on_round, attach=attach)
+            return run_demo(opts, on_round, attach=attach, stop=self.stopping)
         finally:
             self.demo_running.clear()
+            self._demo_idle.set()
