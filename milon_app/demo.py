@@ -11,19 +11,25 @@ with a centralized baseline trained in the same run.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
-from milon_app.demo_rounds import RoundRow, round_row
+from milon_app.demo_driver import DemoStopped, check_stop, run_rounds
+from milon_app.demo_rounds import RoundRow
+from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
 from milon_app.errors import BadInputError
 from milon_app.federation.types import RULE_NAMES
 from milon_app.node.behaviour import ATTACKS
 
-__all__ = ["DemoAttach", "DemoOptions", "DemoReport", "RoundRow", "run_demo"]
+if TYPE_CHECKING:
+    from milon_app.node.core import NodeCore
+
+__all__ = ["DemoAttach", "DemoOptions", "DemoReport", "DemoStopped", "RoundRow", "run_demo"]
 
 ETHER = 10**18
 RULES = {name: AggregationRule(rule_id) for name, rule_id in RULE_NAMES.items()}
@@ -129,43 +135,35 @@ def run_demo(
     on_round: Callable[[RoundRow, int], None] | None = None,
     *,
     attach: DemoAttach | None = None,
+    stop: threading.Event | None = None,
 ) -> DemoReport:
+    """Run the demo; ``stop`` (set by a closing app) ends it at the next step with
+    :class:`DemoStopped`, every node stopped."""
     opts.check()
     if opts.workdir is not None:
-        return _run(opts, opts.workdir, on_round, attach)
+        return _run(opts, opts.workdir, on_round, attach, stop)
     with tempfile.TemporaryDirectory(prefix="milon-demo-") as tmp:
-        return _run(opts, Path(tmp), on_round, attach)
+        return _run(opts, Path(tmp), on_round, attach, stop)
 
 
-def _run(
-    opts: DemoOptions,
-    work: Path,
-    on_round: Callable[[RoundRow, int], None] | None,
-    attach: DemoAttach | None = None,
-) -> DemoReport:
-    import torch
+@dataclass
+class _Chain:
+    client: Any
+    suite: Any
+    owner: Any  # the job owner's account
+    members: list[Any]  # the contributors' accounts
+    bus: Any
 
+
+def _chain(opts: DemoOptions, attach: DemoAttach | None) -> _Chain:
+    """The attached deployment, or the embedded chain / an RPC with a fresh one."""
     from milon_app.chain.client import EMBEDDED, ChainClient
     from milon_app.chain.deploy import deploy_suite
-    from milon_app.compute.partition import parse_partition, split_clients
-    from milon_app.compute.trainer import evaluate, train
-    from milon_app.demo_data import load_workload
-    from milon_app.node.behaviour import HONEST, Behaviour
     from milon_app.node.bus import EventBus
-    from milon_app.node.core import NodeCore, TensorData
-    from milon_app.node.owner import JobRequest
-    from milon_app.node.state import StateDB
-    from milon_app.node.transports import listen_addrs, transport_factory
-    from milon_app.node.validation_data import split_holdout
-    from milon_app.store.blobs import BlobStore
 
-    t0 = time.monotonic()
-    torch.manual_seed(opts.seed)
     n = opts.nodes
-    work_load = load_workload(opts.model, opts.dataset, opts.seed)  # mismatches end here
-    spec, dspec, data = work_load.spec, work_load.dataset, work_load.data
     if attach is not None:
-        suite, client, pool = attach.suite, attach.suite.client, attach.accounts
+        client, pool = attach.suite.client, attach.accounts
     elif opts.chain == EMBEDDED:
         client = ChainClient.embedded()
         pool = client.dev_accounts
@@ -174,181 +172,152 @@ def _run(
         pool = client.dev_accounts
     if len(pool) < n + 1:
         raise BadInputError(f"the chain offers {len(pool)} dev accounts, need {n + 1}")
-    owner_acct, accts = pool[0], pool[1 : n + 1]
-    if attach is None:
-        suite = deploy_suite(client, owner_acct, dev=True)
+    suite = attach.suite if attach is not None else deploy_suite(client, pool[0], dev=True)
+    bus = attach.bus if attach is not None else EventBus(history=20_000)
+    return _Chain(client, suite, pool[0], list(pool[1 : n + 1]), bus)
 
-    x_train, y_train = data.x_train, data.y_train
-    held = None  # the owner's validation samples: never in any member's data
+
+@dataclass
+class _Data:
+    work_load: Any  # demo_data.Workload: spec, dataset spec, data
+    train: tuple[Any, Any]  # what the members share out (less the owner's held-out part)
+    held: tuple[Any, Any] | None  # the owner's validation samples: never in any member's data
+    parts: list[Any]  # each member's sample indices
+
+
+def _data(opts: DemoOptions) -> _Data:
+    from milon_app.compute.partition import parse_partition, split_clients
+    from milon_app.demo_data import load_workload
+    from milon_app.node.validation_data import split_holdout
+
+    work_load = load_workload(opts.model, opts.dataset, opts.seed)  # mismatches end here
+    x_train, y_train = work_load.data.x_train, work_load.data.y_train
+    held = None
     if opts.validation == "owner":
         (x_train, y_train), held = split_holdout(x_train, y_train, opts.seed)
-    parts = split_clients(parse_partition(opts.partition), y_train.numpy(), n, opts.seed)
+    parts = split_clients(parse_partition(opts.partition), y_train.numpy(), opts.nodes, opts.seed)
+    return _Data(work_load, (x_train, y_train), held, list(parts))
 
-    bus = attach.bus if attach is not None else EventBus(history=20_000)
-    started: list[NodeCore] = []
-    shared = opts.data_mode == "shared"
+
+def _member_options(opts: DemoOptions, data: _Data, i: int) -> Any:
+    import torch
+
+    from milon_app.node.behaviour import HONEST, Behaviour
+    from milon_app.node.build import NodeOptions
+    from milon_app.node.core import TensorData
+
+    byz = i >= opts.nodes - opts.byzantine
+    idx = torch.as_tensor(data.parts[i])
+    x, y = data.train
+    return NodeOptions(
+        data=None if opts.data_mode == "shared" else TensorData(x[idx], y[idx]),
+        threads=1,
+        behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
+    )
+
+
+def _create_job(opts: DemoOptions, owner: NodeCore, fed: int, data: _Data) -> int:
+    from milon_app.node.owner import JobRequest
+
+    wl = data.work_load
+    return owner.owner.create_job(
+        JobRequest(
+            fed_id=fed,
+            spec=wl.spec,
+            dataset=wl.dataset,
+            total_epochs=opts.rounds * opts.epochs,
+            epochs_per_round=opts.epochs,
+            reward_per_epoch=ETHER,
+            rule=RULES[opts.rule],
+            committee_size=opts.committee,
+            seed=opts.seed,
+            shared_shards=opts.nodes if opts.data_mode == "shared" else 0,
+            validation=data.held,
+        )
+    )
+
+
+def _run(
+    opts: DemoOptions,
+    work: Path,
+    on_round: Callable[[RoundRow, int], None] | None,
+    attach: DemoAttach | None,
+    stop: threading.Event | None,
+) -> DemoReport:
+    import torch
+
+    from milon_app.harness import LocalFederation
+    from milon_app.node.build import NodeOptions
+    from milon_app.node.transports import transport_factory
+
+    t0 = time.monotonic()
+    torch.manual_seed(opts.seed)
+    data = _data(opts)
+    chain = _chain(opts, attach)
+    local = LocalFederation(
+        chain.suite, chain.bus, transport_factory(opts.transport, chain.suite, chain.bus), work
+    )
     try:
-        make = transport_factory(opts.transport, suite, bus)
-        ostore = BlobStore(work / "owner" / "blobs")
-        otransport, peer_of = make(owner_acct, ostore, [])
-        owner = NodeCore(
-            account=owner_acct,
-            suite=suite,
-            bus=bus,
-            store=ostore,
-            transport=otransport,
-            state=StateDB(work / "owner" / "state.db"),
-            roles=("owner", "keeper"),
-            peer_of=peer_of,
+        test_xy = (data.work_load.data.x_test, data.work_load.data.y_test)
+        owner_opts = NodeOptions(roles=("owner", "keeper"), eval_data=test_xy)
+        # contributors bootstrap from the owner, who serves the job's specs
+        owner = local.start(local.build(chain.owner, "owner", owner_opts))
+        bootstrap = owner.transport.listen_addrs()
+        nodes = [
+            local.build(acct, f"node{i}", _member_options(opts, data, i), bootstrap)
+            for i, acct in enumerate(chain.members)
+        ]
+        fed = owner.milon.create_federation(
+            chain.owner, "demo-federation", b"\x00" * 32, 10 * ETHER
         )
-        owner.start()  # contributors bootstrap from the owner, who serves the job's specs
-        started.append(owner)
-        bootstrap = listen_addrs(otransport)
-        nodes: list[NodeCore] = []
-        capacities = [100 * (i + 1) for i in range(n)]  # simulated machines of different speed
-        for i, acct in enumerate(accts):
-            byz = i >= n - opts.byzantine
-            root = work / f"node{i}"
-            store = BlobStore(root / "blobs")
-            transport, peer_of = make(acct, store, bootstrap)
-            idx = torch.as_tensor(parts[i])
-            nodes.append(
-                NodeCore(
-                    account=acct,
-                    suite=suite,
-                    transport=transport,
-                    store=store,
-                    state=StateDB(root / "state.db"),
-                    bus=bus,
-                    data=None if shared else TensorData(x_train[idx], y_train[idx]),
-                    threads=1,
-                    behaviour=Behaviour(opts.attack, seed=i) if byz else HONEST,
-                    peer_of=peer_of,
-                )
-            )
-        owner.owner.eval_data = (data.x_test, data.y_test)
-        stake = 50 * ETHER
-        fed = owner.milon.create_federation(owner_acct, "demo-federation", b"\x00" * 32, 10 * ETHER)
+        capacities = [100 * (i + 1) for i in range(opts.nodes)]  # machines of different speed
         for node, cap in zip(nodes, capacities, strict=True):
-            owner.milon.transfer(owner_acct, node.address, 1_000 * ETHER)
-            node.start()
-            started.append(node)
-            for addr in bootstrap:  # dial now rather than racing the background bootstrap
-                node.transport.connect(addr)
-            peer_info = " ".join(listen_addrs(node.transport)) or f"inprocess:{node.address}"
-            node.join(fed, stake, cap, peer_info)
-        reward = ETHER
-        job_id = owner.owner.create_job(
-            JobRequest(
-                fed_id=fed,
-                spec=spec,
-                dataset=dspec,
-                total_epochs=opts.rounds * opts.epochs,
-                epochs_per_round=opts.epochs,
-                reward_per_epoch=reward,
-                rule=RULES[opts.rule],
-                committee_size=opts.committee,
-                seed=opts.seed,
-                shared_shards=n if shared else 0,
-                validation=held,
-            )
-        )
+            check_stop(stop)
+            local.enrol(
+                node, funder=chain.owner, milon=1_000 * ETHER, fed_id=fed, stake=50 * ETHER,
+                capacity=cap, bootstrap=bootstrap,
+            )  # fmt: skip
         report = DemoReport(
             options={k: str(v) if isinstance(v, Path) else v for k, v in opts.__dict__.items()},
             nodes=[
                 {"address": nd.address, "capacity": c, "behaviour": nd.behaviour.name}
                 for nd, c in zip(nodes, capacities, strict=True)
             ],
-            job_id=job_id,
+            job_id=_create_job(opts, owner, fed, data),
         )
-        report.model, report.dataset = work_load.describe()
-        everyone = [*nodes, owner]
-        slashed_before = {nd.address: nd.milon.member(fed, nd.address).stake for nd in nodes}
-        for r in range(1, opts.rounds + 1):
-            gas0, rt0, block0 = client.gas_used_total, time.monotonic(), client.block_number()
-            _drive_round(client, everyone, owner, job_id, r)
-            results = {rr[0]: rr[2] for rr in owner.state.round_results(job_id)}
-            row = round_row(
-                owner.milon,
-                job_id,
-                r,
-                [nd.address for nd in nodes],
-                results.get(r),
-                client.gas_used_total - gas0,
-                time.monotonic() - rt0,
-                block0,
-            )
-            report.rounds.append(row)
-            if on_round:
-                on_round(row, opts.rounds)
-        for nd in nodes:
-            report.rewards[nd.address] = nd.milon.claimable(nd.address)
-            if report.rewards[nd.address]:
-                nd.milon.claim(nd.account)
-            report.slashed[nd.address] = (
-                slashed_before[nd.address] - nd.milon.member(fed, nd.address).stake
-            )
-        report.final_accuracy = report.rounds[-1].accuracy if report.rounds else None
-        if opts.governance:
-            report.governance = _govern(suite, owner_acct, accts)
-        if opts.baseline:  # the same model and data, trained on one machine
-            base_epochs = max(1, round(opts.epochs * opts.rounds / n))
-            central = train(
-                spec,
-                None,
-                (x_train, y_train),
-                epochs=base_epochs,
-                seed=opts.seed,
-                threads=None,
-            )
-            _, report.centralized_accuracy = evaluate(spec, central.state, data.x_test, data.y_test)
+        report.model, report.dataset = data.work_load.describe()
+        stake_before = stakes(nodes, fed)
+        report.rounds = run_rounds(
+            chain.client, owner, nodes, report.job_id, opts.rounds, on_round, stop
+        )
+        _finish(opts, report, chain, data, nodes, fed, stake_before, stop)
     finally:
-        for nd in started:
-            nd.stop()
-            nd.state.close()
-    report.total_gas = client.gas_used_total
+        local.close()
+    report.total_gas = chain.client.gas_used_total
     report.wall_seconds = time.monotonic() - t0
     return report
 
 
-def _govern(suite: Any, owner_acct: Any, accts: list[Any]) -> dict[str, Any]:
-    """Everyone delegates to themselves, then a parameter change passes and is executed."""
-    from milon_app.chain.governance import Governance
-
-    gov = Governance(suite)
-    for acct in [owner_acct, *accts]:
-        gov.delegate(acct)
-    call = gov.set_parameter("slash-bps", 1_500, "Raise the slash fraction to 15%")
-    pid, state = gov.pass_proposal(owner_acct, [owner_acct, *accts], call)
-    return {
-        "proposal_id": str(pid),
-        "state": state.name.lower(),
-        "description": call.description,
-        "slash_bps_after": int(suite.client.call(suite.registry.functions.slashBps())),
-    }
-
-
-def _drive_round(client: Any, everyone: list[Any], owner: Any, job_id: int, r: int) -> None:
-    """Tick every node until round ``r`` closes; on dev chains, skip idle waits by moving time."""
-    from milon_app.chain.client import EMBEDDED
-
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        block0 = client.block_number()
-        busy = False
-        for nd in everyone:
-            busy = nd.tick() or busy
-        job = owner.milon.job(job_id)
-        if job.current_round >= r:
-            rnd = owner.milon.round(job_id, r)
-            if rnd.finalized or rnd.timed_out:
-                owner.tick()  # the owner records the round's accuracy and opens the next
-                return
-        if busy:
-            time.sleep(0.01)
-        elif client.block_number() == block0:  # nobody could act: wait for a deadline
-            if client.kind == EMBEDDED or client.chain_id == 31337:
-                client.increase_time(60)
-            else:
-                time.sleep(1.0)
-    raise TimeoutError(f"round {r} of job {job_id} did not close within 600 s")
+def _finish(
+    opts: DemoOptions,
+    report: DemoReport,
+    chain: _Chain,
+    data: _Data,
+    nodes: list[NodeCore],
+    fed: int,
+    stake_before: dict[str, int],
+    stop: threading.Event | None,
+) -> None:
+    """Claims and slashes, the governance cycle and the centralized baseline."""
+    report.rewards, report.slashed = settle(nodes, fed, stake_before)
+    report.final_accuracy = report.rounds[-1].accuracy if report.rounds else None
+    check_stop(stop)
+    if opts.governance:
+        report.governance = govern(chain.suite, chain.owner, chain.members)
+    check_stop(stop)
+    if opts.baseline:
+        base_epochs = max(1, round(opts.epochs * opts.rounds / opts.nodes))
+        d = data.work_load.data
+        report.centralized_accuracy = baseline_accuracy(
+            data.work_load.spec, data.train, (d.x_test, d.y_test), base_epochs, opts.seed
+        )

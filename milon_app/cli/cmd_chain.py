@@ -130,7 +130,7 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="dev parameters (faucet, short governance); refused unless the chain id is 31337",
     )
-    from milon_app.cli.session import add_account_args
+    from milon_app.cli.chain_session import add_account_args
 
     add_account_args(p)
 
@@ -142,7 +142,7 @@ def _deploy(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.client import ChainClient
     from milon_app.chain.deploy import DEV_CHAIN_IDS, deploy_suite
     from milon_app.chain.errors import WrongChainError
-    from milon_app.cli.session import signer
+    from milon_app.cli.chain_session import signer
 
     dev_n = 0 if args.dev_account is None else args.dev_account + 1
     client = ChainClient.connect(args.rpc, expected_chain_id=args.chain_id, dev_accounts=dev_n)

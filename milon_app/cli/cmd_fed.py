@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from milon_app.cli import session as S
+from milon_app.cli import chain_session as S
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError, NotFoundError

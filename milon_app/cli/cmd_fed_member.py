@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from milon_app.cli import session as S
+from milon_app.cli import chain_session as S
 from milon_app.cli.cmd_fed import existing_fed, fed_id_arg, member_status, milon_of
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from milon_app.cli import session as S
+from milon_app.cli import chain_session as S
 from milon_app.cli.cmd_gov import proposal_opts, propose, propose_with
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY

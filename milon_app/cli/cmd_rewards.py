@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from milon_app.cli import session as S
+from milon_app.cli import chain_session as S
 from milon_app.cli.cmd_fed import member_status
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import FrameType
@@ -140,14 +140,9 @@ class Daemon:
         from milon_app.chain.client import ChainClient
         from milon_app.chain.deploy import Suite
         from milon_app.chain.manifest import Manifest
-        from milon_app.compute.worker import TrainerWorker
-        from milon_app.daemon.transport import make_transport
-        from milon_app.node.behaviour import HONEST, Behaviour
+        from milon_app.node.build import build_node, options_from_config
         from milon_app.node.bus import EventBus
-        from milon_app.node.core import NodeCore
-        from milon_app.node.policy import AcceptPolicy
-        from milon_app.node.state import StateDB
-        from milon_app.store.blobs import BlobStore
+        from milon_app.node.transports import config_transport_factory
 
         c = self.cfg
         if c.chain.rpc_url == "embedded":
@@ -164,30 +159,14 @@ class Daemon:
             c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
         )
         suite = Suite.attach(client, Manifest.load(Path(c.chain.manifest)))
-        store = BlobStore(self.paths.blobs)
         bus = EventBus()
         bus.subscribe(EventLogger(self.log_out))
-        transport, peer_of = make_transport(c, account.key, store, suite, bus, account.address)
-        self.node = NodeCore(
-            account=account,
-            suite=suite,
-            transport=transport,
-            store=store,
-            state=StateDB(self.paths.state_db),
-            bus=bus,
-            roles=c.node.roles,
-            policy=AcceptPolicy(
-                mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=c.node.hours()
-            ),
-            data=data,
-            device=c.compute.device,
-            threads=c.compute.max_threads or None,
-            worker=TrainerWorker(compile_model=c.compute.compile),
-            peer_of=peer_of,
-            behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
-        )
-        self.node.owner.eval_data = eval_data
-        self.node.contributor.capacity.duration_s = c.compute.job_benchmark_s
+        make = config_transport_factory(c, suite, bus)
+        opts = replace(options_from_config(c, data=data), eval_data=eval_data)
+        self.node = build_node(
+            account, suite, bus, self.paths.data_dir, make, opts,
+            bootstrap=c.p2p.bootstrap, state_file=self.paths.state_db.name,
+        )  # fmt: skip
 
     def _join_federations(self) -> None:
         """Join the configured federations; a suspended or leaving membership is reported in
@@ -205,7 +184,7 @@ class Daemon:
                 continue
             stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
             capacity = fed.capacity or _benchmark_capacity(node.device, node.threads)
-            peer_info = " ".join(getattr(node.transport, "listen_addrs", lambda: [])())
+            peer_info = " ".join(node.transport.listen_addrs())
             node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
 
     def _refresh_claimable(self) -> None:
@@ -226,7 +205,7 @@ class Daemon:
             "chain_connected": client.connected,
             "peer_id": transport.peer_id,
             "device": node.device,
-            "listen_addrs": getattr(transport, "listen_addrs", lambda: [])(),
+            "listen_addrs": transport.listen_addrs(),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),
             "rewards_credited": str(node.state.total_rewards()),
@@ -262,8 +241,7 @@ class Daemon:
             if self.control is not None:
                 self.control.stop()
             if self.node is not None:
-                self.node.stop("signal")
-                self.node.state.close()
+                self.node.close("signal")
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0

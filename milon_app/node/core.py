@@ -36,6 +36,7 @@ from milon_app.node.policy import AcceptPolicy
 from milon_app.node.state import StateDB
 from milon_app.p2p.transport import Transport
 from milon_app.store.blobs import BlobStore
+from milon_app.util.threads import after_thread
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ROLES = frozenset({"contributor", "validator", "keeper", "owner"})
 MAX_BACKOFF_S = 30.0  # the longest wait between ticks while the RPC is unreachable
+STOP_JOIN_S = 30.0  # how long stop() waits for a tick in progress
 
 
 class LocalData(Protocol):
@@ -121,6 +123,7 @@ class NodeCore:
         self._cursor: EventCursor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._close_state = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def publish(self, event: ev.Event) -> None:
@@ -139,14 +142,28 @@ class NodeCore:
         self.publish(ev.ChainStatus(connected=connected, block=client.last_block, detail=detail))
 
     def stop(self, reason: str = "stopped") -> None:
+        """Stop ticking; the trainer, the transport (and, from :meth:`close`, the state DB)
+        are released once the tick thread has ended: now, or when a late tick returns."""
         self._stop.set()
         self.suite.client.remove_status_listener(self._on_chain_status)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-        self.contributor.cancel_all()
-        self.worker.shutdown(cancel=True, wait=True)
-        self.transport.stop()
-        self.publish(ev.NodeStopped(reason=reason))
+        thread = self._thread if self._thread is not threading.current_thread() else None
+        if thread is not None:
+            thread.join(timeout=STOP_JOIN_S)
+
+        def release() -> None:
+            self.contributor.cancel_all()
+            self.worker.shutdown(cancel=True, wait=True)
+            self.transport.stop()
+            if self._close_state:
+                self.state.close()
+            self.publish(ev.NodeStopped(reason=reason))
+
+        after_thread(thread, release)
+
+    def close(self, reason: str = "stopped") -> None:
+        """:meth:`stop`, then close the state DB (after the tick thread, like the rest)."""
+        self._close_state = True
+        self.stop(reason)
 
     def run(self, interval_s: float = 1.0) -> threading.Thread:
         """Tick on a background thread until :meth:`stop`."""

@@ -1,29 +1,44 @@
-"""Peer transports for nodes that share one process (demo, the app's simulated federation).
+"""Peer transports: the one place that turns a kind of transport into a factory.
 
-Each node gets a real libp2p host on loopback (Noise, Yamux, membership
-checked on chain), or, for fast tests, a place on one in-process hub.
+Each node gets a real libp2p host (Noise, Yamux, membership checked on
+chain), or, for nodes that share one process in fast tests, a place on one
+in-process hub. :func:`build_node <milon_app.node.build.build_node>` calls
+the factory; the daemon and the desktop app on a real network take it from
+the config (:func:`config_transport_factory`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from milon_app.errors import BadInputError
+from milon_app.errors import BadInputError, ConfigError
 from milon_app.node.bus import EventBus
 from milon_app.node.peers import member_authorizer, peer_resolver, transport_event_sink
 from milon_app.p2p.inprocess import InProcessHub
-from milon_app.p2p.transport import Transport
+
+if TYPE_CHECKING:
+    from milon_app.config import Config
 
 KINDS = ("libp2p", "inprocess")
+LOOPBACK = ("/ip4/127.0.0.1/tcp/0",)  # a free port on this machine only
 Factory = Callable[[Any, Any, list[str]], tuple[Any, Any]]
 
 
-def transport_factory(kind: str, suite: Any, bus: EventBus) -> Factory:
-    """``make(account, store, bootstrap) -> (transport, peer resolver or None)``."""
+def transport_factory(
+    kind: str,
+    suite: Any,
+    bus: EventBus,
+    *,
+    listen: Sequence[str] | None = None,
+    hub: InProcessHub | None = None,
+) -> Factory:
+    """``make(account, store, bootstrap) -> (transport, peer resolver or None)``; libp2p hosts
+    listen on ``listen`` (default: a free port on 127.0.0.1), in-process peers share ``hub``
+    (default: a new one)."""
     if kind not in KINDS:
         raise BadInputError(f"transport {kind!r}: expected one of {', '.join(KINDS)}")
-    hub = InProcessHub()
+    hub = hub if hub is not None else InProcessHub()
 
     def make(acct: Any, store: Any, bootstrap: list[str]) -> tuple[Any, Any]:
         if kind == "inprocess":
@@ -33,6 +48,7 @@ def transport_factory(kind: str, suite: Any, bus: EventBus) -> Factory:
         transport = Libp2pTransport(
             bytes(acct.key),
             store,
+            listen=list(listen) if listen is not None else LOOPBACK,
             bootstrap=bootstrap,
             authorize=member_authorizer(suite, store),
             on_event=transport_event_sink(bus, acct.address),
@@ -42,6 +58,10 @@ def transport_factory(kind: str, suite: Any, bus: EventBus) -> Factory:
     return make
 
 
-def listen_addrs(transport: Transport) -> list[str]:
-    """Kept for callers not yet moved to ``transport.listen_addrs()`` (now on the protocol)."""
-    return transport.listen_addrs()
+def config_transport_factory(cfg: Config, suite: Any, bus: EventBus) -> Factory:
+    """The transport of a node that other processes reach (daemon, the app on a real
+    network): libp2p on ``p2p.listen``; nothing else crosses processes."""
+    kind = cfg.p2p.transport
+    if kind != "libp2p":
+        raise ConfigError(f"p2p.transport {kind!r}: a daemon needs 'libp2p'")
+    return transport_factory(kind, suite, bus, listen=[cfg.p2p.listen])

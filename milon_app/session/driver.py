@@ -56,10 +56,17 @@ class Driver:
         self._thread = threading.Thread(target=self._loop, name="milon-driver", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The driver's thread while it runs (after a stop whose join timed out, too)."""
+        return self._thread if self._thread is not None and self._thread.is_alive() else None
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ask the loop to end and wait up to ``timeout_s`` for the step in progress; release
+        what the nodes hold only after :attr:`thread` is None (``util.threads.after_thread``)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=timeout_s)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -1,9 +1,11 @@
 """A running node as the desktop app holds it: account, chain, node core, driver.
 
-The GUI owns one :class:`Session` and never reaches past it: every button
-ends in a call on the session's node core, bindings or governance object,
-run on a worker thread. The session itself is Qt-free so tests (and any
-other front-end) drive exactly what the window drives.
+The GUI owns one :class:`Session` and finds the node through it only: every
+button ends, on a worker thread, in a call on the session or on what it
+hands out (``session.core``, the :class:`NodeCore` with its chain client,
+transport and state; ``session.milon``; ``session.governance()``). The
+session itself is Qt-free so tests (and any other front-end) drive exactly
+what the window drives.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.config import Config
 from milon_app.errors import BadInputError, ConfigError
+from milon_app.node.behaviour import HONEST
 from milon_app.node.bus import EventBus
 
 if TYPE_CHECKING:
@@ -31,13 +34,14 @@ if TYPE_CHECKING:
     from milon_app.demo import DemoOptions, DemoReport, RoundRow
     from milon_app.node.core import NodeCore
     from milon_app.node.policy import AcceptPolicy
+    from milon_app.node.transports import Factory
     from milon_app.session.driver import Driver
     from milon_app.session.simulation import SimulatedFederation
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
-ROLES = ("contributor", "validator", "keeper", "owner")
 DEMO_OWNER_MILON = 30_000_000 * 10**18  # the in-app demo's owner passes its own proposal
+DEMO_STOP_S = 10.0  # how long stop() waits for the in-app demo to wind down its nodes
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class SessionOptions:
     transport: str = ""  # "" = config p2p.transport
     tick_s: float = 0.25
     sim_partition: str = "iid"  # the simulated members' data split: iid, dirichlet:A, shards:K
+
+
+def desktop_roles(cfg: Config) -> tuple[str, ...]:
+    """The roles of ``node.roles``, and always the owner's: jobs are created from the window."""
+    return tuple(dict.fromkeys([*cfg.node.roles, "owner"]))
 
 
 def network_kind(cfg: Config) -> str:
@@ -82,6 +91,9 @@ class Session:
         self.driver: Driver | None = None
         self.capacity = 0  # from the Node tab's benchmark; 0 until measured
         self.demo_running = threading.Event()
+        self._demo_idle = threading.Event()  # set while no in-app demo runs
+        self._demo_idle.set()
+        self.stopping = threading.Event()  # set by stop(): a running demo ends at its next step
         self._policy_before: AcceptPolicy | None = None  # set while paused: what resume restores
         self._workdir: Path | None = None
         self._started = False
@@ -121,8 +133,7 @@ class Session:
     @property
     def dev_chain(self) -> bool:
         """Whether chain time and blocks may be advanced by hand (simulated or anvil)."""
-        client = self.core.suite.client
-        return client.kind == "embedded" or client.chain_id == 31337
+        return self.core.suite.client.is_dev
 
     def local_nodes(self) -> list[NodeCore]:
         return [self.core, *(self.sim.peers if self.sim else [])]
@@ -131,6 +142,7 @@ class Session:
     def start(self, progress: Progress | None = None) -> None:
         """Connect (or build the simulated network), start the node and its driver."""
         step = progress or (lambda _msg, _frac: None)
+        self.stopping.clear()
         if self.account.address != self.address:
             raise ConfigError(f"the unlocked account is not {self.address}")
         try:
@@ -152,7 +164,6 @@ class Session:
 
     def _start_simulated(self, step: Progress) -> None:
         from milon_app.chain.client import ChainClient
-        from milon_app.node.transports import listen_addrs
         from milon_app.session.simulation import SimOptions, SimulatedFederation
 
         self._workdir = Path(tempfile.mkdtemp(prefix="simulation-", dir=self._sim_root()))
@@ -174,10 +185,12 @@ class Session:
         sim.fund(self.address)
         step("starting your node", 0.5)
         assert sim.make is not None
-        self.node = self._make_node(sim.make, self._workdir / "me", data=sim.user_data())
+        # the simulated network's node runs no per-job benchmark (every member declares one score)
+        me = self._workdir / "me"
+        self.node = self._make_node(sim.make, me, sim.user_data(), benchmark=False)
         self.node.start()
         step("starting the simulated members", 0.7)
-        sim.start_peers(listen_addrs(self.node.transport))
+        sim.start_peers(self.node.transport.listen_addrs())
 
     def _sim_root(self) -> Path:
         root = self.data_dir / "simulation"
@@ -189,7 +202,7 @@ class Session:
         from milon_app.chain.deploy import Suite
         from milon_app.chain.manifest import Manifest
         from milon_app.daemon.runner import local_data_from_config
-        from milon_app.daemon.transport import make_transport
+        from milon_app.node.transports import config_transport_factory
 
         c = self.cfg
         if not c.chain.manifest:
@@ -200,57 +213,35 @@ class Session:
         )
         self.suite = Suite.attach(self.client, Manifest.load(Path(c.chain.manifest)))
         step("starting your node", 0.5)
-        suite, bus, address = self.suite, self.bus, self.address
-
-        def make(acct: Any, store: Any, _bootstrap: list[str]) -> tuple[Any, Any]:
-            return make_transport(c, acct.key, store, suite, bus, address)
-
+        make = config_transport_factory(c, self.suite, self.bus)
         data = local_data_from_config(c)[0] if c.node.dataset else None
         root = Path(c.node.data_dir) if c.node.data_dir else self.data_dir / "node"
-        self.node = self._make_node(make, root, data=data)
-        self.node.contributor.capacity.duration_s = c.compute.job_benchmark_s
+        self.node = self._make_node(make, root, data, benchmark=True)
         self.node.start()
 
-    def _make_node(self, make: Any, root: Path, *, data: Any) -> NodeCore:
+    def _make_node(self, make: Factory, root: Path, data: Any, *, benchmark: bool) -> NodeCore:
         from milon_app.compute.datasets import DatasetSpec
-        from milon_app.compute.worker import TrainerWorker
-        from milon_app.node.core import NodeCore
+        from milon_app.node.build import build_node, options_from_config
         from milon_app.node.local_data import eval_split
-        from milon_app.node.policy import AcceptPolicy
-        from milon_app.node.state import StateDB
-        from milon_app.store.blobs import BlobStore
 
         assert self.suite is not None
         c = self.cfg
-        store = BlobStore(root / "blobs")
-        transport, peer_of = make(self.account, store, list(c.p2p.bootstrap))
-        node = NodeCore(
-            account=self.account,
-            suite=self.suite,
-            transport=transport,
-            store=store,
-            state=StateDB(root / "node.db"),
-            bus=self.bus,
-            roles=ROLES,
-            policy=AcceptPolicy(
-                mode=c.node.accept_mode,
-                max_epochs=c.node.max_epochs,
-                hours=c.node.hours(),
-            ),
-            data=data,
-            device=c.compute.device,
-            threads=c.compute.max_threads or None,
-            worker=TrainerWorker(compile_model=c.compute.compile),
-            peer_of=peer_of,
-        )
 
         def held_out(ctx: Any) -> Any:
             if not isinstance(ctx.dataset, DatasetSpec) or ctx.dataset.kind != "builtin":
                 return None
             return eval_split(ctx.dataset, ctx.spec)
 
-        node.owner.eval_source = held_out
-        return node
+        opts = replace(
+            options_from_config(c, roles=desktop_roles(c), data=data),
+            behaviour=HONEST,  # node.attack is for daemons in robustness tests
+            job_benchmark_s=c.compute.job_benchmark_s if benchmark else 0.0,
+            eval_source=held_out,
+        )
+        return build_node(
+            self.account, self.suite, self.bus, root, make, opts,
+            bootstrap=c.p2p.bootstrap, state_file="node.db",
+        )  # fmt: skip
 
     def _start_driver(self) -> None:
         from milon_app.session.driver import Driver
@@ -268,18 +259,30 @@ class Session:
         self.driver.start()
 
     def stop(self) -> None:
+        """Stop the in-app demo (at its next step), the driver, the nodes; the nodes' state
+        and the simulation's folder are released once the driver's thread has ended."""
+        from milon_app.util.threads import after_thread
+
+        self.stopping.set()
+        if not self._demo_idle.wait(DEMO_STOP_S):
+            log.warning("the in-app demo did not stop within %s s", DEMO_STOP_S)
+        driver_thread = None
         if self.driver is not None:
             self.driver.stop()
+            driver_thread = self.driver.thread
             self.driver = None
-        if self.sim is not None:
-            self.sim.stop()
-        if self.node is not None:
-            self.node.stop("app closed")
-            self.node.state.close()
-            self.node = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        sim, node, workdir = self.sim, self.node, self._workdir
+        self.node, self._workdir = None, None
+
+        def release() -> None:
+            if sim is not None:
+                sim.stop()
+            if node is not None:
+                node.close("app closed")
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+        after_thread(driver_thread, release)
         self._started = False
 
     # -- pause: take no new work, finish what was accepted -------------------------------------
@@ -288,8 +291,6 @@ class Session:
         return self._policy_before is not None
 
     def set_paused(self, paused: bool) -> None:
-        from dataclasses import replace
-
         node = self.core
         if paused and self._policy_before is None:
             self._policy_before = node.policy
@@ -301,8 +302,6 @@ class Session:
 
     def set_accept_mode(self, mode: str, max_epochs: int | None = None) -> None:
         """Applies now, or on resume when paused (the pause keeps declining meanwhile)."""
-        from dataclasses import replace
-
         base = self._policy_before or self.core.policy
         policy = replace(base, mode=mode, max_epochs=max_epochs or base.max_epochs)
         if self._policy_before is not None:
@@ -328,10 +327,14 @@ class Session:
             )
         if self.demo_running.is_set():
             raise BadInputError("a demo is already running")
+        if self.stopping.is_set():
+            raise BadInputError("the session is stopping")
         self.demo_running.set()
+        self._demo_idle.clear()
         try:
             Milon(self.suite).transfer(self.sim.founder, accounts[0].address, DEMO_OWNER_MILON)
             attach = DemoAttach(self.suite, accounts, self.bus)
-            return run_demo(opts, on_round, attach=attach)
+            return run_demo(opts, on_round, attach=attach, stop=self.stopping)
         finally:
             self.demo_running.clear()
+            self._demo_idle.set()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from milon_app.chain.client import ChainClient
     from milon_app.chain.deploy import Suite
+    from milon_app.harness import LocalFederation
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore
     from milon_app.node.transports import Factory
@@ -67,9 +68,13 @@ class SimulatedFederation:
         self.founder: LocalAccount = client.dev_accounts[0]
         self.peer_accounts = client.dev_accounts[1 : 1 + opts.peers]
         self.suite: Suite | None = None
-        self.peers: list[NodeCore] = []
+        self.local: LocalFederation | None = None  # the simulated members, once deployed
         self.fed_id = 0
         self.make: Factory | None = None
+
+    @property
+    def peers(self) -> list[NodeCore]:
+        return self.local.nodes if self.local is not None else []
 
     @property
     def spare_accounts(self) -> list[LocalAccount]:
@@ -78,10 +83,12 @@ class SimulatedFederation:
 
     def deploy(self) -> Suite:
         from milon_app.chain.deploy import deploy_suite
+        from milon_app.harness import LocalFederation
         from milon_app.node.transports import transport_factory
 
         self.suite = deploy_suite(self.client, self.founder, dev=True)
         self.make = transport_factory(self.opts.transport, self.suite, self.bus)
+        self.local = LocalFederation(self.suite, self.bus, self.make, self.workdir)
         return self.suite
 
     def fund(self, address: str) -> None:
@@ -94,39 +101,20 @@ class SimulatedFederation:
     def start_peers(self, bootstrap: list[str]) -> list[NodeCore]:
         """Found the federation and bring every simulated member into it."""
         from milon_app.chain.bindings import Milon
-        from milon_app.node.core import NodeCore
-        from milon_app.node.state import StateDB
-        from milon_app.node.transports import listen_addrs
-        from milon_app.store.blobs import BlobStore
+        from milon_app.node.build import NodeOptions
 
-        assert self.suite is not None and self.make is not None
-        milon = Milon(self.suite)
-        self.fed_id = milon.create_federation(
+        local = self.local
+        assert self.suite is not None and local is not None
+        self.fed_id = Milon(self.suite).create_federation(
             self.founder, FEDERATION_NAME, b"\x00" * 32, MIN_STAKE
         )
         for i, acct in enumerate(self.peer_accounts, start=1):
-            root = self.workdir / f"peer{i}"
-            store = BlobStore(root / "blobs")
-            transport, peer_of = self.make(acct, store, bootstrap)
-            node = NodeCore(
-                account=acct,
-                suite=self.suite,
-                transport=transport,
-                store=store,
-                state=StateDB(root / "state.db"),
-                bus=self.bus,
-                roles=("contributor", "validator", "keeper"),
-                data=self.data_part(i),
-                threads=1,
-                peer_of=peer_of,
-            )
-            milon.transfer(self.founder, acct.address, PEER_MILON)
-            node.start()
-            self.peers.append(node)
-            for addr in bootstrap:
-                node.transport.connect(addr)
-            info = " ".join(listen_addrs(node.transport)) or f"inprocess:{acct.address}"
-            node.join(self.fed_id, PEER_STAKE, 100 * i, info)
+            opts = NodeOptions(data=self.data_part(i), threads=1)
+            node = local.build(acct, f"peer{i}", opts, bootstrap)
+            local.enrol(
+                node, funder=self.founder, milon=PEER_MILON, fed_id=self.fed_id,
+                stake=PEER_STAKE, capacity=100 * i, bootstrap=bootstrap,
+            )  # fmt: skip
         return self.peers
 
     def data_part(self, index: int) -> BuiltinPartition:
@@ -140,7 +128,5 @@ class SimulatedFederation:
         return self.data_part(0)
 
     def stop(self) -> None:
-        for node in self.peers:
-            node.stop("app closed")
-            node.state.close()
-        self.peers.clear()
+        if self.local is not None:
+            self.local.close("app closed")

@@ -22,14 +22,13 @@ from milon_app.compute.datasets import DatasetSpec, load_dataset
 from milon_app.compute.model_spec import digits_mlp
 from milon_app.compute.partition import partition_iid
 from milon_app.node.behaviour import HONEST, Behaviour
+from milon_app.node.build import NodeOptions, build_node
 from milon_app.node.bus import EventBus
 from milon_app.node.core import NodeCore, TensorData
 from milon_app.node.owner import JobRequest
-from milon_app.node.peers import member_authorizer
-from milon_app.node.state import StateDB
+from milon_app.node.transports import transport_factory
 from milon_app.node.validation_data import split_holdout
 from milon_app.p2p.inprocess import InProcessHub
-from milon_app.store.blobs import BlobStore
 
 ETHER = 10**18
 STAKE = 50 * ETHER
@@ -54,18 +53,10 @@ class NodeFed:
         return [*self.nodes, *self.extra, self.owner]
 
     def make_node(self, acct: object, name: str, **kw: object) -> NodeCore:
-        store = BlobStore(self.root / name / "blobs")
-        transport = self.hub.transport(acct.address, store, member_authorizer(self.suite, store))
-        return NodeCore(
-            account=acct,
-            suite=self.suite,
-            transport=transport,
-            store=store,
-            state=StateDB(self.root / name / "state.db"),
-            bus=self.bus,
-            threads=1,
-            **kw,
-        )
+        """A node on the hub (providers checked on chain); ``kw``: its :class:`NodeOptions`."""
+        make = transport_factory("inprocess", self.suite, self.bus, hub=self.hub)
+        opts = NodeOptions(**{"threads": 1, **kw})  # type: ignore[arg-type]
+        return build_node(acct, self.suite, self.bus, self.root / name, make, opts)
 
     def tick(self) -> bool:
         busy = False

@@ -213,3 +213,34 @@ def test_settings_dialog_lists_every_field_and_saves_atomically(qtbot: Any, ctx:
     dialog.restore_defaults()
     assert dialog.save() and load_config(paths.config_file) == Config()
     dialog.done(QDialog.DialogCode.Rejected)
+
+
+def test_quitting_during_the_in_app_demo_ends_within_5_s(qtbot: Any, apps, tmp_path):
+    """The demo stops at its next step and every worker ends: run_app's own end (the
+    window closes, then shutdown waits for the task pool) takes under 5 s."""
+    from milon_app.gui.tabs.simulate import SimulateTab
+
+    milon = new_app(apps, make_home(tmp_path, "password-file"))
+    window = milon.start()
+    assert window is not None
+    qtbot.waitUntil(lambda: milon.session_started, timeout=60_000)
+    tab = next(t for t in window.pages.values() if isinstance(t, SimulateTab))
+    tab.nodes.setValue(2)
+    tab.rounds.setValue(100)  # far longer than the test: only a stop ends it
+    tab.epochs.setValue(2)
+    tab.governance.setChecked(False)
+    tab.baseline.setChecked(False)
+    tab.run_button.click()
+    qtbot.waitUntil(lambda: tab.live_rounds >= 1, timeout=120_000)  # mid-demo
+    session = milon.session
+    assert session is not None and session.demo_running.is_set()
+
+    deadline = time.monotonic() + 5.0
+    window.close()
+    while not milon.finished and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.01)
+    milon.shutdown()  # what run_app does after app.exec(): waits for every worker
+    took = 5.0 - (deadline - time.monotonic())
+    assert milon.finished and time.monotonic() < deadline, f"quit took {took:.1f} s"
+    assert not session.demo_running.is_set() and session.node is None

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from milon_app.cli.chain_session import format_amount, parse_amount, parse_hash
 from milon_app.cli.main import main
-from milon_app.cli.session import format_amount, parse_amount, parse_hash
 from milon_app.errors import BadInputError
 from milon_app.exit_codes import ExitCode
 from tests.integration.cli_chain_helpers import ETHER, register_commands, start_devnet, write_config

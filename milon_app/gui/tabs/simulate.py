@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE
-from milon_app.demo import RULES, DemoOptions, DemoReport, RoundRow
+from milon_app.demo import RULES, DemoOptions, DemoReport, DemoStopped, RoundRow
 from milon_app.errors import BadInputError
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tabs.base import Tab
@@ -271,6 +271,9 @@ class SimulateTab(Tab):
         if self.bar.value() == 0:
             self.bar.setRange(0, 1)
             self.bar.setFormat("Not started")
+        if isinstance(exc, DemoStopped):  # the app is closing: no dialog on the way out
+            self.say("Simulation stopped")
+            return
         self.say(f"Simulation failed: {describe_error(exc)}", error=True)
         show_error(self, "Simulation failed", exc)
 

@@ -20,15 +20,14 @@ from milon_app.chain.client import ChainClient
 from milon_app.chain.deploy import deploy_suite
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.model_spec import digits_mlp
+from milon_app.node.build import NodeOptions, build_node
 from milon_app.node.bus import EventBus
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.core import NodeCore
 from milon_app.node.events import JobCapacityMeasured
 from milon_app.node.owner import JobRequest
 from milon_app.node.policy import AcceptPolicy
-from milon_app.node.state import StateDB
 from milon_app.p2p.inprocess import InProcessHub
-from milon_app.store.blobs import BlobStore
 
 ETHER = 10**18
 SECONDS = 0.3  # the benchmark's length: short, a test needs only a score
@@ -57,11 +56,11 @@ def fed(tmp_path) -> Iterator[Fed]:
     suite = deploy_suite(client, owner_acct, dev=True)
     hub, bus = InProcessHub(), EventBus()
 
+    def on_hub(acct, store, _bootstrap):
+        return hub.transport(acct.address, store), None
+
     def node(acct, name, **kw) -> NodeCore:
-        store = BlobStore(tmp_path / name / "blobs")
-        return NodeCore(account=acct, suite=suite, transport=hub.transport(acct.address, store),
-                        store=store, state=StateDB(tmp_path / name / "state.db"), bus=bus,
-                        device="cpu", **kw)  # fmt: skip
+        return build_node(acct, suite, bus, tmp_path / name, on_hub, NodeOptions(device="cpu", **kw))
 
     owner = node(owner_acct, "owner", roles=("owner",))
     # they decline every assignment: this test is about the capacity, not the training

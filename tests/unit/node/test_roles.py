@@ -17,6 +17,7 @@ from milon_app.chain.client import ChainClient
 from milon_app.chain.deploy import deploy_suite
 from milon_app.compute.datasets import DatasetSpec, load_dataset
 from milon_app.compute.model_spec import digits_mlp
+from milon_app.node.build import NodeOptions, build_node
 from milon_app.node.bus import EventBus
 from milon_app.node.core import NodeCore, TensorData
 from milon_app.node.events import (
@@ -29,9 +30,7 @@ from milon_app.node.events import (
 )
 from milon_app.node.owner import JobRequest
 from milon_app.node.policy import AcceptPolicy
-from milon_app.node.state import StateDB
 from milon_app.p2p.inprocess import InProcessHub
-from milon_app.store.blobs import BlobStore
 
 ETHER = 10**18
 
@@ -76,10 +75,11 @@ def fed(tmp_path):
     data = load_dataset(DatasetSpec(kind="builtin", name="digits"))
     policies = [AcceptPolicy(), AcceptPolicy(mode="manual")]
 
+    def on_hub(acct, store, _bootstrap):
+        return hub.transport(acct.address, store), None  # no membership check: fewer reads
+
     def node(acct, name, **kw) -> NodeCore:
-        store = BlobStore(tmp_path / name / "blobs")
-        return NodeCore(account=acct, suite=suite, transport=hub.transport(acct.address, store),
-                        store=store, state=StateDB(tmp_path / name / "state.db"), bus=bus, **kw)
+        return build_node(acct, suite, bus, tmp_path / name, on_hub, NodeOptions(**kw))
 
     owner = node(owner_acct, "owner", roles=("owner", "keeper"))
     owner.owner.eval_data = (data.x_test, data.y_test)

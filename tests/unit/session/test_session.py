@@ -11,7 +11,7 @@ from milon_app.config import Config
 from milon_app.demo import DemoOptions
 from milon_app.errors import BadInputError, ConfigError
 from milon_app.node import events as ev
-from milon_app.session.session import Session, SessionOptions, network_kind
+from milon_app.session.session import Session, SessionOptions, desktop_roles, network_kind
 from milon_app.session.simulation import USER_MILON
 
 KEY = b"\x22" * 32  # THROWAWAY test key
@@ -36,6 +36,15 @@ def test_simulated_network_is_funded_and_founded(session):
     assert m.federation(1).member_count == 3
     assert session.core.suite.client.balance(session.address) > 0
     assert session.dev_chain
+    assert session.core.roles == {"contributor", "validator", "keeper", "owner"}
+
+
+def test_the_desktop_node_runs_the_configured_roles_and_the_owners():
+    cfg = Config()
+    cfg.node.roles = ["validator", "keeper"]
+    assert desktop_roles(cfg) == ("validator", "keeper", "owner")
+    cfg.node.roles = ["owner", "contributor"]
+    assert desktop_roles(cfg) == ("owner", "contributor")
 
 
 def test_driver_produces_blocks_and_heartbeats(session):

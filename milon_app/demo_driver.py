@@ -1,0 +1,100 @@
+"""The demo's round driver: tick every node until each round closes, one report row a round.
+
+On dev chains (embedded, anvil) an idle wait for a deadline is skipped by moving chain
+time. A stop event ends the run at the next pass (the app quitting mid-demo).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from milon_app.demo_rounds import RoundRow, round_row
+from milon_app.errors import MilonError
+
+if TYPE_CHECKING:
+    from milon_app.node.core import NodeCore
+
+ROUND_LIMIT_S = 600
+
+
+class DemoStopped(MilonError):
+    """The demo was asked to stop (the app is closing) before it finished."""
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise DemoStopped("the demo was stopped before it finished")
+
+
+def run_rounds(
+    client: Any,
+    owner: NodeCore,
+    members: Sequence[NodeCore],
+    job_id: int,
+    rounds: int,
+    on_round: Callable[[RoundRow, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[RoundRow]:
+    """Drive rounds 1..``rounds`` of ``job_id``; each row is passed to ``on_round`` too."""
+    rows: list[RoundRow] = []
+    everyone = [*members, owner]
+    addresses: list[str] = [nd.address for nd in members]
+    for r in range(1, rounds + 1):
+        gas0, rt0, block0 = client.gas_used_total, time.monotonic(), client.block_number()
+        drive_round(client, everyone, owner, job_id, r, stop)
+        results = {rr[0]: rr[2] for rr in owner.state.round_results(job_id)}
+        row = round_row(
+            owner.milon,
+            job_id,
+            r,
+            addresses,
+            results.get(r),
+            client.gas_used_total - gas0,
+            time.monotonic() - rt0,
+            block0,
+        )
+        rows.append(row)
+        if on_round:
+            on_round(row, rounds)
+    return rows
+
+
+def drive_round(
+    client: Any,
+    everyone: Sequence[NodeCore],
+    owner: NodeCore,
+    job_id: int,
+    r: int,
+    stop: threading.Event | None = None,
+) -> None:
+    """Tick every node until round ``r`` closes; on dev chains, skip idle waits by moving time."""
+    deadline = time.monotonic() + ROUND_LIMIT_S
+    while time.monotonic() < deadline:
+        check_stop(stop)
+        block0 = client.block_number()
+        busy = False
+        for nd in everyone:
+            busy = nd.tick() or busy
+        if _closed(owner, job_id, r):
+            owner.tick()  # the owner records the round's accuracy and opens the next
+            return
+        if busy:
+            time.sleep(0.01)
+        elif client.block_number() == block0:  # nobody could act: wait for a deadline
+            if client.is_dev:
+                client.increase_time(60)
+            elif stop is not None:
+                stop.wait(1.0)
+            else:
+                time.sleep(1.0)
+    raise TimeoutError(f"round {r} of job {job_id} did not close within {ROUND_LIMIT_S} s")
+
+
+def _closed(owner: NodeCore, job_id: int, r: int) -> bool:
+    if owner.milon.job(job_id).current_round < r:
+        return False
+    rnd = owner.milon.round(job_id, r)
+    return bool(rnd.finalized or rnd.timed_out)

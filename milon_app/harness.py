@@ -1,0 +1,74 @@
+"""Nodes that share one process and one chain: the demo's federation and the desktop app's
+simulated members are both a :class:`LocalFederation`.
+
+It builds each node (:func:`~milon_app.node.build.build_node`), funds it, starts it, dials
+the bootstrap peers, joins it to a federation, and closes every started node together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from milon_app.chain.deploy import Suite
+    from milon_app.node.build import NodeOptions
+    from milon_app.node.bus import EventBus
+    from milon_app.node.core import NodeCore
+    from milon_app.node.transports import Factory
+
+
+def peer_info(node: NodeCore) -> str:
+    """What a join publishes for peers to dial: the listen addresses, or the hub's name."""
+    return " ".join(node.transport.listen_addrs()) or f"inprocess:{node.address}"
+
+
+class LocalFederation:
+    def __init__(self, suite: Suite, bus: EventBus, make: Factory, workdir: Path) -> None:
+        self.suite = suite
+        self.bus = bus
+        self.make = make
+        self.workdir = workdir
+        self.nodes: list[NodeCore] = []  # started, in order; close() stops them
+
+    def build(
+        self, account: Any, name: str, opts: NodeOptions, bootstrap: Sequence[str] = ()
+    ) -> NodeCore:
+        from milon_app.node.build import build_node
+
+        return build_node(
+            account, self.suite, self.bus, self.workdir / name, self.make, opts,
+            bootstrap=bootstrap,
+        )  # fmt: skip
+
+    def start(self, node: NodeCore) -> NodeCore:
+        node.start()
+        self.nodes.append(node)
+        return node
+
+    def enrol(
+        self,
+        node: NodeCore,
+        *,
+        funder: Any,
+        milon: int,
+        fed_id: int,
+        stake: int,
+        capacity: int,
+        bootstrap: Sequence[str],
+    ) -> None:
+        """Fund ``node`` with ``milon`` tokens, start it, dial ``bootstrap`` now (rather than
+        racing the background bootstrap) and join federation ``fed_id``."""
+        from milon_app.chain.bindings import Milon
+
+        Milon(self.suite).transfer(funder, node.address, milon)
+        self.start(node)
+        for addr in bootstrap:
+            node.transport.connect(addr)
+        node.join(fed_id, stake, capacity, peer_info(node))
+
+    def close(self, reason: str = "stopped") -> None:
+        for node in self.nodes:
+            node.close(reason)
+        self.nodes.clear()
