@@ -138,10 +138,34 @@ def test_device_choices_for_precision_and_layout():
         assert T._autocast_dtype(_with(cnn, precision=p), cpu) is None  # the CPU: fp32 math
     assert T._autocast_dtype(cnn, cuda) is None
     assert T._autocast_dtype(_with(cnn, precision="fp16"), cuda) == torch.float16
-    assert T._memory_format(cnn, cpu) is None  # fp32 on the CPU: bit-identical as before
-    assert T._memory_format(_with(cnn, precision="bf16"), cpu) == torch.channels_last
-    assert T._memory_format(cnn, cuda) == torch.channels_last
-    assert T._memory_format(_with(mlp, precision="bf16"), cuda) is None  # no Conv2d
+    conv_net, flat_net = cnn.build(0), mlp.build(0)
+    assert T._memory_format(cnn, conv_net, cpu) is None  # fp32 on the CPU: as before
+    assert T._memory_format(_with(cnn, precision="bf16"), conv_net, cpu) == torch.channels_last
+    assert T._memory_format(cnn, conv_net, cuda) == torch.channels_last
+    assert T._memory_format(_with(mlp, precision="bf16"), flat_net, cuda) is None  # no Conv2d
+    residual = ModelSpec.from_dict(  # the only Conv2d sits inside a block
+        {
+            "input_shape": [1, 8, 8],
+            "layers": [
+                {
+                    "type": "Residual",
+                    "body": [
+                        {
+                            "type": "Conv2d",
+                            "in_channels": 1,
+                            "out_channels": 1,
+                            "kernel_size": 3,
+                            "padding": 1,
+                        }
+                    ],
+                },
+                {"type": "Flatten"},
+                {"type": "Linear", "in_features": 64, "out_features": 10},
+            ],
+            "optimizer": {"type": "sgd", "lr": 0.1},
+        }
+    )
+    assert T._memory_format(residual, residual.build(0), cuda) == torch.channels_last
 
 
 def test_reduced_precision_mlp_on_cpu_trains_exactly_as_fp32(small):
