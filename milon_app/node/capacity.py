@@ -22,8 +22,8 @@ from milon_app.node import events as ev
 
 if TYPE_CHECKING:
     from milon_app.compute.benchmark import CapacityResult
-    from milon_app.node.core import NodeCore
     from milon_app.node.jobs import JobContext
+    from milon_app.node.services import RoleServices
 
 DEFAULT_DURATION_S = 1.0  # what a node's config gives (compute.job_benchmark_s)
 
@@ -34,8 +34,8 @@ class JobCapacity:
     """The contributor's capacity per job model; ``duration_s`` 0 turns it off (every job is
     then split by the general capacity declared at join)."""
 
-    def __init__(self, node: NodeCore, duration_s: float = 0.0) -> None:
-        self.node = node
+    def __init__(self, services: RoleServices, duration_s: float = 0.0) -> None:
+        self.services = services
         self.duration_s = duration_s
         self._running: dict[Measurement, Future[CapacityResult]] = {}
         self._settled: set[tuple[int, bytes]] = set()  # (federation, model) done this session
@@ -44,33 +44,33 @@ class JobCapacity:
         """The CPU threads a measurement runs with: the node's setting, else torch's."""
         import torch
 
-        return self.node.threads or torch.get_num_threads()
+        return self.services.settings().threads or torch.get_num_threads()
 
     def step(self, ctx: JobContext) -> None:
         """Measure (once, in the background) and declare this job's model capacity; returns
         at once while the benchmark runs."""
         if self.duration_s <= 0:
             return
-        node = self.node
+        svc = self.services
         fed, key = ctx.job.params.fed_id, ctx.job.params.model_spec_hash
         if (fed, key) in self._settled:
             return
-        where = (ctx.spec.spec_hash(), node.device, self.threads())
-        score = node.state.capacity(*where)
+        where = (ctx.spec.spec_hash(), svc.settings().device, self.threads())
+        score = svc.state.capacity(*where)
         cached = score is not None
         if score is None:
             score = self._measured(ctx, where)
             if score is None:
                 return
         try:
-            sent = node.milon.model_capacity(fed, node.address, key) != score
+            sent = svc.milon.model_capacity(fed, svc.address, key) != score
             if sent:
-                node.milon.set_model_capacity(node.account, fed, key, score)
+                svc.milon.set_model_capacity(svc.account, fed, key, score)
         except ContractRevert as exc:  # no longer an active member, or an older deployment
             self._settle(ctx, f"declaring the capacity for the job's model: {exc}")
             return
         self._settled.add((fed, key))
-        node.publish(
+        svc.publish(
             ev.JobCapacityMeasured(
                 job_id=ctx.job_id,
                 fed_id=fed,
@@ -86,17 +86,17 @@ class JobCapacity:
     def _measured(self, ctx: JobContext, where: Measurement) -> int | None:
         """The benchmark's score once it finished (kept in the state DB), starting it if
         needed; None while it runs or when it failed."""
-        node = self.node
+        svc = self.services
         future = self._running.get(where)
         if future is None:
-            spec, seconds, threads = ctx.spec, self.duration_s, node.threads
+            spec, seconds, threads = ctx.spec, self.duration_s, svc.settings().threads
 
             def run() -> CapacityResult:
                 from milon_app.compute.benchmark import measure_capacity
 
                 return measure_capacity(where[1], spec, duration_s=seconds, threads=threads)
 
-            self._running[where] = node.worker.call(where[1], run)
+            self._running[where] = svc.worker.call(where[1], run)
             return None
         if not future.done():
             return None
@@ -106,13 +106,13 @@ class JobCapacity:
         except Exception as exc:  # a model the device cannot run: the general capacity applies
             self._settle(ctx, f"benchmarking the job's model: {exc!r}")
             return None
-        node.state.record_capacity(*where, result.score, result.samples_per_s, time.time())
+        svc.state.record_capacity(*where, result.score, result.samples_per_s, time.time())
         return result.score
 
     def _settle(self, ctx: JobContext, message: str) -> None:
         """Give up on this job's model for the session, and say why."""
         self._settled.add((ctx.job.params.fed_id, ctx.job.params.model_spec_hash))
-        self.node.publish(ev.NodeError(where=f"capacity for job {ctx.job_id}", message=message))
+        self.services.publish(ev.NodeError(where=f"capacity for job {ctx.job_id}", message=message))
 
     def cancel_all(self) -> None:
         for future in self._running.values():

@@ -32,7 +32,7 @@ from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, verdict_open
 
 if TYPE_CHECKING:
-    from milon_app.node.core import NodeCore
+    from milon_app.node.services import RoleServices
 
 log = logging.getLogger(__name__)
 # A transaction the chain refuses because the step is already done (or can no longer be):
@@ -42,20 +42,20 @@ DONE_CONFIRM = frozenset({"AlreadyConfirmed", "RoundClosed", "ConfirmClosed", "W
 
 
 class Committee:
-    def __init__(self, node: NodeCore) -> None:
-        self.node = node
+    def __init__(self, services: RoleServices) -> None:
+        self.services = services
         self._seated: dict[tuple[int, int], bool] = {}  # a round's committee never changes
 
     def seated(self, job_id: int, r: int) -> bool:
         key = (job_id, r)
         if key not in self._seated:
-            self._seated[key] = self.node.milon.seat(job_id, r, self.node.address).seated
+            self._seated[key] = self.services.milon.seat(job_id, r, self.services.address).seated
         return self._seated[key]
 
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
         if not self.seated(ctx.job_id, r):
             return
-        state = self.node.state
+        state = self.services.state
         if rnd.tallied:
             confirmed = state.confirmation(ctx.job_id, r)
             done = confirmed is not None and confirmed[1]
@@ -68,8 +68,8 @@ class Committee:
 
     # -- verdicts -----------------------------------------------------------------------------
     def _vote(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
-        node, job_id = self.node, ctx.job_id
-        stored = node.state.verdict(job_id, r)
+        svc, job_id = self.services, ctx.job_id
+        stored = svc.state.verdict(job_id, r)
         if stored is None:
             # An update that cannot be fetched yet (its author restarting, a slow link) is
             # retried on later ticks through the first half of the verdict window; only then
@@ -79,20 +79,20 @@ class Committee:
             if judged is None:
                 return
             bits, reasons, detail = judged
-            node.state.record_verdict(job_id, r, bits, reasons, detail)
+            svc.state.record_verdict(job_id, r, bits, reasons, detail)
         else:
             bits, reasons, detail, sent = stored
             if sent:
                 return
         try:
-            node.milon.submit_verdict(node.account, job_id, r, bits, reasons, rnd.member_count)
+            svc.milon.submit_verdict(svc.account, job_id, r, bits, reasons, rnd.member_count)
         except ContractRevert as exc:
             if exc.error_name == "VerdictNotOpen":
                 return  # our clock ran ahead of the chain's; try on the next tick
             if exc.error_name not in DONE_VOTE:
                 raise
-        node.state.mark_verdict_sent(job_id, r)
-        node.publish(
+        svc.state.mark_verdict_sent(job_id, r)
+        svc.publish(
             ev.VerdictSubmitted(
                 job_id=job_id,
                 round=r,
@@ -106,26 +106,26 @@ class Committee:
     ) -> tuple[int, bytes, dict[str, Any]] | None:
         """(accept bitmap, one reason code per round member, readable detail) for round ``r``;
         None when ``patient`` and an update could not be fetched (try again later)."""
-        node = self.node
-        members = node.milon.round_members(ctx.job_id, r)
+        svc = self.services
+        members = svc.milon.round_members(ctx.job_id, r)
         submissions, unavailable = self._fetch_updates(ctx, r, rnd, members)
         if unavailable and patient:
             return None
         base = fetch_state(
-            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+            rnd.base_model_hash.hex(), svc.transport, svc.store, svc.providers_for(ctx), ctx
         )
         history = self.history(ctx.job_id)
         verdicts = judge_round(
             base,
             submissions,
             spec=ctx.spec,
-            val_data=node.validation_data(ctx),
+            val_data=svc.validation_data(ctx),
             policy=self.policy(ctx),
             history=history,
             max_bytes=ctx.max_weights,
-            device=node.device,
+            device=svc.settings().device,
         )
-        node.state.set_judge_history(ctx.job_id, history.to_json())
+        svc.state.set_judge_history(ctx.job_id, history.to_json())
         bits, reasons = 0, bytearray(len(members))
         accepted: list[str] = []
         rejected: dict[str, str] = {}
@@ -146,17 +146,17 @@ class Committee:
     def _fetch_updates(
         self, ctx: JobContext, r: int, rnd: Round, members: list[str]
     ) -> tuple[list[Submission], dict[str, str]]:
-        node = self.node
-        holders = node.peers_of(node.milon.committee(ctx.job_id, r))
+        svc = self.services
+        holders = svc.peers_of(svc.milon.committee(ctx.job_id, r))
         submissions: list[Submission] = []
         unavailable: dict[str, str] = {}
         for i, member in enumerate(members):
             if not rnd.revealed_bits >> i & 1:
                 continue
-            a = node.milon.assignment(ctx.job_id, r, member)
+            a = svc.milon.assignment(ctx.job_id, r, member)
             digest = a.update_hash.hex()
             try:
-                blob = self._blob(ctx, digest, [*node.peers_of([member]), *holders])
+                blob = self._blob(ctx, digest, [*svc.peers_of([member]), *holders])
             except MilonError as exc:
                 unavailable[member] = f"update {digest[:12]} unavailable: {exc}"
                 continue
@@ -164,14 +164,14 @@ class Committee:
         return submissions, unavailable
 
     def _blob(self, ctx: JobContext, digest: str, providers: list[str]) -> bytes:
-        node = self.node
-        node.transport.fetch(digest, kind="weights", providers=providers, max_bytes=ctx.max_weights)
-        node.store.pin(digest, ctx.pin)
-        return node.store.get(digest)
+        svc = self.services
+        svc.transport.fetch(digest, kind="weights", providers=providers, max_bytes=ctx.max_weights)
+        svc.store.pin(digest, ctx.pin)
+        return svc.store.get(digest)
 
     def policy(self, ctx: JobContext) -> VerdictPolicy:
         """The verdict thresholds: the governed ones from the chain, the job's sample cap."""
-        params = self.node.milon.params()
+        params = self.services.milon.params()
         return VerdictPolicy(
             min_improvement_bps=params[Param.MIN_IMPROVEMENT_BPS],
             sample_clip_bps=params[Param.SAMPLE_CLIP_BPS],
@@ -180,42 +180,42 @@ class Committee:
 
     def history(self, job_id: int) -> JudgeHistory:
         """What this node's judge remembers of the job: replay sketches, the best loss."""
-        data = self.node.state.judge_history(job_id)
+        data = self.services.state.judge_history(job_id)
         return JudgeHistory() if data is None else JudgeHistory.from_json(data)
 
     # -- confirmation -------------------------------------------------------------------------
     def _confirm(self, ctx: JobContext, r: int, rnd: Round) -> None:
-        node, job_id = self.node, ctx.job_id
-        stored = node.state.confirmation(job_id, r)
+        svc, job_id = self.services, ctx.job_id
+        stored = svc.state.confirmation(job_id, r)
         if stored is None:
             digest = self.aggregate(ctx, r, rnd)
-            node.state.record_confirmation(job_id, r, digest)
+            svc.state.record_confirmation(job_id, r, digest)
         else:
             digest, sent = stored
             if sent:
                 return
         try:
-            node.milon.confirm(node.account, job_id, r, bytes.fromhex(digest), rnd.member_count)
+            svc.milon.confirm(svc.account, job_id, r, bytes.fromhex(digest), rnd.member_count)
         except ContractRevert as exc:
             if exc.error_name not in DONE_CONFIRM:
                 raise
-        node.state.mark_confirmation_sent(job_id, r)
-        node.publish(ev.ModelConfirmed(job_id=job_id, round=r, model_hash=digest))
+        svc.state.mark_confirmation_sent(job_id, r)
+        svc.publish(ev.ModelConfirmed(job_id=job_id, round=r, model_hash=digest))
 
     def aggregate(self, ctx: JobContext, r: int, rnd: Round) -> str:
         """The accepted set's aggregate, stored and announced; returns its digest."""
-        node = self.node
+        svc = self.services
         base = fetch_state(
-            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+            rnd.base_model_hash.hex(), svc.transport, svc.store, svc.providers_for(ctx), ctx
         )
-        members = node.milon.round_members(ctx.job_id, r)
-        holders = node.peers_of(node.milon.committee(ctx.job_id, r))
+        members = svc.milon.round_members(ctx.job_id, r)
+        holders = svc.peers_of(svc.milon.committee(ctx.job_id, r))
         updates: list[ClientUpdate] = []
         for i, member in enumerate(members):
             if not rnd.accepted_bits >> i & 1:
                 continue
-            a = node.milon.assignment(ctx.job_id, r, member)
-            blob = self._blob(ctx, a.update_hash.hex(), [*node.peers_of([member]), *holders])
+            a = svc.milon.assignment(ctx.job_id, r, member)
+            blob = self._blob(ctx, a.update_hash.hex(), [*svc.peers_of([member]), *holders])
             state = decode_state(blob, max_bytes=ctx.max_weights)
             updates.append(ClientUpdate(member, state, a.num_samples))
         result = aggregate_accepted(
@@ -223,8 +223,8 @@ class Committee:
             base,
             updates,
             max_samples=ctx.job.params.max_samples,
-            sample_clip_bps=node.milon.params()[Param.SAMPLE_CLIP_BPS],
+            sample_clip_bps=svc.milon.params()[Param.SAMPLE_CLIP_BPS],
         )
-        digest = node.store.put(result.encoded, "weights", owner=ctx.pin)
-        node.transport.provide(digest)
+        digest = svc.store.put(result.encoded, "weights", owner=ctx.pin)
+        svc.transport.provide(digest)
         return digest

@@ -27,7 +27,7 @@ from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
 
 if TYPE_CHECKING:
-    from milon_app.node.core import NodeCore
+    from milon_app.node.services import RoleServices
 
 log = logging.getLogger(__name__)
 SALT_DOMAIN = b"milon-commit-salt/v2"
@@ -60,11 +60,11 @@ def commit_salt(
 
 
 class Contributor:
-    def __init__(self, node: NodeCore) -> None:
-        self.node = node
+    def __init__(self, services: RoleServices) -> None:
+        self.services = services
         self._training: dict[tuple[int, int], Future[TrainResult]] = {}
         self._settled: set[tuple[int, int]] = set()  # rounds where nothing is left to do
-        self.capacity = JobCapacity(node)  # measures and declares each job model's capacity
+        self.capacity = JobCapacity(services)  # measures and declares each job model's capacity
 
     @property
     def busy(self) -> bool:
@@ -72,12 +72,12 @@ class Contributor:
         return bool(self._training)
 
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int, eligible: bool) -> None:
-        node, me = self.node, self.node.address
+        svc, me = self.services, self.services.address
         if eligible:  # first meeting a job's model: benchmark it (in the background), declare
             self.capacity.step(ctx)
         if (ctx.job_id, r) in self._settled:
             return
-        a = node.milon.assignment(ctx.job_id, r, me)
+        a = svc.milon.assignment(ctx.job_id, r, me)
         if a.state in _SETTLED:  # not assigned, or done with: no need to read it again
             self._settled.add((ctx.job_id, r))
         elif a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
@@ -85,7 +85,7 @@ class Contributor:
         elif (
             a.state is AssignmentState.ACCEPTED
             and acceptance_closed(rnd)
-            and node.behaviour.commits
+            and svc.settings().behaviour.commits
         ):
             self._train_or_commit(ctx, r, rnd, a.epochs, now)
         elif (
@@ -97,16 +97,16 @@ class Contributor:
 
     # -- accept / decline ---------------------------------------------------------------------
     def _decide(self, ctx: JobContext, r: int, epochs: int, eligible: bool) -> None:
-        node = self.node
+        svc = self.services
         if not eligible:  # leaving or suspended: give the epochs back rather than let them lapse
             self.respond(ctx.job_id, r, epochs, False, "this node is leaving the federation")
             return
-        if node.state.assignment_decision(ctx.job_id, r) == "pending-user":
+        if svc.state.assignment_decision(ctx.job_id, r) == "pending-user":
             return
-        accept, reason = node.policy.decide(epochs)
+        accept, reason = svc.settings().policy.decide(epochs)
         if accept is None:
-            node.state.record_assignment(ctx.job_id, r, epochs, "pending-user")
-            node.publish(
+            svc.state.record_assignment(ctx.job_id, r, epochs, "pending-user")
+            svc.publish(
                 ev.AssignmentDecision(
                     job_id=ctx.job_id, round=r, epochs=epochs, accepted=False, reason=reason
                 )
@@ -116,11 +116,11 @@ class Contributor:
 
     def respond(self, job_id: int, r: int, epochs: int, accept: bool, reason: str) -> None:
         """Send the decision (also called by front-ends for manual mode)."""
-        node = self.node
-        fn = node.milon.accept if accept else node.milon.decline
-        fn(node.account, job_id, r)
-        node.state.record_assignment(job_id, r, epochs, "accepted" if accept else "declined")
-        node.publish(
+        svc = self.services
+        fn = svc.milon.accept if accept else svc.milon.decline
+        fn(svc.account, job_id, r)
+        svc.state.record_assignment(job_id, r, epochs, "accepted" if accept else "declined")
+        svc.publish(
             ev.AssignmentDecision(
                 job_id=job_id, round=r, epochs=epochs, accepted=accept, reason=reason
             )
@@ -128,8 +128,8 @@ class Contributor:
 
     # -- train and commit ---------------------------------------------------------------------
     def _train_or_commit(self, ctx: JobContext, r: int, rnd: Round, epochs: int, now: int) -> None:
-        node = self.node
-        record = node.state.commit_record(ctx.job_id, r)
+        svc = self.services
+        record = svc.state.commit_record(ctx.job_id, r)
         if record is not None:  # trained before a restart (or the tx was lost): just commit
             self._commit(ctx.job_id, r, record.update_hash, record.num_samples)
             return
@@ -141,13 +141,13 @@ class Contributor:
         digest = self._store_update(ctx, rnd, result)
         update_hash = bytes.fromhex(digest)
         salt = self.salt(ctx.job_id, r, update_hash)
-        n = node.behaviour.claimed_samples(result.num_samples)
-        node.state.record_commit_intent(ctx.job_id, r, update_hash, salt, n)
+        n = svc.settings().behaviour.claimed_samples(result.num_samples)
+        svc.state.record_commit_intent(ctx.job_id, r, update_hash, salt, n)
         self._commit(ctx.job_id, r, update_hash, n)
 
     def _trained(self, ctx: JobContext, r: int, rnd: Round, epochs: int) -> TrainResult | None:
         """The finished training of this round, starting it if needed; None while it runs."""
-        node, key = self.node, (ctx.job_id, r)
+        svc, key = self.services, (ctx.job_id, r)
         future = self._training.get(key)
         if future is None:
             self._training[key] = self._start_training(ctx, r, rnd, epochs)
@@ -158,11 +158,11 @@ class Contributor:
         try:
             result = future.result()
         except Exception as exc:
-            node.publish(
+            svc.publish(
                 ev.NodeError(where=f"training job {ctx.job_id} round {r}", message=str(exc))
             )
             return None
-        node.publish(
+        svc.publish(
             ev.TrainingFinished(
                 job_id=ctx.job_id,
                 round=r,
@@ -176,32 +176,34 @@ class Contributor:
 
     def _store_update(self, ctx: JobContext, rnd: Round, result: TrainResult) -> str:
         """Keep the update in the blob store, pinned to the job, not yet announced."""
-        node = self.node
+        svc = self.services
         blob = result.update_bytes
-        if not node.behaviour.honest:
-            base = fetch_state(rnd.base_model_hash.hex(), node.transport, node.store, [], ctx)
-            blob = encode_state(node.behaviour.tamper(base, result.state))
-        digest = node.store.put(blob, "weights", owner=ctx.pin)
-        node.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
+        behaviour = svc.settings().behaviour
+        if not behaviour.honest:
+            base = fetch_state(rnd.base_model_hash.hex(), svc.transport, svc.store, [], ctx)
+            blob = encode_state(behaviour.tamper(base, result.state))
+        digest = svc.store.put(blob, "weights", owner=ctx.pin)
+        svc.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
         return digest
 
     def _start_training(
         self, ctx: JobContext, r: int, rnd: Round, epochs: int
     ) -> Future[TrainResult]:
-        node = self.node
+        svc = self.services
+        settings = svc.settings()
         state = fetch_state(
-            rnd.base_model_hash.hex(), node.transport, node.store, node.providers_for(ctx), ctx
+            rnd.base_model_hash.hex(), svc.transport, svc.store, svc.providers_for(ctx), ctx
         )
-        x, y = node.training_data(ctx, r)
-        y = node.behaviour.labels(y, ctx.spec.num_classes)
-        tag = f"{ctx.job_id}:{r}:{node.address}".encode()
+        x, y = svc.training_data(ctx, r)
+        y = settings.behaviour.labels(y, ctx.spec.num_classes)
+        tag = f"{ctx.job_id}:{r}:{svc.address}".encode()
         seed = int.from_bytes(hashlib.sha256(tag).digest()[:4], "big")
 
         def progress(p: TrainProgress) -> None:
-            node.state.add_metric(
+            svc.state.add_metric(
                 ctx.job_id, r, p.epoch, p.step, p.loss, p.samples_per_s, time.time()
             )
-            node.publish(
+            svc.publish(
                 ev.TrainingProgress(
                     job_id=ctx.job_id,
                     round=r,
@@ -214,7 +216,7 @@ class Contributor:
                 )
             )
 
-        if not node.behaviour.trains:  # a lazy node hands back the global model untouched
+        if not settings.behaviour.trains:  # a lazy node hands back the global model untouched
             lazy: Future[TrainResult] = Future()
             lazy.set_result(
                 TrainResult(
@@ -222,44 +224,44 @@ class Contributor:
                 )
             )
             return lazy
-        return node.worker.submit(
+        return svc.worker.submit(
             ctx.spec,
             state,
             (x, y),
             epochs=epochs,
             seed=seed,
-            device=node.device,
+            device=settings.device,
             progress=progress,
-            threads=node.threads,
+            threads=settings.threads,
         )
 
     def salt(self, job_id: int, r: int, update_hash: bytes) -> bytes:
-        node = self.node
+        svc = self.services
         return commit_salt(
-            bytes(node.account.key),
-            node.suite.client.chain_id,
-            node.suite.jobs.address,
+            bytes(svc.account.key),
+            svc.milon.suite.client.chain_id,
+            svc.milon.suite.jobs.address,
             job_id,
             r,
             update_hash,
         )
 
     def _commit(self, job_id: int, r: int, update_hash: bytes, n: int) -> None:
-        node = self.node
+        svc = self.services
         salt = self.salt(job_id, r, update_hash)
-        commitment = node.milon.commitment(update_hash, n, salt, node.address, job_id, r)
+        commitment = svc.milon.commitment(update_hash, n, salt, svc.address, job_id, r)
         try:
-            node.milon.commit(node.account, job_id, r, commitment)
+            svc.milon.commit(svc.account, job_id, r, commitment)
         except ContractRevert as exc:
             if exc.error_name != "AlreadyCommitted":
                 raise
-        node.state.mark_committed(job_id, r)
-        node.publish(ev.UpdateCommitted(job_id=job_id, round=r, update_hash=update_hash.hex()))
+        svc.state.mark_committed(job_id, r)
+        svc.publish(ev.UpdateCommitted(job_id=job_id, round=r, update_hash=update_hash.hex()))
 
     # -- reveal -------------------------------------------------------------------------------
     def _reveal(self, ctx: JobContext, r: int, rnd: Round, a: Assignment) -> None:
-        node, job_id = self.node, ctx.job_id
-        record = node.state.commit_record(job_id, r)
+        svc, job_id = self.services, ctx.job_id
+        record = svc.state.commit_record(job_id, r)
         found = (
             (record.update_hash, record.num_samples)
             if record is not None
@@ -269,28 +271,28 @@ class Contributor:
             return
         update_hash, n = found
         digest = update_hash.hex()
-        node.transport.provide(digest)  # commits are closed: announcing it gives nothing away
+        svc.transport.provide(digest)  # commits are closed: announcing it gives nothing away
         try:
-            node.milon.reveal(
-                node.account, job_id, r, update_hash, n, self.salt(job_id, r, update_hash)
+            svc.milon.reveal(
+                svc.account, job_id, r, update_hash, n, self.salt(job_id, r, update_hash)
             )
         except ContractRevert as exc:
             if exc.error_name == "RevealNotOpen":
                 return  # our clock ran ahead of the chain's; try on the next tick
             if exc.error_name != "AlreadyRevealed":
                 raise
-        node.state.mark_revealed(job_id, r)
-        node.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=digest))
+        svc.state.mark_revealed(job_id, r)
+        svc.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=digest))
 
     def _recover(
         self, ctx: JobContext, r: int, rnd: Round, a: Assignment
     ) -> tuple[bytes, int] | None:
         """The committed update when the state DB lost its record: a job blob in the store
         that opens the commitment, else the same training done again (deterministic)."""
-        node = self.node
-        x, _ = node.training_data(ctx, r)
-        n = node.behaviour.claimed_samples(int(x.shape[0]))
-        for digest in node.store.pinned_by(ctx.pin):
+        svc = self.services
+        x, _ = svc.training_data(ctx, r)
+        n = svc.settings().behaviour.claimed_samples(int(x.shape[0]))
+        for digest in svc.store.pinned_by(ctx.pin):
             if self._opens(ctx.job_id, r, a, bytes.fromhex(digest), n):
                 return self._remember(ctx.job_id, r, bytes.fromhex(digest), n)
         result = self._trained(ctx, r, rnd, a.epochs)
@@ -299,7 +301,7 @@ class Contributor:
         digest = self._store_update(ctx, rnd, result)
         if self._opens(ctx.job_id, r, a, bytes.fromhex(digest), n):
             return self._remember(ctx.job_id, r, bytes.fromhex(digest), n)
-        node.publish(
+        svc.publish(
             ev.NodeError(
                 where=f"reveal job {ctx.job_id} round {r}",
                 message="the committed update is lost: neither the blob store nor retraining "
@@ -310,14 +312,14 @@ class Contributor:
 
     def _opens(self, job_id: int, r: int, a: Assignment, update_hash: bytes, n: int) -> bool:
         salt = self.salt(job_id, r, update_hash)
-        node = self.node
-        return node.milon.commitment(update_hash, n, salt, node.address, job_id, r) == a.commitment
+        svc = self.services
+        return svc.milon.commitment(update_hash, n, salt, svc.address, job_id, r) == a.commitment
 
     def _remember(self, job_id: int, r: int, update_hash: bytes, n: int) -> tuple[bytes, int]:
-        node = self.node
+        svc = self.services
         salt = self.salt(job_id, r, update_hash)
-        node.state.record_commit_intent(job_id, r, update_hash, salt, n)
-        node.state.mark_committed(job_id, r)
+        svc.state.record_commit_intent(job_id, r, update_hash, salt, n)
+        svc.state.mark_committed(job_id, r)
         return update_hash, n
 
     def cancel_all(self) -> None:

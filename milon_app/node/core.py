@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -33,6 +33,7 @@ from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
 from milon_app.node.owner import Owner
 from milon_app.node.policy import AcceptPolicy
+from milon_app.node.services import RoleServices, RoleSettings
 from milon_app.node.state import StateDB
 from milon_app.p2p.transport import Transport
 from milon_app.store.blobs import BlobStore
@@ -106,17 +107,34 @@ class NodeCore:
         self.state = state
         self.bus = bus or EventBus()
         self.roles = frozenset(roles)
-        self.policy = policy or AcceptPolicy()
         self.data = data
-        self.device = str(select_device(device))  # "auto": CUDA/ROCm, then MPS, then CPU
-        self.threads = threads
-        self.behaviour = behaviour
+        self._settings = RoleSettings(
+            policy=policy or AcceptPolicy(),
+            device=str(select_device(device)),  # "auto": CUDA/ROCm, then MPS, then CPU
+            threads=threads,
+            behaviour=behaviour,
+        )
         self.worker = worker or TrainerWorker()
         self._peer_of = peer_of or (lambda address: address)
-        self.contributor = Contributor(self)
-        self.committee = Committee(self)
-        self.keeper = Keeper(self)
-        self.owner = Owner(self)
+        # What the roles act through: built once, the node itself stays out of their reach.
+        self.services = RoleServices(
+            milon=self.milon,
+            account=account,
+            state=state,
+            store=store,
+            transport=transport,
+            worker=self.worker,
+            publish=self.publish,
+            settings=lambda: self._settings,
+            peers_of=self.peers_of,
+            providers_for=self.providers_for,
+            training_data=self.training_data,
+            validation_data=self.validation_data,
+        )
+        self.contributor = Contributor(self.services)
+        self.committee = Committee(self.services)
+        self.keeper = Keeper(self.services)
+        self.owner = Owner(self.services)
         self._contexts: dict[int, JobContext] = {}
         self._validation: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._memberships: dict[int, Member] = {}  # dropped when a registry event names us
@@ -124,6 +142,43 @@ class NodeCore:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._close_state = False
+
+    # -- settings (front-ends change them while the node runs; the roles read them live) ----
+    @property
+    def settings(self) -> RoleSettings:
+        return self._settings
+
+    @property
+    def policy(self) -> AcceptPolicy:
+        return self._settings.policy
+
+    @policy.setter
+    def policy(self, policy: AcceptPolicy) -> None:
+        self._settings = replace(self._settings, policy=policy)
+
+    @property
+    def device(self) -> str:
+        return self._settings.device
+
+    @device.setter
+    def device(self, device: str) -> None:
+        self._settings = replace(self._settings, device=device)
+
+    @property
+    def threads(self) -> int | None:
+        return self._settings.threads
+
+    @threads.setter
+    def threads(self, threads: int | None) -> None:
+        self._settings = replace(self._settings, threads=threads)
+
+    @property
+    def behaviour(self) -> Behaviour:
+        return self._settings.behaviour
+
+    @behaviour.setter
+    def behaviour(self, behaviour: Behaviour) -> None:
+        self._settings = replace(self._settings, behaviour=behaviour)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def publish(self, event: ev.Event) -> None:

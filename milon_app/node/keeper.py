@@ -19,7 +19,7 @@ from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, acceptance_lapsed, round_stuck, verdicts_closable
 
 if TYPE_CHECKING:
-    from milon_app.node.core import NodeCore
+    from milon_app.node.services import RoleServices
 
 # Reverts that mean another keeper (or the round itself) got there first.
 LOST_RACE = frozenset(
@@ -36,11 +36,11 @@ LOST_RACE = frozenset(
 
 
 class Keeper:
-    def __init__(self, node: NodeCore) -> None:
-        self.node = node
+    def __init__(self, services: RoleServices) -> None:
+        self.services = services
 
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
-        m, me, job_id, n = self.node.milon, self.node.account, ctx.job_id, rnd.member_count
+        m, me, job_id, n = self.services.milon, self.services.account, ctx.job_id, rnd.member_count
         if acceptance_lapsed(rnd, now):
             self._try(lambda: m.close_acceptance(me, job_id, n))
             return
@@ -51,7 +51,7 @@ class Keeper:
         else:
             return
         if sent and m.round(job_id, r).timed_out:
-            self.node.publish(ev.RoundTimedOut(job_id=job_id, round=r))
+            self.services.publish(ev.RoundTimedOut(job_id=job_id, round=r))
 
     @staticmethod
     def _try(send: Callable[[], Any]) -> bool:

@@ -20,7 +20,7 @@ from milon_app.node.jobs import JobContext, fetch_state, pin_owner
 if TYPE_CHECKING:
     import torch
 
-    from milon_app.node.core import NodeCore
+    from milon_app.node.services import RoleServices
 
 log = logging.getLogger(__name__)
 _FEW = (
@@ -51,16 +51,16 @@ class JobRequest:
 
 
 class Owner:
-    def __init__(self, node: NodeCore) -> None:
-        self.node = node
+    def __init__(self, services: RoleServices) -> None:
+        self.services = services
         self.eval_data: tuple[torch.Tensor, torch.Tensor] | None = None
         # per-job held-out data when jobs differ in dataset (the app); eval_data wins if set
         self.eval_source: Callable[[JobContext], tuple[torch.Tensor, torch.Tensor]] | None = None
         self._waiting: set[int] = set()  # jobs told they wait for members
 
     def create_job(self, req: JobRequest) -> int:
-        node = self.node
-        limit = node.store.limit("weights")  # what members will accept to fetch
+        svc = self.services
+        limit = svc.store.limit("weights")  # what members will accept to fetch
         initial = initial_blob(req.spec, req.seed, req.init_weights, max_bytes=limit)
         spec_blob = req.spec.to_json().encode()
         published: list[str] = []  # every blob of the job, pinned to it once it has an id
@@ -71,8 +71,8 @@ class Owner:
             (data_blob, "dataset_spec"),
             (initial, "weights"),
         ):
-            digest = node.store.put(blob, kind, owner="owner")
-            node.transport.provide(digest)
+            digest = svc.store.put(blob, kind, owner="owner")
+            svc.transport.provide(digest)
             published.append(digest)
             digests.append(bytes.fromhex(digest))
         params = JobParams(
@@ -88,11 +88,11 @@ class Owner:
             round_duration=req.round_duration_s,
             max_samples=req.max_samples,
         )
-        job_id = node.milon.create_job(node.account, params)
+        job_id = svc.milon.create_job(svc.account, params)
         for digest in published:
-            node.store.pin(digest, pin_owner(job_id))
-        node.state.record_job(job_id, req.fed_id, "owner", {"seed": req.seed})
-        node.publish(
+            svc.store.pin(digest, pin_owner(job_id))
+        svc.state.record_job(job_id, req.fed_id, "owner", {"seed": req.seed})
+        svc.publish(
             ev.JobCreated(
                 job_id=job_id,
                 fed_id=req.fed_id,
@@ -130,18 +130,18 @@ class Owner:
         return SharedData(req.dataset, digests, data.num_classes, shape, validation).to_json()
 
     def _publish(self, blob: bytes, published: list[str]) -> str:
-        digest = self.node.store.put(blob, "shard", owner="owner")
-        self.node.transport.provide(digest)
+        digest = self.services.store.put(blob, "shard", owner="owner")
+        self.services.transport.provide(digest)
         published.append(digest)
         return digest
 
     def step(self, ctx: JobContext) -> None:
         """Record finished rounds and open the next one."""
-        node = self.node
+        svc = self.services
         job = ctx.job
         r = job.current_round
         if r > 0:
-            rnd = node.milon.round(ctx.job_id, r)
+            rnd = svc.milon.round(ctx.job_id, r)
             if rnd.finalized or rnd.timed_out:
                 self._record_round(ctx, r, rnd.new_model_hash.hex() if rnd.finalized else "")
             else:
@@ -149,41 +149,41 @@ class Owner:
         if job.status is not JobStatus.OPEN:
             return
         try:
-            node.milon.start_round(node.account, ctx.job_id)
+            svc.milon.start_round(svc.account, ctx.job_id)
         except ContractRevert as exc:
             if exc.error_name == "TooFewMembers":  # wait for a second member, say so once
                 if ctx.job_id not in self._waiting:
                     self._waiting.add(ctx.job_id)
-                    node.publish(ev.NodeError(where=f"job {ctx.job_id}", message=_FEW))
+                    svc.publish(ev.NodeError(where=f"job {ctx.job_id}", message=_FEW))
                 return
             if exc.error_name not in ("RoundInProgress", "JobNotOpen"):
                 raise
         self._waiting.discard(ctx.job_id)
 
     def _record_round(self, ctx: JobContext, r: int, model_hash: str) -> None:
-        node = self.node
-        if any(rr[0] == r for rr in node.state.round_results(ctx.job_id)):
+        svc = self.services
+        if any(rr[0] == r for rr in svc.state.round_results(ctx.job_id)):
             return
         accuracy = None
         data = self.eval_data
         if data is None and self.eval_source is not None and model_hash:
             data = self.eval_source(ctx)
         if model_hash and data is not None:
-            providers = node.providers_for(ctx)
-            state = fetch_state(model_hash, node.transport, node.store, providers, ctx)
-            _, accuracy = evaluate(ctx.spec, state, *data, device=node.device)
-        node.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
+            providers = svc.providers_for(ctx)
+            state = fetch_state(model_hash, svc.transport, svc.store, providers, ctx)
+            _, accuracy = evaluate(ctx.spec, state, *data, device=svc.settings().device)
+        svc.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
         if accuracy is not None:
-            node.publish(ev.RoundEvaluated(job_id=ctx.job_id, round=r, accuracy=accuracy))
+            svc.publish(ev.RoundEvaluated(job_id=ctx.job_id, round=r, accuracy=accuracy))
 
     def download(self, ctx: JobContext, dest: Path, onnx: bool = True) -> list[Path]:
         """Fetch the final (or current) global model and export it for deployment."""
         from milon_app.node.export import export_model
 
-        node = self.node
+        svc = self.services
         job = ctx.job
         digest = (
             job.final_model_hash if job.status is JobStatus.COMPLETED else job.global_model_hash
         ).hex()
-        state = fetch_state(digest, node.transport, node.store, node.providers_for(ctx), ctx)
+        state = fetch_state(digest, svc.transport, svc.store, svc.providers_for(ctx), ctx)
         return export_model(ctx.spec, state, dest, onnx=onnx)

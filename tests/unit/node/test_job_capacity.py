@@ -118,7 +118,7 @@ def test_each_contributor_measures_the_jobs_model_and_declares_it(fed: Fed):
 
     # A restart: the score comes from the state DB, and nothing is sent when it is on chain.
     nd = fed.nodes[0]
-    again = JobCapacity(nd, duration_s=SECONDS)
+    again = JobCapacity(nd.services, duration_s=SECONDS)
     nd.contributor.capacity = again
     ctx = nd.context(job_id)
     again.step(ctx)
@@ -127,7 +127,7 @@ def test_each_contributor_measures_the_jobs_model_and_declares_it(fed: Fed):
     assert (last.score, last.declared, last.cached) == (scores[0], False, True)
     # The chain holds another value (declared by hand): a restarted node declares its own.
     m.set_model_capacity(nd.account, fed.fed_id, key, scores[0] + 1)
-    again = JobCapacity(nd, duration_s=SECONDS)
+    again = JobCapacity(nd.services, duration_s=SECONDS)
     again.step(ctx)
     assert fed.measured(nd)[-1].declared is True
     assert m.model_capacity(fed.fed_id, nd.address, key) == scores[0]
