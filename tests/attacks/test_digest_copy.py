@@ -24,12 +24,12 @@ class Copier(Contributor):
     """Never trains: commits the first update digest another member announces."""
 
     def __init__(self, node, fed: NodeFed) -> None:
-        super().__init__(node)
+        super().__init__(node.services)
         self.fed = fed
         self.seen_before_close: list[str] = []
 
     def _train_or_commit(self, ctx, r, rnd, epochs, now):
-        node = self.node
+        node = self.services
         with self.fed.hub.lock:
             announced = {
                 d

@@ -144,7 +144,9 @@ class DaemonProc:
 
 
 def _write_toml(home: Path, acct: Any, rpc: str, manifest: Path, extra: str) -> Path:
-    return write_daemon_config(home, acct, rpc, manifest, extra, compute="max_threads = 1\n")
+    # the members' capacities are set by hand: no per-job benchmark overrides them
+    compute = "max_threads = 1\njob_benchmark_s = 0\n"
+    return write_daemon_config(home, acct, rpc, manifest, extra, compute=compute)
 
 
 @dataclass
