@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from milon_app.chain.errors import ContractRevert
 from milon_app.node import events as ev
+from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
     from milon_app.compute.benchmark import CapacityResult
@@ -87,20 +88,16 @@ class JobCapacity:
         """The benchmark's score once it finished (kept in the state DB), starting it if
         needed; None while it runs or when it failed."""
         svc = self.services
-        future = self._running.get(where)
+        spec, seconds, threads = ctx.spec, self.duration_s, svc.settings().threads
+
+        def run() -> CapacityResult:
+            from milon_app.compute.benchmark import measure_capacity
+
+            return measure_capacity(where[1], spec, duration_s=seconds, threads=threads)
+
+        future = poll_once(self._running, where, lambda: svc.worker.call(where[1], run))
         if future is None:
-            spec, seconds, threads = ctx.spec, self.duration_s, svc.settings().threads
-
-            def run() -> CapacityResult:
-                from milon_app.compute.benchmark import measure_capacity
-
-                return measure_capacity(where[1], spec, duration_s=seconds, threads=threads)
-
-            self._running[where] = svc.worker.call(where[1], run)
             return None
-        if not future.done():
-            return None
-        del self._running[where]
         try:
             result = future.result()
         except Exception as exc:  # a model the device cannot run: the general capacity applies

@@ -25,6 +25,7 @@ from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
+from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
     from milon_app.node.services import RoleServices
@@ -147,14 +148,12 @@ class Contributor:
 
     def _trained(self, ctx: JobContext, r: int, rnd: Round, epochs: int) -> TrainResult | None:
         """The finished training of this round, starting it if needed; None while it runs."""
-        svc, key = self.services, (ctx.job_id, r)
-        future = self._training.get(key)
+        svc = self.services
+        future = poll_once(
+            self._training, (ctx.job_id, r), lambda: self._start_training(ctx, r, rnd, epochs)
+        )
         if future is None:
-            self._training[key] = self._start_training(ctx, r, rnd, epochs)
             return None
-        if not future.done():
-            return None
-        del self._training[key]
         try:
             result = future.result()
         except Exception as exc:
