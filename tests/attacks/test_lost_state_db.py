@@ -9,6 +9,7 @@ or trains it again (deterministic on the CPU), reveals and is paid.
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -47,11 +48,26 @@ def test_node_without_its_state_db_still_reveals_and_is_paid(fed, lose_blobs):
     victim = fed.nodes[1]
     m = fed.owner.milon
 
-    def all_committed() -> bool:
-        return m.job(job_id).current_round == 1 and m.round(job_id, 1).committed_count == 4
+    def victim_committed() -> bool:
+        if m.job(job_id).current_round != 1:
+            return False
+        return m.assignment(job_id, 1, victim.address).state is AssignmentState.COMMITTED
 
-    fed.until(all_committed)
-    assert m.assignment(job_id, 1, victim.address).state is AssignmentState.COMMITTED
+    def all_accepted() -> bool:
+        if m.job(job_id).current_round != 1:
+            return False
+        rnd = m.round(job_id, 1)
+        return rnd.assigned_count == 0 and rnd.accepted_count == 4
+
+    fed.until(all_accepted)
+    # Only the victim ticks until it has committed: the others cannot commit meanwhile, so the
+    # reveal phase stays shut and the victim cannot reveal before it loses its state DB.
+    deadline = time.monotonic() + 300
+    while not victim_committed():
+        assert time.monotonic() < deadline, "the victim never committed"
+        if not victim.tick():
+            time.sleep(0.02)
+    assert m.round(job_id, 1).committed_count == 1
     victim = _restart_without_state(fed, victim, lose_blobs)
     assert victim.state.commit_record(job_id, 1) is None
     fed.until(fed.round_closed(job_id, 1))
