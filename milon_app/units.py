@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from milon_app.errors import BadInputError
 
@@ -38,6 +39,28 @@ def format_amount(wei: int) -> str:
     whole, frac = divmod(abs(int(wei)), WEI)
     tail = f"{frac:018d}".rstrip("0")
     return f"{sign}{whole}.{tail}" if tail else f"{sign}{whole}"
+
+
+def format_milon(wei: int) -> str:
+    """wei -> ``"6 MILON"``: how every front-end shows an amount to people (exact)."""
+    return f"{format_amount(wei)} MILON"
+
+
+# Fields of the node's events and the daemon's status that hold wei.
+WEI_FIELDS = ("amount", "stake", "escrow", "refund", "claimable", "rewards_credited")
+
+
+def milon_fields(data: dict[str, Any], names: tuple[str, ...] = WEI_FIELDS) -> dict[str, Any]:
+    """A copy of ``data`` for JSON that people read: each wei field ``k`` becomes MILON (a
+    decimal string, as ``milon rewards`` prints ``claimable``) and its exact integer moves to
+    ``k_wei``, the only place wei appears, under a name that says so."""
+    out = dict(data)
+    for key in names:
+        value = out.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            out[key] = format_amount(value)
+            out[f"{key}_wei"] = value
+    return out
 
 
 def check_address(text: str, what: str = "address") -> str:

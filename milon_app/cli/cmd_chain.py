@@ -182,6 +182,7 @@ def _info(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.client import ChainClient, RetryPolicy
     from milon_app.chain.deploy import Suite
     from milon_app.chain.manifest import Manifest
+    from milon_app.units import milon_fields
 
     manifest = Manifest.load(args.manifest)
     client = ChainClient.connect(
@@ -191,10 +192,27 @@ def _info(args: argparse.Namespace, ctx: Context) -> int:
     data = {
         "chain_id": client.chain_id,
         "block": client.block_number(),
-        "token_supply": str(client.call(suite.token.functions.totalSupply())),
+        **milon_fields(
+            {"token_supply": int(client.call(suite.token.functions.totalSupply()))},
+            ("token_supply",),
+        ),
         "federations": client.call(suite.registry.functions.federationCount()),
         "jobs": client.call(suite.jobs.functions.jobCount()),
         "contracts": manifest.contracts,
     }
-    ctx.emit(data, lambda d: "\n".join(f"{k:<13} {v}" for k, v in d.items()))
+    ctx.emit(data, _render_info)
     return 0
+
+
+def _render_info(d: dict[str, Any]) -> str:
+    """People read MILON (the JSON keeps the exact wei as ``token_supply_wei``)."""
+    lines = []
+    for key, value in d.items():
+        if key == "contracts":
+            lines.append("contracts")
+            lines += [f"  {name:<19} {addr}" for name, addr in sorted(value.items())]
+        elif not key.endswith("_wei"):
+            lines.append(
+                f"{key:<13} {value} MILON" if key == "token_supply" else f"{key:<13} {value}"
+            )
+    return "\n".join(lines)

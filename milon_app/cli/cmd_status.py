@@ -14,8 +14,18 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="the daemon's data folder (node.data_dir)")
 
 
+def _value(key: str, value: Any) -> str:
+    """Amounts in MILON (the JSON's ``claimable`` is MILON too, ``claimable_wei`` the exact wei)."""
+    if key in ("claimable", "rewards_credited"):
+        return "unknown (not read from the chain yet)" if value is None else f"{value} MILON"
+    return str(value)
+
+
 def _render(d: dict[str, Any]) -> str:
-    lines = [f"{k:<17} {v}" for k, v in d.items() if k not in ("peers", "listen_addrs")]
+    shown = {k: v for k, v in d.items() if not k.endswith("_wei")}
+    lines = [
+        f"{k:<17} {_value(k, v)}" for k, v in shown.items() if k not in ("peers", "listen_addrs")
+    ]
     lines.append(f"{'listen':<17} {' '.join(d.get('listen_addrs') or []) or '-'}")
     lines.append(f"{'peers':<17} {len(d.get('peers') or [])}")
     lines += [f"  {p}" for p in d.get("peers") or []]

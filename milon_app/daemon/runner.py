@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from milon_app.config import Config
 from milon_app.errors import BadInputError, ConfigError, NotFoundError
+from milon_app.units import milon_fields
 
 log = logging.getLogger(__name__)
 ETHER = 10**18
@@ -72,7 +73,8 @@ class EventLogger:
             and event.step != event.steps_total
         ):
             return  # per-step progress is for live charts; the log keeps every 50th step
-        line = json.dumps({"ts": round(event.ts, 3), **event_to_dict(event)}, default=str)
+        record = milon_fields(event_to_dict(event))  # amounts in MILON, wei as `<name>_wei`
+        line = json.dumps({"ts": round(event.ts, 3), **record}, default=str)
         with self._lock:
             self.out.write(line + "\n")
             self.out.flush()
@@ -208,8 +210,10 @@ class Daemon:
             "listen_addrs": transport.listen_addrs(),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),
-            "rewards_credited": str(node.state.total_rewards()),
-            "claimable": "unknown" if self._claimable is None else str(self._claimable),
+            # MILON, with the exact wei under `<name>_wei` (None: not read from the chain yet)
+            **milon_fields(
+                {"rewards_credited": node.state.total_rewards(), "claimable": self._claimable}
+            ),
             "uptime_s": round(time.time() - self.started, 1),
             "pid": os.getpid(),
         }

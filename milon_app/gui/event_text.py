@@ -1,15 +1,16 @@
 """Events as one readable log line each (the Node tab's log); Qt-free.
 
 The committee's events carry tuples of addresses and (member, reason) pairs,
-which ``key=value`` dumps make unreadable, so they get sentences. Everything
-else keeps the generic form with addresses and hashes cut short.
+which ``key=value`` dumps make unreadable, so they get sentences, as does
+money. Everything else keeps the generic form with addresses and hashes cut
+short and amounts in MILON (``amount=6 MILON``, never wei).
 """
 
 from __future__ import annotations
 
 from milon_app.node import events as ev
 from milon_app.node.events import event_to_dict
-from milon_app.units import short_address, short_amount
+from milon_app.units import WEI_FIELDS, format_milon, short_address
 
 REASON_CHARS = 60  # a rejection's detail is cut here: the Job owner tab has the rest
 
@@ -51,8 +52,21 @@ def event_text(e: ev.Event) -> str:
     if isinstance(e, ev.ModelConfirmed):
         return f"{where}: you confirmed the aggregated model {e.model_hash[:12]}…"
     if isinstance(e, ev.ValidatorPaid):
-        return f"{where}: {short_amount(e.amount)} MILON for your verdicts"
+        return f"{where}: {format_milon(e.amount)} for your verdicts"
+    if isinstance(e, ev.RewardCredited):
+        return f"{where}: {format_milon(e.amount)} credited for your update"
+    if isinstance(e, ev.RewardClaimed):
+        return f"claimed {format_milon(e.amount)}"
+    if isinstance(e, ev.PeerStatus):
+        state = "connected" if e.connected else "disconnected"
+        return f"{short(e.peer_id)} {state}; {e.peers} peer(s) connected now"
     d = event_to_dict(e)
     for key in ("event", "ts", "node"):
         d.pop(key, None)
-    return " ".join(f"{k}={short(v)}" for k, v in d.items() if v not in ("", (), [], None))
+    return " ".join(f"{k}={_value(k, v)}" for k, v in d.items() if v not in ("", (), [], None))
+
+
+def _value(key: str, value: object) -> str:
+    if key in WEI_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        return format_milon(value)
+    return short(value)

@@ -174,8 +174,10 @@ def transport_event_sink(bus: EventBus, node: str) -> Callable[[str, dict[str, A
     def sink(kind: str, data: dict[str, Any]) -> None:
         event: ev.Event | None = None
         if kind in ("peer_connected", "peer_disconnected"):
-            event = ev.PeerStatus(
-                peer_id=str(data.get("peer_id", "")), connected=kind == "peer_connected"
+            event = ev.PeerStatus(  # peers: how many are connected after this change
+                peer_id=str(data.get("peer_id", "")),
+                connected=kind == "peer_connected",
+                peers=int(data.get("peers", 0) or 0),
             )
         elif kind == "blob_fetched":
             event = ev.BlobFetched(

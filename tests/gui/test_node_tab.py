@@ -61,5 +61,28 @@ def test_committee_events_read_as_sentences_in_the_log(qtbot, ctx):
     assert "job 4 round 2: a committee of 2 was drawn; your node sits on it" in log
     assert "your verdict accepts 1 update(s), rejects 0xbbbb…bbbb (harmful: loss 9.10" in log
     assert "you confirmed the aggregated model abababababab…" in log
-    assert "job 4 round 2: 0.30 MILON for your verdicts" in log
+    assert "job 4 round 2: 0.3 MILON for your verdicts" in log
     assert "[[" not in log  # no raw tuples
+
+
+def test_money_reads_in_milon_addresses_short_and_peer_counts_right(qtbot, ctx):
+    """Issue 20 item 4: no raw wei (`amount=6000000000000000000`), no 42-character addresses,
+    and a peer event says how many peers are connected (it said peers=0 beside them)."""
+    from milon_app.node import events as ev
+
+    tab = NodeTab(ctx)
+    qtbot.addWidget(tab)
+    core = ctx.session.core
+    member = "0x1234" + "5" * 32 + "abcd"
+    core.publish(ev.RewardCredited(job_id=3, round=1, amount=6 * 10**18))
+    core.publish(ev.Slashed(fed_id=1, member=member, amount=25 * 10**17, reason="rejected"))
+    core.publish(ev.JobCreated(job_id=3, fed_id=1, total_epochs=30, escrow=30 * 10**18))
+    core.publish(ev.RewardClaimed(amount=14 * 10**18))
+    core.publish(ev.PeerStatus(peer_id="16Uiu2HAm" + "x" * 44, connected=True, peers=3))
+    wait_until(qtbot, lambda: "PeerStatus" in tab.log.toPlainText())
+    log = tab.log.toPlainText()
+    assert "job 3 round 1: 6 MILON credited for your update" in log
+    assert "member=0x1234…abcd amount=2.5 MILON reason=rejected" in log
+    assert "escrow=30 MILON" in log and "claimed 14 MILON" in log
+    assert "16Uiu2HAmxxx… connected; 3 peer(s) connected now" in log
+    assert "000000000000" not in log and member not in log

@@ -58,6 +58,16 @@ def test_devnet_deploys_funds_and_stops_on_sigterm(tmp_path):
         data = json.loads(res.stdout)
         assert data["chain_id"] == 31337
         assert data["federations"] == 0
+        # MILON for people, wei only under a name that says so (issue 22 item 8)
+        supply = data["token_supply_wei"]
+        assert supply > 0 and data["token_supply"] == str(supply // 10**18)
+        human = subprocess.run(
+            [sys.executable, "-m", "milon_app", "chain", "info", "--rpc", info["rpc_url"],
+             "--manifest", str(manifest)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert f"token_supply  {supply // 10**18} MILON" in human.stdout, human.stdout
+        assert str(supply) not in human.stdout
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

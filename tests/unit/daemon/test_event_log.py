@@ -35,7 +35,21 @@ def test_committee_events_are_logged_with_every_field():
     tallied = logged(ev.VerdictsTallied(job_id=1, round=2, accepted=(A,), rejected=(B,)))
     assert tallied["rejected"] == [B] and tallied["undecided"] == []
     assert logged(ev.ModelConfirmed(job_id=1, round=2, model_hash="ab" * 32))["model_hash"]
-    assert logged(ev.ValidatorPaid(job_id=1, round=2, amount=10**17))["amount"] == 10**17
+    paid = logged(ev.ValidatorPaid(job_id=1, round=2, amount=10**17))
+    assert paid["amount"] == "0.1" and paid["amount_wei"] == 10**17
+
+
+def test_amounts_are_milon_and_wei_only_under_names_that_say_so():
+    """Issue 22 item 8: people read MILON; the exact integer stays in `<name>_wei`."""
+    joined = logged(ev.FederationJoined(fed_id=1, stake=50 * 10**18, capacity=7))
+    assert (joined["stake"], joined["stake_wei"], joined["capacity"]) == ("50", 50 * 10**18, 7)
+    done = logged(ev.JobCompleted(job_id=2, refund=0))
+    assert done["refund"] == "0" and done["refund_wei"] == 0
+    credited = logged(ev.RewardCredited(job_id=1, round=1, amount=6 * 10**18))
+    assert credited["amount"] == "6"
+    for line in (joined, done, credited):
+        for key, value in line.items():
+            assert key.endswith("_wei") or not (isinstance(value, int) and value >= 10**15), key
 
 
 def test_no_v1_event_is_left_in_the_catalogue():
