@@ -20,9 +20,12 @@ class Context:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
+    config_path: Path | None = None  # --config FILE; else the settings file under the home
 
     @cached_property
     def config(self) -> Config:
+        if self.config_path is not None:
+            return load_config(self.config_path, missing_ok=False)
         return load_config(self.paths.config_file)
 
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:

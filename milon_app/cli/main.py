@@ -12,8 +12,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from milon_app import __version__
+from milon_app import __version__, logsetup
 from milon_app.cli.context import Context
 from milon_app.cli.registry import Command, Registry, load_commands
 from milon_app.config import Paths
@@ -29,6 +30,59 @@ def _epilog() -> str:
     return "\n".join(lines)
 
 
+# Global options: accepted before the command (``milon --json hw``) and after it
+# (``milon hw --json``) with the same meaning. After the command they land in their own
+# ``_after_*`` names (so a subparser's defaults never reset what was given before it) and
+# :func:`merge_global_options` folds them into ``json``, ``verbose``, ``home`` and ``config``.
+GLOBAL_OPTIONS = ("json", "verbose", "home", "config")
+
+
+def _add_global_options(p: argparse._ActionsContainer, *, after: bool) -> None:
+    def extra(name: str, default: Any = None) -> dict[str, Any]:
+        if after:
+            return {"dest": f"_after_{name}", "default": argparse.SUPPRESS}
+        return {"default": default}
+
+    p.add_argument(
+        "--home",
+        metavar="DIR",
+        help="keep config and data under DIR (default: platform folders)",
+        **extra("home"),
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print machine-readable JSON", **extra("json", False)
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more log output (-vv: everything, libraries included)",
+        **extra("verbose", 0),
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (.toml or .json)",
+        **extra("config"),
+    )
+
+
+def merge_global_options(args: argparse.Namespace) -> argparse.Namespace:
+    """Fold the global options given after the command into the ones before it: ``--json``
+    either place, ``-v`` counted over both, ``--home``/``--config`` the last one given."""
+    after = {name: getattr(args, f"_after_{name}", None) for name in GLOBAL_OPTIONS}
+    args.json = bool(args.json or after["json"])
+    args.verbose = int(args.verbose or 0) + int(after["verbose"] or 0)
+    for name in ("home", "config"):
+        if after[name] is not None:
+            setattr(args, name, after[name])
+    for name in GLOBAL_OPTIONS:
+        if hasattr(args, f"_after_{name}"):
+            delattr(args, f"_after_{name}")
+    return args
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="milon",
@@ -37,17 +91,13 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"milon {__version__}")
-    parser.add_argument(
-        "--home", metavar="DIR", help="keep config and data under DIR (default: platform folders)"
-    )
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    _add_global_options(parser, after=False)
     parser.add_argument(
         "--daemon", action="store_true", help="run the node headless (one JSON log line per event)"
     )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml or .json)")
     subparsers: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+    globals_group = "global options (also accepted before the command)"
 
     def sub_of(path: tuple[str, ...]) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         if path not in subparsers:
@@ -60,6 +110,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
             parent = sub_of(path[:-1])
             summary = registry.groups.get(path, "")
             p = parent.add_parser(path[-1], help=summary, description=summary)
+            _add_global_options(p.add_argument_group(globals_group), after=True)
             p.set_defaults(_group=p)
             parsers[path] = p
         return parsers[path]
@@ -70,6 +121,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
             cmd.path[-1], help=cmd.summary, description=cmd.description or cmd.summary
         )
         cmd.configure(p)
+        _add_global_options(p.add_argument_group(globals_group), after=True)
         p.set_defaults(_command=cmd)
         parsers[cmd.path] = p
     return parser
@@ -89,11 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     registry = load_commands()
     parser = build_parser(registry)
-    args = parser.parse_args(args_list)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    args = merge_global_options(parser.parse_args(args_list))
+    # quiet by default: a command prints its result; -v shows the log (see logsetup)
+    logsetup.configure(args.verbose, json_lines=args.daemon)
     command: Command | None = getattr(args, "_command", None)
     if args.daemon:
         return _run_daemon(args)
@@ -103,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_gui(args)
         (group or parser).print_help()
         return int(ExitCode.USAGE) if group is not None or args_list else int(ExitCode.OK)
-    ctx = Context(paths=Paths.default(args.home), json_output=args.json)
+    ctx = Context(paths=Paths.default(args.home), json_output=args.json, config_path=args.config)
     try:
         return int(command.run(args, ctx))
     except MilonError as exc:
@@ -127,6 +177,9 @@ def _run_daemon(args: argparse.Namespace) -> int:
     paths = Paths.default(args.home)
     try:
         return run_daemon(args.config, paths.data_dir, paths.config_file)
-    except MilonError as exc:
-        print(f"milon: error: {exc}", file=sys.stderr)
+    except MilonError as exc:  # a JSON line like the rest of the daemon's stderr
+        log.error("milon: error: %s", exc)
         return int(exc.exit_code)
+    except Exception:  # a bug: its traceback is one JSON line's field, not 40 raw lines
+        log.exception("milon: the daemon stopped on an unexpected error")
+        return int(ExitCode.FAILURE)

@@ -50,19 +50,13 @@ log = logging.getLogger(__name__)
 
 
 def _route_libp2p_logging() -> None:
-    """py-libp2p leaves its logger without a handler and not propagating, so its errors (a
-    failed dial to a peer that has left) reach stderr unformatted through logging's
-    last-resort handler, whatever -v says; some of its modules also log at INFO. Keep all of
-    it out of the default output, and route it through the app's logging with -v."""
-    lib = logging.getLogger("libp2p")
-    if any(not isinstance(h, logging.NullHandler) for h in lib.handlers):
-        return  # LIBP2P_DEBUG is set: the library's own logging stays as asked
-    verbose = logging.getLogger().getEffectiveLevel() < logging.WARNING
-    lib.propagate = verbose
-    if verbose:
-        lib.setLevel(logging.NOTSET)
-    elif not lib.handlers:
-        lib.addHandler(logging.NullHandler())  # found: the last-resort handler stays unused
+    """py-libp2p's import leaves its logger without a handler and not propagating, so its
+    errors (a failed dial to a peer that has left) would reach stderr raw through logging's
+    last-resort handler, breaking the daemon's JSON lines and the CLI's quiet output; hand
+    the logger to the app's logging setup (:mod:`milon_app.logsetup`)."""
+    from milon_app.logsetup import adopt_libp2p_logger
+
+    adopt_libp2p_logger()
 
 
 _route_libp2p_logging()
@@ -313,12 +307,13 @@ class Libp2pTransport:
             if (peer in self._connected) == up:
                 return
             (self._connected.add if up else self._connected.discard)(peer)
+            count = len(self._connected)
         try:
             address = address_of_id(peer)
         except BadInputError:
             address = ""
         kind = "peer_connected" if up else "peer_disconnected"
-        self._emit(kind, {"peer_id": peer.to_base58(), "address": address})
+        self._emit(kind, {"peer_id": peer.to_base58(), "address": address, "peers": count})
 
     def is_connected(self, peer: ID) -> bool:
         host = self._host

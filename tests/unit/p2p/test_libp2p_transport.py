@@ -243,9 +243,10 @@ def test_connection_events(make_peer):
     a = make_peer("a", on_event=lambda k, d: events.append((k, d)))
     b = make_peer("b")
     b.connect(a.listen_addrs()[0])
-    assert wait_for(lambda: ("peer_connected", {"peer_id": b.peer_id, "address": b.address}) in events)
+    joined = {"peer_id": b.peer_id, "address": b.address, "peers": 1}  # peers: a's count now
+    assert wait_for(lambda: ("peer_connected", joined) in events)
     b.stop()
-    assert wait_for(lambda: any(k == "peer_disconnected" for k, _ in events))
+    assert wait_for(lambda: ("peer_disconnected", {**joined, "peers": 0}) in events)
     assert b.peer_id not in a.peers()
 
 
