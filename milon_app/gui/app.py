@@ -98,6 +98,7 @@ class MilonApp(QObject):
         self.running = False  # session.start() in flight
         self.preloaded = False  # the tabs' modules are imported: windows build them at once
         self.session_started = False
+        self.fresh_password: str | None = None  # typed in the wizard just now; used once
         self.closing = False
         self.finished = False
         self.progress.connect(self._on_progress)
@@ -137,6 +138,7 @@ class MilonApp(QObject):
         if wizard.exec() != QDialog.DialogCode.Accepted or wizard.result_ is None:
             return False
         self.cfg = wizard.result_.config
+        self.fresh_password = wizard.keystore_password()
         return True
 
     def load_wallet(self) -> Wallet:
@@ -147,9 +149,13 @@ class MilonApp(QObject):
         return wallet
 
     def unlock(self, wallet: Wallet | None = None) -> LocalAccount | None:
-        """The account, with the configured store's password or one typed; None: cancelled."""
+        """The account, with the configured store's password or one typed; None: cancelled.
+
+        Right after the wizard the password typed there unlocks at once: neither the
+        keystore password nor the encrypted store's master password is asked again."""
         wallet = wallet or self.load_wallet()
-        password, error = self._stored_password(wallet)
+        fresh, self.fresh_password = self.fresh_password, None
+        password, error = (fresh, None) if fresh else self._stored_password(wallet)
         if password is None and error is None:
             return None
         while True:

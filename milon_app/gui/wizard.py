@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QRadioButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -127,8 +129,21 @@ class SecretPage(QWizardPage):
         self.setSubTitle("MILON needs the keystore password at each start. Choose where it lives.")
         lay = QVBoxLayout(self)
         self.stores = radios(lay, list(CHOICES), STORE_LABELS)
-        self.os_status = hint("Checking for a secure OS keyring…")
+        self.os_status = hint("Checking for a password keyring on this system…")
         lay.addWidget(self.os_status)
+        # the technical detail (backend names, D-Bus errors) stays behind a toggle
+        self.details_button = QToolButton()
+        self.details_button.setText("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setVisible(False)
+        self.details = hint("")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setVisible(False)
+        self.details_button.toggled.connect(self._show_details)
+        lay.addWidget(self.details_button)
+        lay.addWidget(self.details)
         self.os_button().setEnabled(False)
         self.stores.button(1).setChecked(True)
         form = QFormLayout()
@@ -163,17 +178,22 @@ class SecretPage(QWizardPage):
         """Called once detection (D-Bus, Keychain) finished on a worker."""
         self.backend = backend
         button = self.os_button()
+        button.setEnabled(backend.secure)
         if backend.secure:
-            button.setEnabled(True)
             button.setChecked(True)
-            self.os_status.setText(f"Secure OS keyring found: {backend.name}.")
-        else:
-            button.setEnabled(False)
-            self.os_status.setText(
-                f"OS keyring unavailable: {backend.describe()}. "
-                "MILON never falls back to a plaintext file; choose one of the other options."
-            )
+        self.os_status.setText(backend.plain())
+        self.details.setText(
+            f"{backend.describe()}.\n"
+            + ("" if backend.secure else "MILON never falls back to a plaintext file.")
+        )
+        self.details_button.setVisible(True)
         self._sync()
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_button.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
 
     def _sync(self) -> None:
         store = self.store
@@ -299,6 +319,11 @@ class SetupWizard(QWizard):
 
         runner.run(detect_os_backend, self.secret_page.set_backend, self._detect_failed,
                    what="detect the OS keyring")
+
+    def keystore_password(self) -> str:
+        """The keystore's password as typed on the first page: after Finish the app unlocks
+        with it instead of asking for a password the user has just typed twice."""
+        return self.wallet_page.password.text()
 
     def _detect_failed(self, exc: BaseException) -> None:
         self.secret_page.set_backend(OsBackend("OS keyring", None, describe_error(exc)))

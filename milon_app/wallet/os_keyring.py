@@ -53,6 +53,25 @@ class OsBackend:
     def secure(self) -> bool:
         return self.backend is not None
 
+    def plain(self) -> str:
+        """One sentence for people (the wizard); :meth:`describe` is the technical detail."""
+        if self.backend is not None:
+            return (
+                f"This system's password keyring ({friendly_name(self.name)}) can keep the "
+                "password safely."
+            )
+        if self.name in SECURE_BACKENDS or self.name.startswith(
+            ("keyring.backends.fail", "keyring.backends.null")
+        ):
+            return (
+                "This system has no password keyring running; MILON can keep the password in "
+                "an encrypted file instead."
+            )
+        return (
+            "This system's keyring setting names a store MILON does not trust with a wallet "
+            "password; MILON can keep the password in an encrypted file instead."
+        )
+
     def describe(self) -> str:
         if self.backend is not None:
             return f"{self.name} (secure)"
@@ -60,6 +79,19 @@ class OsBackend:
         if self.fallbacks:
             text += "; keyring alone would fall back to " + ", ".join(self.fallbacks)
         return text
+
+
+FRIENDLY_NAMES = {
+    "keyring.backends.SecretService.Keyring": "Secret Service, e.g. GNOME Keyring",
+    "keyring.backends.libsecret.Keyring": "libsecret, e.g. GNOME Keyring",
+    "keyring.backends.kwallet.DBusKeyring": "KWallet",
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Manager",
+}
+
+
+def friendly_name(name: str) -> str:
+    return FRIENDLY_NAMES.get(name, name.rsplit(".", 2)[-2] if "." in name else name)
 
 
 def backend_name(kr: object) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWizard
 
 from milon_app.config import Config, Paths, describe, load_config, save_config
 from milon_app.exit_codes import ExitCode
@@ -148,6 +148,59 @@ def test_cancelled_wizard_exits_with_the_wallet_code(apps, tmp_path):
     timer.stop()
     assert milon.exit_code == ExitCode.WALLET
     assert not paths.config_file.exists()
+
+
+def drive_wizard(store: str, seen: list[str]) -> QTimer:
+    """Fill the first-run wizard as a user would (create, ``store``, simulated network) and
+    press Finish; any password dialog after it is answered and recorded in ``seen``."""
+    timer = QTimer()
+
+    def tick() -> None:
+        w = QApplication.activeModalWidget()
+        if isinstance(w, PasswordDialog):
+            seen.append(w.prompt.text())
+            w.field.setText("master 1" if "Master" in w.prompt.text() else PW)
+            w.accept()
+        elif isinstance(w, SetupWizard) and not w.applying and w.secret_page.backend:
+            page = w.currentPage()
+            if page is w.wallet_page:
+                w.wallet_page.password.setText(PW)
+                w.wallet_page.confirm.setText(PW)
+            elif page is w.secret_page:
+                for b in w.secret_page.stores.buttons():
+                    b.setChecked(b.objectName() == store)
+                w.secret_page.master.setText("master 1")
+                w.secret_page.master_confirm.setText("master 1")
+            elif page is w.finish_page:
+                w.button(QWizard.WizardButton.FinishButton).click()
+                return
+            w.next()
+
+    timer.timeout.connect(tick)
+    timer.start(30)
+    return timer
+
+
+@pytest.mark.parametrize("store", ["encrypted-file", "prompt"])
+def test_after_the_wizard_no_password_is_asked_again(qtbot: Any, apps, tmp_path, store):
+    """Issue 20 item 3: right after Finish the app asked for the master password (or the
+    keystore password) that was just typed twice. It unlocks with what the wizard was given."""
+    paths = Paths.default(tmp_path / "fresh-home")
+    seen: list[str] = []
+    timer = drive_wizard(store, seen)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    milon = MilonApp(app, paths, opts=SessionOptions(tick_s=0.1, transport="inprocess"),
+                     kdf_n=MIN_KDF_N)  # fmt: skip
+    apps.append(milon)
+    window = milon.start()
+    timer.stop()
+    assert window is not None and milon.exit_code is None
+    assert seen == [], f"asked again after the wizard: {seen}"
+    assert load_config(paths.config_file).wallet.secret_store == store
+    qtbot.waitUntil(lambda: milon.session_started, timeout=60_000)
+    assert milon.session is not None and milon.session.account is not None
+    assert milon.fresh_password is None  # used once, not kept
 
 
 def test_failed_start_offers_another_network(qtbot: Any, apps, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
 from milon_app.config import Paths, load_config
@@ -170,12 +171,40 @@ def test_import_keystore_with_prompt_and_devnet(
     assert Wallet.load(cfg.wallet.keystore).unlock(PW).address == src.address
 
 
-def test_os_keyring_is_disabled_with_the_reason_when_none_is_secure(wizard: SetupWizard):
+def test_os_keyring_is_disabled_with_one_plain_sentence_and_details_behind_a_toggle(
+    qtbot: Any, wizard: SetupWizard
+):
+    """Issue 20 item 3: the page said "keyring.backends.SecretService.Keyring: not usable
+    (unavailable: Unable to initialize SecretService: …)"; now one sentence, the dump on
+    request."""
     page = wizard.secret_page
+    assert wallet_page(wizard, "create") and wizard.currentPage() is page
     assert page.backend is not None and not page.backend.secure
     assert not page.os_button().isEnabled()
-    assert "unavailable" in page.os_status.text() and "plaintext" in page.os_status.text()
+    assert page.os_status.text() == (
+        "This system has no password keyring running; MILON can keep the password in an "
+        "encrypted file instead."
+    )
+    assert "keyring.backends" not in page.os_status.text()
+    assert page.details_button.isVisible() and not page.details.isVisible()
+    qtbot.mouseClick(page.details_button, Qt.MouseButton.LeftButton)
+    assert page.details.isVisible()
+    assert "keyring.backends.SecretService.Keyring" in page.details.text()
+    assert "unavailable" in page.details.text() and "plaintext" in page.details.text()
+    qtbot.mouseClick(page.details_button, Qt.MouseButton.LeftButton)
+    assert not page.details.isVisible()
     assert page.store == "encrypted-file"
+
+
+def test_a_secure_keyring_is_named_plainly(wizard: SetupWizard):
+    from milon_app.wallet.os_keyring import OsBackend
+
+    page = wizard.secret_page
+    page.set_backend(OsBackend("keyring.backends.macOS.Keyring", object()))  # type: ignore[arg-type]
+    assert page.os_status.text() == (
+        "This system's password keyring (macOS Keychain) can keep the password safely."
+    )
+    assert page.os_button().isEnabled() and page.store == "os-keyring"
 
 
 def test_create_with_os_keyring(qtbot: Any, secret_service: str, paths: Paths, runner: TaskRunner):  # noqa: F811
