@@ -32,9 +32,16 @@ def _render(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def daemon_data_dir(ctx: Context) -> Path:
+    """The folder the daemon of this config uses: ``node.data_dir`` of ``--config`` (or of the
+    settings file), else the home's data folder, as ``milon --daemon`` resolves it."""
+    configured = ctx.config.node.data_dir
+    return Path(configured).expanduser() if configured else ctx.paths.data_dir
+
+
 @REGISTRY.command("status", summary="show a running daemon's state", configure=_configure)
 def _status(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.daemon.control import query_status
 
-    ctx.emit(query_status(args.data_dir or ctx.paths.data_dir), _render)
+    ctx.emit(query_status(args.data_dir or daemon_data_dir(ctx)), _render)
     return 0

@@ -49,3 +49,18 @@ def test_status_shows_milon_for_people_and_wei_only_in_wei_fields(tmp_path, caps
 
 def test_claimable_not_read_yet_says_so(tmp_path, capsys):
     assert "claimable         unknown" in _status(tmp_path, capsys, None)
+
+
+def test_status_finds_the_daemon_of_the_config_given_after_the_command(tmp_path, capsys):
+    """`milon status --config node.toml` asks the daemon that runs on that file (its
+    node.data_dir), as `milon --daemon --config node.toml` resolves it."""
+    data = tmp_path / "daemon-data"
+    toml = tmp_path / "node.toml"
+    toml.write_text(f'[node]\ndata_dir = "{data}"\n')
+    server = ControlServer(data, _daemon(data, 0).status)
+    server.start({"address": ME})
+    try:
+        assert main(["status", "--config", str(toml), "--home", str(tmp_path / "home")]) == 0
+    finally:
+        server.stop()
+    assert f"address           {ME}" in capsys.readouterr().out
