@@ -1,0 +1,1 @@
+"""``milon sim``: the real contracts and node roles with many members, cheaply."""
