@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from milon_app.chain.deploy import Suite
+    from milon_app.compute.worker import TrainerWorker
     from milon_app.config import Config
     from milon_app.node.bus import EventBus
     from milon_app.node.core import LocalData, NodeCore
@@ -43,6 +44,7 @@ class NodeOptions:
     job_benchmark_s: float = 0.0  # per-job-model capacity benchmark; 0: off
     eval_data: Any = None  # the owner's held-out (x, y) for every job it owns
     eval_source: Callable[[Any], Any] | None = None  # per job, when jobs differ in dataset
+    worker: TrainerWorker | None = None  # a trainer shared by many nodes (the simulation's)
 
 
 def options_from_config(
@@ -99,7 +101,7 @@ def build_node(
         device=o.device,
         threads=o.threads,
         behaviour=o.behaviour,
-        worker=TrainerWorker(compile_model=o.compile_model),
+        worker=o.worker or TrainerWorker(compile_model=o.compile_model),
         peer_of=peer_of,
     )
     node.contributor.capacity.duration_s = o.job_benchmark_s
