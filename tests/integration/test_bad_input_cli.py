@@ -55,6 +55,15 @@ def _files(*roots: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
+def _error_text(stderr: str, daemon: bool) -> str:
+    """The error as people read it: the daemon writes one JSON object per line (each must
+    parse), a plain command writes text."""
+    if not daemon:
+        return stderr
+    lines = [json.loads(ln) for ln in stderr.splitlines() if ln.strip()]
+    return "\n".join(str(obj.get("message", "")) for obj in lines)
+
+
 def _refused(world, argv: list[str], code: ExitCode, *names: str) -> str:
     """Run `milon argv`; assert the exit code, the words in the error and an unchanged disk."""
     _, root, home, _ = world
@@ -68,7 +77,7 @@ def _refused(world, argv: list[str], code: ExitCode, *names: str) -> str:
     )
     assert res.returncode == int(code), (res.returncode, res.stderr[-2000:])
     assert "Traceback" not in res.stderr, res.stderr[-2000:]
-    err = res.stderr
+    err = _error_text(res.stderr, daemon="--daemon" in argv)
     assert err.startswith("milon: error: ") or "\nmilon: error: " in err, err
     for name in names:
         assert name in err, (name, err)
