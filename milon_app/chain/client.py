@@ -41,6 +41,12 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 EMBEDDED = "embedded"
 DEVNET_CHAIN_ID = 31_337  # anvil/hardhat's default chain id: a local devnet
 EMBEDDED_TX_GAS = 8_000_000
+# On an RPC chain a "latest" read is pinned to a head block re-read at most this often, so
+# many nodes in one process (and one node's repeated reads) share one eth_call per block and
+# call; after this client's own transaction the head moves to its receipt's block at once.
+HEAD_FRESH_S = 0.25
+RECEIPT_POLL_DEV_S = 0.01  # a devnet mines at once: web3's 0.1 s poll would dominate a tx
+RECEIPT_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,9 @@ class ChainClient:
         # result stays valid until the next write (nodes re-read the same state a lot).
         self._reads: dict[tuple[str, str], Any] = {}
         self._generation = 0  # bumped by every write, so a read that raced one is not kept
+        # RPC chains: reads pinned to one head block, kept while the head stays the same.
+        self._head: tuple[float, int] | None = None  # (monotonic time read, block number)
+        self._pinned: tuple[int, dict[tuple[str, str], Any]] = (-1, {})
         self.tx_count = 0
         self.history: deque[TxRecord] = deque(maxlen=TX_HISTORY)
 
@@ -264,7 +273,20 @@ class ChainClient:
     def block_number(self) -> int:
         block = int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
         self.last_block = max(self.last_block, block)
+        self._saw_head(block)
         return block
+
+    def _saw_head(self, block: int) -> None:
+        with self._lock:
+            if self._head is None or block >= self._head[1]:
+                self._head = (time.monotonic(), block)
+
+    def _read_block(self) -> int:
+        """The block a "latest" read is pinned to on an RPC chain (see HEAD_FRESH_S)."""
+        head = self._head
+        if head is None or time.monotonic() - head[0] > HEAD_FRESH_S:
+            return self.block_number()
+        return head[1]
 
     def now(self) -> int:
         """Timestamp of the latest block (contract deadlines compare against this)."""
@@ -300,21 +322,26 @@ class ChainClient:
         return len(code) > 0
 
     def call(self, fn: Any, block: int | str = "latest") -> Any:
-        key = None
-        generation = 0
-        if self.kind == EMBEDDED and block == "latest":
-            key = (str(fn.address), str(fn._encode_transaction_data()))
-            with self._lock:
-                generation = self._generation
-                if key in self._reads:
-                    return copy.deepcopy(self._reads[key])  # callers may mutate lists
+        """Read a view; "latest" reads are cached (embedded: until our next write; RPC
+        chains: per head block)."""
+        if block != "latest":
+            return self._read(fn, block)
+        if self.kind != EMBEDDED:
+            return self._pinned_call(fn)
+        key = (str(fn.address), str(fn._encode_transaction_data()))
+        with self._lock:
+            generation = self._generation
+            if key in self._reads:
+                return copy.deepcopy(self._reads[key])  # callers may mutate lists
+        result = self._read(fn, block)
+        with self._lock:
+            if generation == self._generation:  # no write landed while we read
+                self._reads[key] = copy.deepcopy(result)
+        return result
+
+    def _read(self, fn: Any, block: int | str) -> Any:
         try:
-            result = self.rpc(lambda: fn.call(block_identifier=block), f"call {fn.fn_name}")
-            if key is not None:
-                with self._lock:
-                    if generation == self._generation:  # no write landed while we read
-                        self._reads[key] = copy.deepcopy(result)
-            return result
+            return self.rpc(lambda: fn.call(block_identifier=block), f"call {fn.fn_name}")
         except ChainError:
             raise
         except Exception as exc:
@@ -322,6 +349,22 @@ class ChainClient:
             if rev is None:
                 raise
             raise rev from exc
+
+    def _pinned_call(self, fn: Any) -> Any:
+        """A "latest" read on an RPC chain: answered once per head block and call."""
+        block = self._read_block()
+        key = (str(fn.address), str(fn._encode_transaction_data()))
+        with self._lock:
+            if self._pinned[0] == block and key in self._pinned[1]:
+                return copy.deepcopy(self._pinned[1][key])  # callers may mutate lists
+        result = self._read(fn, block)
+        with self._lock:
+            if self._pinned[0] != block:
+                if block < self._pinned[0] and self._head is not None:
+                    return result  # a newer head's reads are kept; this one is already old
+                self._pinned = (block, {})
+            self._pinned[1][key] = copy.deepcopy(result)
+        return result
 
     def transact(
         self,
@@ -356,12 +399,7 @@ class ChainClient:
                 raise rev from exc
             self._nonces[sender.address] = nonce + 1
             self._forget_reads()
-        receipt = self.rpc(
-            lambda: self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.receipt_timeout_s
-            ),
-            f"receipt of {name}",
-        )
+        receipt = self._receipt(tx_hash, f"receipt of {name}")
         self.gas_used_total += int(receipt["gasUsed"])
         self.tx_count += 1
         self.history.append(
@@ -449,7 +487,20 @@ class ChainClient:
             tx_hash = self._send_raw(raw, "send ETH")
             self._nonces[sender.address] = nonce + 1
             self._forget_reads()
-        return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash), "receipt")
+        return self._receipt(tx_hash, "receipt")
+
+    def _receipt(self, tx_hash: Any, what: str) -> TxReceipt:
+        """Wait for a receipt, polling at a rate that suits the chain."""
+        poll = RECEIPT_POLL_DEV_S if self.is_dev else RECEIPT_POLL_S
+        receipt = self.rpc(
+            lambda: self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout_s, poll_latency=poll
+            ),
+            what,
+        )
+        if self.kind != EMBEDDED:  # our own reads see our write from now on
+            self._saw_head(int(receipt["blockNumber"]))
+        return receipt
 
     # -- dev-chain controls (embedded and anvil) -----------------------------------------------
     def _tester(self) -> Any:
@@ -489,6 +540,8 @@ class ChainClient:
         with self._lock:
             self._generation += 1
             self._reads.clear()
+            self._head = None
+            self._pinned = (-1, {})
 
     def forget_nonces(self) -> None:
         """Drop cached nonces, fees and reads (after a revert, or txs from elsewhere)."""

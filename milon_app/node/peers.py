@@ -16,6 +16,10 @@ from milon_app.node.bus import EventBus
 
 CACHE_S = 30.0
 PEER_INFO_CHECK_S = 1.0  # how stale a member's address may be after it re-registers
+# A member's address changes only with a MemberJoined/MemberUpdated event, which drops it
+# from the cache within PEER_INFO_CHECK_S; the TTL only bounds what a missed event costs.
+# (At 30 s, every node re-read every member's peer info twice a minute: n² calls a round.)
+ADDRESS_CACHE_S = 600.0
 
 
 class _TTLCache:
@@ -124,7 +128,7 @@ def member_authorizer(
     return authorize
 
 
-def peer_resolver(suite: Any, ttl_s: float = CACHE_S) -> Callable[[str], str | None]:
+def peer_resolver(suite: Any, ttl_s: float = ADDRESS_CACHE_S) -> Callable[[str], str | None]:
     """A member's dialable multiaddr from the peer info it registered on chain.
 
     Falls back to the bare address, which the libp2p transport resolves for

@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 
 from milon_app.chain.client import ChainClient, RetryPolicy
-from milon_app.chain.deploy import Suite
+from milon_app.chain.deploy import Suite, deploy_suite
 from milon_app.chain.devnet import free_port
 from milon_app.chain.errors import ContractRevert, RpcUnavailableError, WrongChainError
 from milon_app.chain.events import EventCursor
@@ -145,3 +145,39 @@ def test_is_dev_only_on_the_embedded_chain_and_local_devnets(client):
         assert other.chain_id == 1337 and not other.is_dev
     finally:
         node.stop()
+
+
+def _eth_calls(client: ChainClient) -> list[int]:
+    """Count the contract reads ``client`` sends to its node from now on."""
+    sent = [0]
+    rpc = client.rpc
+
+    def counting(fn, what="RPC call"):  # type: ignore[no-untyped-def]
+        if what.startswith("call "):
+            sent[0] += 1
+        return rpc(fn, what)
+
+    client.rpc = counting  # type: ignore[method-assign]
+    return sent
+
+
+def test_rpc_reads_are_shared_within_a_block_and_see_our_own_writes(anvil_node):
+    """Many nodes in one process re-read the same views every tick: one eth_call per head
+    block and call answers them all, and a read right after our own transaction sees it."""
+    client = ChainClient.connect(anvil_node.url, dev_accounts=3)
+    suite = deploy_suite(client, client.dev_accounts[0], dev=True)
+    token, a0, a1 = suite.token, client.dev_accounts[0], client.dev_accounts[1]
+    sent = _eth_calls(client)
+    first = client.call(token.functions.balanceOf(a1.address))
+    for _ in range(20):
+        assert client.call(token.functions.balanceOf(a1.address)) == first
+    assert sent[0] == 1
+    client.transact(token.functions.transfer(a1.address, ETHER), a0)
+    assert client.call(token.functions.balanceOf(a1.address)) == first + ETHER
+    # Another process's write is seen once the head is re-read (within HEAD_FRESH_S).
+    other = ChainClient.connect(anvil_node.url, dev_accounts=3)
+    other.transact(token.functions.transfer(a1.address, ETHER), other.dev_accounts[0])
+    deadline = time.monotonic() + 5
+    while client.call(token.functions.balanceOf(a1.address)) != first + 2 * ETHER:
+        assert time.monotonic() < deadline, "another client's write never became visible"
+        time.sleep(0.05)
