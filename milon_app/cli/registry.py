@@ -85,6 +85,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_gov",
     "milon_app.cli.cmd_gov_params",
     "milon_app.cli.cmd_rewards",
+    "milon_app.cli.cmd_sim",
 )
 
 

@@ -1,0 +1,101 @@
+"""The simulation's chain: the embedded EVM with room for big rounds, or a devnet by URL.
+
+``startRound`` assigns every round member in one transaction, so its gas grows with the
+round (about 17M gas at 256 members at the time of writing). The embedded client sends a
+fixed 8M-gas cap per transaction and py-evm's genesis block holds 30M; the simulation's
+embedded chain raises both (:data:`SIM_BLOCK_GAS`), which only a dev chain may do. A devnet
+(anvil) needs ``--gas-limit`` of the same size for rounds of a few hundred members.
+
+Reads of facts that can no longer change are kept for the whole run
+(:meth:`SimChainClient.call`): a round's member list and committee (fixed by
+``startRound``) and an assignment once revealed, declined or lapsed (final states). In the
+simulation every committee member reads every revealed assignment, twice (judge, then
+aggregate), between other members' writes, which clear the client's ordinary read cache:
+N x K reads of the same final values per round. One process holds every member, so it
+keeps one copy. (A real node reads them once each per duty; the chain gives the same
+answer either way.)
+
+Member accounts are derived from the seed (throwaway keys, never for real funds) and
+funded from the chain's first dev account, so any member count works on either chain.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from milon_app.chain.client import EMBEDDED, ChainClient
+
+SIM_BLOCK_GAS = 200_000_000  # the embedded chain's block gas limit and per-transaction cap
+SIM_KEY_DOMAIN = b"milon-sim-member/v1"
+# Views whose answer never changes once it is non-empty / in a final state.
+_FIXED_LISTS = frozenset({"roundMembers", "committee"})
+_ASSIGNMENT_STATE = 3  # position of ``state`` in TrainingJobs.assignment's tuple
+_FINAL_STATES = frozenset({3, 5, 6})  # Declined, Revealed, Lapsed (AssignmentState)
+
+
+class SimChainClient(ChainClient):
+    """A :class:`ChainClient` whose embedded chain takes big transactions, and which keeps
+    final facts (see the module docstring)."""
+
+    @classmethod
+    def embedded(cls) -> SimChainClient:
+        from eth_tester import EthereumTester, PyEVMBackend
+        from web3 import EthereumTesterProvider
+
+        genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": SIM_BLOCK_GAS})
+        tester = EthereumTester(PyEVMBackend(genesis_parameters=genesis))
+        w3 = Web3(EthereumTesterProvider(tester))
+        keys = tester.backend.account_keys
+        accounts = [Account.from_key(k.to_bytes()) for k in keys]
+        return cls(w3, kind=EMBEDDED, dev_accounts=accounts)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._final: dict[tuple[str, str], Any] = {}
+        self.final_hits = 0  # reads answered from the final-facts cache (for reports)
+
+    def call(self, fn: Any, block: int | str = "latest") -> Any:
+        name = getattr(fn, "fn_name", "")
+        if block != "latest" or (name not in _FIXED_LISTS and name != "assignment"):
+            return super().call(fn, block)
+        key = (str(fn.address), f"{name}{fn.args!r}")  # cheaper than ABI-encoding the call
+        if key in self._final:
+            self.final_hits += 1
+            return copy.deepcopy(self._final[key])
+        result = super().call(fn, block)
+        if _final(name, result):
+            self._final[key] = copy.deepcopy(result)
+        return result
+
+    def _gas_for(self, fn: Any, params: dict[str, Any], name: str) -> int:
+        gas = super()._gas_for(fn, params, name)
+        return SIM_BLOCK_GAS // 2 if self.kind == EMBEDDED else gas
+
+
+def open_chain(rpc: str) -> SimChainClient:
+    """The embedded chain (``rpc`` "embedded") or a devnet at ``rpc`` with its dev accounts."""
+    if rpc == EMBEDDED:
+        return SimChainClient.embedded()
+    client = SimChainClient.connect(rpc, dev_accounts=2)
+    assert isinstance(client, SimChainClient)
+    return client
+
+
+def member_accounts(count: int, seed: int) -> list[LocalAccount]:
+    """``count`` throwaway accounts derived from ``seed`` (the same on every run)."""
+    out = []
+    for i in range(count):
+        key = Web3.keccak(SIM_KEY_DOMAIN + seed.to_bytes(8, "big") + i.to_bytes(8, "big"))
+        out.append(Account.from_key(key))
+    return out
+
+
+def _final(name: str, result: Any) -> bool:
+    if name in _FIXED_LISTS:
+        return bool(result)
+    return int(result[_ASSIGNMENT_STATE]) in _FINAL_STATES
