@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ETHER = 10**18
 COHORT_MAX = 256  # the contract's MAX_ROUND_MEMBERS_LIMIT and default federation size
 STAKE = 10 * ETHER
-MEMBER_ETH = 10 * ETHER  # gas money: each embedded transaction reserves a large gas cap
+MEMBER_ETH = ETHER  # gas money (anvil gives its dev accounts 10,000 ETH each)
 REWARD_PER_EPOCH = 10**15
 Progress = Callable[[str, int, int], None]
 
