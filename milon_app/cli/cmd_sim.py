@@ -43,9 +43,12 @@ def _render(data: dict[str, Any]) -> str:
     buf = StringIO()
     console = Console(file=buf, width=100, force_terminal=False)
     cohorts = data["cohorts"]
+    lo, hi = min(cohorts), max(cohorts)
+    sizes = str(lo) if lo == hi else f"{lo}-{hi}"
     table = Table(
-        title=f"milon sim — {data['members']} members in {len(cohorts)} cohort(s) "
-        f"{'/'.join(map(str, cohorts))}, committee {data['committee']}, chain {data['chain']}"
+        title=f"milon sim — {data['members']} members ({len(cohorts)} "
+        f"cohort{'s' if len(cohorts) > 1 else ''} of {sizes}), committee {data['committee']}, "
+        f"chain {data['chain']}"
     )
     for name in ("round", "wall s", "gas / member", "accepted", "accuracy", "passes"):
         table.add_column(name, justify="right")
