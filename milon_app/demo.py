@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
-from milon_app.demo_driver import DemoStopped, check_stop, run_rounds
+from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, run_rounds
 from milon_app.demo_rounds import RoundRow
 from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
 from milon_app.errors import BadInputError
@@ -287,9 +287,13 @@ def _run(
         )
         report.model, report.dataset = data.work_load.describe()
         stake_before = stakes(nodes, fed)
-        report.rounds = run_rounds(
-            chain.client, owner, nodes, report.job_id, opts.rounds, on_round, stop
-        )
+        try:
+            report.rounds = run_rounds(
+                chain.client, owner, nodes, report.job_id, opts.rounds, on_round, stop
+            )
+        except DemoStopped:
+            cancel_if_idle(owner, report.job_id)  # the app is closing: end what can be ended
+            raise
         _finish(opts, report, chain, data, nodes, fed, stake_before, stop)
     finally:
         local.close()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from milon_app.node.core import NodeCore
 
 ROUND_LIMIT_S = 600
+MAX_EXTRA_ROUNDS = 10  # rounds a keeper may open past the demo's last before it is cancelled
 
 
 class DemoStopped(MilonError):
@@ -59,7 +60,56 @@ def run_rounds(
         rows.append(row)
         if on_round:
             on_round(row, rounds)
+    end_job(client, owner, everyone, job_id, stop)
     return rows
+
+
+def end_job(
+    client: Any,
+    owner: NodeCore,
+    everyone: Sequence[NodeCore],
+    job_id: int,
+    stop: threading.Event | None = None,
+) -> None:
+    """After the demo's rounds the job must not stay open: epochs left over (a rejected or
+    lapsed update returns its share) would keep the keepers opening rounds for nodes that
+    are about to stop. A round already opened is finished first (its members are paid, not
+    timed out); then the owner cancels and gets the rest of the escrow back."""
+    from milon_app.chain.bindings import JobStatus
+    from milon_app.chain.errors import ContractRevert
+
+    m = owner.milon
+    for _ in range(MAX_EXTRA_ROUNDS):
+        job = m.job(job_id)
+        if job.status is not JobStatus.OPEN:
+            return
+        r = job.current_round
+        if r == 0 or _closed(owner, job_id, r):
+            try:
+                m.cancel_job(owner.account, job_id)
+                return
+            except ContractRevert as exc:
+                if exc.error_name != "RoundInProgress":  # a keeper opened one meanwhile
+                    raise
+                continue
+        drive_round(client, everyone, owner, job_id, r, stop)
+    raise MilonError(f"job {job_id} still open after {MAX_EXTRA_ROUNDS} extra rounds")
+
+
+def cancel_if_idle(owner: NodeCore, job_id: int) -> bool:
+    """On a stop mid-demo: cancel the job when no round is in progress (a round in progress
+    is left to time out; its members' work is judged as usual). Returns whether it ended."""
+    from milon_app.chain.bindings import JobStatus
+    from milon_app.chain.errors import ContractRevert
+
+    m = owner.milon
+    if m.job(job_id).status is not JobStatus.OPEN:
+        return True
+    try:
+        m.cancel_job(owner.account, job_id)
+    except ContractRevert:
+        return False
+    return True
 
 
 def drive_round(
