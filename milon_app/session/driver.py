@@ -39,6 +39,7 @@ class Driver:
         interval_s: float,
         simulated: bool,
         warp_allowed: Callable[[], bool] = lambda: True,
+        chores: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.client = client
         self.user = user
@@ -46,6 +47,7 @@ class Driver:
         self.interval_s = interval_s
         self.simulated = simulated
         self.warp_allowed = warp_allowed
+        self.chores = list(chores)  # the simulated members' own doings (the welcome job)
         self.paused = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,6 +88,11 @@ class Driver:
                 busy = node.tick() or busy
             except MilonError as exc:
                 node.publish(ev.NodeError(where="tick", message=str(exc)))
+        for chore in self.chores:
+            try:
+                chore()
+            except MilonError as exc:
+                self.user.publish(ev.NodeError(where="simulated federation", message=str(exc)))
         block = self._block()
         if self.simulated and not busy and block == block0 and self.warp_allowed():
             block = self._advance(block)

@@ -50,6 +50,7 @@ class SessionOptions:
     transport: str = ""  # "" = config p2p.transport
     tick_s: float = 0.25
     sim_partition: str = "iid"  # the simulated members' data split: iid, dirichlet:A, shards:K
+    welcome_job: bool = True  # a simulated member posts a small job once the user has joined
 
 
 def desktop_roles(cfg: Config) -> tuple[str, ...]:
@@ -255,6 +256,9 @@ class Session:
             interval_s=self.opts.tick_s if sim else self.cfg.node.poll_interval_s,
             simulated=sim is not None,
             warp_allowed=lambda: not self.demo_running.is_set(),
+            chores=[sim.welcome_job(self.address).step]
+            if sim and sim.peers and self.opts.welcome_job
+            else [],
         )
         self.driver.start()
 

@@ -14,7 +14,7 @@ shards:K), so the committee can be watched judging skewed updates too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore
     from milon_app.node.transports import Factory
+    from milon_app.session.welcome_job import WelcomeJob
 
 ETHER = 10**18
 USER_ETH = 10 * ETHER  # gas money for the user's own account
@@ -110,6 +111,8 @@ class SimulatedFederation:
         )
         for i, acct in enumerate(self.peer_accounts, start=1):
             opts = NodeOptions(data=self.data_part(i), threads=1)
+            if i == 1:  # the member that posts the welcome job (session/welcome_job.py)
+                opts = replace(opts, roles=(*opts.roles, "owner"), eval_source=_held_out)
             node = local.build(acct, f"peer{i}", opts, bootstrap)
             local.enrol(
                 node, funder=self.founder, milon=PEER_MILON, fed_id=self.fed_id,
@@ -127,6 +130,19 @@ class SimulatedFederation:
     def user_data(self) -> Any:
         return self.data_part(0)
 
+    def welcome_job(self, user: str) -> WelcomeJob:
+        """The first job, posted by the first simulated member once ``user`` has joined."""
+        from milon_app.session.welcome_job import WelcomeJob
+
+        return WelcomeJob(self.peers[0], user, self.fed_id)
+
     def stop(self) -> None:
         if self.local is not None:
             self.local.close("app closed")
+
+
+def _held_out(ctx: Any) -> Any:
+    """The welcome job's owner scores each round's model on the dataset's held-out split."""
+    from milon_app.node.local_data import eval_split
+
+    return eval_split(ctx.dataset, ctx.spec)

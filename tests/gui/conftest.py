@@ -24,7 +24,9 @@ def session(tmp_path: Path) -> Iterator[Any]:
     from milon_app.session.session import Session, SessionOptions
 
     acct = Account.from_key(b"\x11" * 32)  # THROWAWAY test key
-    s = Session(Config(), tmp_path, acct, SessionOptions(transport="inprocess", tick_s=0.1))
+    # Tests that create their own jobs count them: no welcome job (test_welcome_job_gui.py).
+    opts = SessionOptions(transport="inprocess", tick_s=0.1, welcome_job=False)
+    s = Session(Config(), tmp_path, acct, opts)
     s.start()
     try:
         yield s

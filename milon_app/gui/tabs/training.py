@@ -217,11 +217,13 @@ class TrainingTab(Tab):
         if jobs and (want_job is None or not self._job_pinned):
             want_job = jobs[-1]
         want_node = node or self._node
-        if want_job is not None and not self._node_pinned and not self.store.has(
-            want_node, want_job
-        ):
-            training = self.store.nodes_for(want_job)
-            want_node = training[0] if training else want_node
+        me = self.ctx.session.address
+        if want_job is not None and not self._node_pinned:
+            if self.store.has(me, want_job):  # this node's own curve first, once it trains
+                want_node = me
+            elif not self.store.has(want_node, want_job):
+                training = self.store.nodes_for(want_job)
+                want_node = training[0] if training else want_node
         job_moved, node_moved = want_job != self._job_id, want_node != self._node
         self._job_id, self._node = want_job, want_node
         self._set_combo(self.job_combo, want_job)
