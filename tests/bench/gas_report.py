@@ -1,6 +1,6 @@
-"""Gas of one full protocol-v2 round at 4, 16 and 64 members, on the embedded chain.
+"""Gas of one full protocol-v2 round at 4, 16, 64 and 256 members, on the embedded chain.
 
-    python tests/bench/gas_report.py [--sizes 4,16,64,64:31] [--with-256]
+    python tests/bench/gas_report.py [--sizes 4,16,64,256] [--with-256] [--explicit-accept]
 
 A size is ``members`` or ``members:seats`` (seats 0 or absent: the governed default, 7).
 One round: startRound, every commit (which accepts the epochs too: a member committing within
@@ -10,10 +10,10 @@ an ``accept`` and then a commit) and reveal, every committee member's verdict
 round finalizes (the last one settles: credits, the validators' pool), then one claim.
 Prints a table of medians and the settling calls, the per-member totals, and checks two
 goals: commit < 100k gas, and the settling calls within the gas floors that
-``milon_app.chain.bindings`` sends with them (startRound's too). ``--with-256`` adds 256
-members (optional, about two minutes more): governance first raises max-round-members to
-256, and since such a startRound does not fit in a 30M-gas block, that row runs on an
-embedded chain with a 100M block gas limit, to measure it at all.
+``milon_app.chain.bindings`` sends with them (startRound's too). A size over 128
+members has governance first raise max-round-members (its default is 128); 256 members fit
+the embedded chain's 30M-gas block. ``--with-256`` adds a 256-member row on an embedded chain
+with a 100M block gas limit (for code whose startRound does not fit a 30M block).
 """
 
 from __future__ import annotations
