@@ -106,11 +106,15 @@ library RoundMath {
         }
     }
 
-    /// @notice Number of set bits.
-    function popcount(uint256 x) internal pure returns (uint256 c) {
-        while (x != 0) {
-            x &= x - 1;
-            ++c;
+    /// @notice Number of set bits (SWAR: constant gas, whatever the bits).
+    function popcount(uint256 x) internal pure returns (uint256) {
+        if (x == type(uint256).max) return 256; // the byte sum below would wrap at 256
+        unchecked {
+            x -= (x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555;
+            x = (x & 0x3333333333333333333333333333333333333333333333333333333333333333)
+                + ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
+            return (x * 0x0101010101010101010101010101010101010101010101010101010101010101) >> 248;
         }
     }
 }

@@ -1,17 +1,19 @@
-"""Gas of one full protocol-v2 round at 4, 16 and 64 members, on the embedded chain.
+"""Gas of one full protocol-v2 round at 4, 16, 64 and 256 members, on the embedded chain.
 
-    python tests/bench/gas_report.py [--sizes 4,16,64,64:31] [--with-256]
+    python tests/bench/gas_report.py [--sizes 4,16,64,256] [--with-256] [--explicit-accept]
 
 A size is ``members`` or ``members:seats`` (seats 0 or absent: the governed default, 7).
-One round: startRound, every accept, commit and reveal, every committee member's verdict
+One round: startRound, every commit (which accepts the epochs too: a member committing within
+the accept window needs no ``accept`` of its own; ``--explicit-accept`` measures the older path,
+an ``accept`` and then a commit) and reveal, every committee member's verdict
 (accepting every update; the last one tallies), confirmations of the aggregate until the
 round finalizes (the last one settles: credits, the validators' pool), then one claim.
 Prints a table of medians and the settling calls, the per-member totals, and checks two
 goals: commit < 100k gas, and the settling calls within the gas floors that
-``milon_app.chain.bindings`` sends with them (startRound's too). ``--with-256`` adds 256
-members (optional, about two minutes more): governance first raises max-round-members to
-256, and since such a startRound does not fit in a 30M-gas block, that row runs on an
-embedded chain with a 100M block gas limit, to measure it at all.
+``milon_app.chain.bindings`` sends with them (startRound's too). A size over 128
+members has governance first raise max-round-members (its default is 128); 256 members fit
+the embedded chain's 30M-gas block. ``--with-256`` adds a 256-member row on an embedded chain
+with a 100M block gas limit (for code whose startRound does not fit a 30M block).
 """
 
 from __future__ import annotations
@@ -80,9 +82,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(n), int(k or 0)
 
 
-def measure(client: ChainClient, suite: Any, n: int, committee: int = 0) -> dict[str, float]:
-    """A federation of ``n`` fresh members, one job and one round in which every update is
-    accepted by every committee member and the aggregate confirmed."""
+def measure(
+    client: ChainClient,
+    suite: Any,
+    n: int,
+    committee: int = 0,
+    explicit_accept: bool = False,
+    rounds: int = 1,
+) -> dict[str, float]:
+    """A federation of ``n`` fresh members, one job and ``rounds`` rounds in which every update
+    is accepted by every committee member and the aggregate confirmed; the figures are the
+    last round's (``rounds`` 2: members with a delivery record and unclaimed pay, the steady
+    state). Members commit straight away (committing accepts), or accept first when
+    ``explicit_accept``."""
     funder = suite.deployer
 
     block_gas = int(client.w3.eth.get_block("latest")["gasLimit"])
@@ -105,26 +117,50 @@ def measure(client: ChainClient, suite: Any, n: int, committee: int = 0) -> dict
 
     epochs = 2 * n
     params = (
-        fed, keccak(text="spec"), keccak(text="data"), keccak(text="model-0"), epochs, epochs,
-        REWARD, 0, committee, 600, 0,
+        fed, keccak(text="spec"), keccak(text="data"), keccak(text="model-0"), epochs * rounds,
+        epochs, REWARD, 0, committee, 600, 0,
     )  # fmt: skip
-    tx(suite.token.functions.approve(suite.jobs.address, epochs * REWARD), funder)
+    tx(suite.token.functions.approve(suite.jobs.address, epochs * rounds * REWARD), funder)
     tx(suite.jobs.functions.createJob(params), funder)
     job_id = client.call(suite.jobs.functions.jobCount())
 
+    for i in range(rounds):
+        row = _round(client, suite, job_id, by_address, committee, explicit_accept, tx, i)
+    return {
+        **row,
+        "seats": min(row["seats"], len(members)),
+        "start_floor": _start_gas(len(members), min(len(members), int(row["seats"]))),
+        "block_gas": block_gas,
+    }
+
+
+def _round(
+    client: ChainClient,
+    suite: Any,
+    job_id: int,
+    by_address: dict[str, Any],
+    committee: int,
+    explicit_accept: bool,
+    tx: Any,
+    i: int,
+) -> dict[str, float]:
+    """One round of the job, every update accepted; its gas figures."""
+    funder = suite.deployer
     jobs = suite.jobs.functions
     start = tx(jobs.startRound(job_id), funder)
     r = client.call(jobs.job(job_id))[3]
     round_members = list(client.call(jobs.roundMembers(job_id, r)))
     active = [by_address[a.lower()] for a in round_members]
     seats = [by_address[a.lower()] for a in client.call(jobs.committee(job_id, r))]
-    accept = [tx(jobs.accept(job_id, r), m) for m in active]
+    accept = [tx(jobs.accept(job_id, r), m) for m in active] if explicit_accept else [0]
     salt = keccak(text="salt")
     commit = []
     for m in active:
-        c = _commitment(keccak(text=m.address), 100, salt, m.address, job_id, r)
+        c = _commitment(keccak(text=f"{m.address}-{i}"), 100, salt, m.address, job_id, r)
         commit.append(tx(jobs.commit(job_id, r, c), m))
-    reveal = [tx(jobs.reveal(job_id, r, keccak(text=m.address), 100, salt), m) for m in active]
+    reveal = [
+        tx(jobs.reveal(job_id, r, keccak(text=f"{m.address}-{i}"), 100, salt), m) for m in active
+    ]
 
     p = client.call(jobs.params())
     k = min(max(committee or p[int(Param.COMMITTEE_DEFAULT)], p[int(Param.COMMITTEE_MIN)]),
@@ -134,7 +170,7 @@ def measure(client: ChainClient, suite: Any, n: int, committee: int = 0) -> dict
     verdicts = [tx(jobs.submitVerdict(job_id, r, every, reasons), v) for v in seats]
     rd = client.call(jobs.round(job_id, r))
     assert rd[23] and not rd[25], "the last verdict should have tallied the round"  # tallied
-    model = keccak(text="model-1")
+    model = keccak(text=f"model-{i + 1}")
     confirms = []
     for v in seats:
         confirms.append(tx(jobs.confirm(job_id, r, model), v))
@@ -147,9 +183,8 @@ def measure(client: ChainClient, suite: Any, n: int, committee: int = 0) -> dict
     round_total = start + sum(accept) + sum(commit) + sum(reveal) + sum(verdicts) + sum(confirms)
     return {
         "members": len(active),
-        "seats": k if len(members) > k else len(members),
+        "seats": k,
         "voters": len(seats),
-        "start_floor": _start_gas(len(members), min(len(members), k)),
         "startRound": start,
         "accept": statistics.median(accept),
         "commit": statistics.median(commit),
@@ -165,7 +200,6 @@ def measure(client: ChainClient, suite: Any, n: int, committee: int = 0) -> dict
         "round/member": round_total / len(active),
         "finalize/member": finalize / len(active),
         "settle_floor": _settle_gas(len(active), len(seats)),
-        "block_gas": block_gas,
     }
 
 
@@ -183,10 +217,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--sizes",
-        default="4,16,64,64:31",
-        help="comma-separated members[:seats] (default 4,16,64,64:31)",
+        default="4,16,64,256",
+        help="comma-separated members[:seats] (default 4,16,64,256)",
     )
     ap.add_argument("--with-256", action="store_true", help="also 256 members (optional, slow)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds per job; the figures are the last round's (2: the steady state, members "
+        "with a delivery record and unclaimed pay)",
+    )
+    ap.add_argument(
+        "--explicit-accept",
+        action="store_true",
+        help="every member accepts before it commits (the path of a member that trains past "
+        "the accept window)",
+    )
     args = ap.parse_args(argv)
     sizes = [parse_size(x) for x in args.sizes.split(",")]
     t0 = time.perf_counter()
@@ -196,12 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     for n, k in sizes:
         if n > 128:
             raise_round_members(client, suite, n)
-        rows.append(measure(client, suite, n, k))
+        rows.append(measure(client, suite, n, k, args.explicit_accept, args.rounds))
     if args.with_256:
         roomy = roomy_embedded()
         roomy_suite = deploy_suite(roomy, roomy.dev_accounts[0], dev=True)
         raise_round_members(roomy, roomy_suite, 256)
-        rows.append(measure(roomy, roomy_suite, 256))
+        rows.append(measure(roomy, roomy_suite, 256, 0, args.explicit_accept, args.rounds))
     print_table(rows)
     print(
         "\nseats: drawn by stake with replacement (everyone sits, weighted by stake, when there "

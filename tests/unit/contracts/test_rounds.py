@@ -355,8 +355,6 @@ def test_close_acceptance_lapses_the_silent_and_resplits_to_acceptors(client, su
         tx(client, suite.jobs.functions.accept(job_id, r), m)
     with reverts("AcceptanceOpen", rd["acceptDeadline"]):
         tx(client, suite.jobs.functions.closeAcceptance(job_id), accounts[7])
-    with reverts("AcceptanceOpen", rd["acceptDeadline"]):  # commits wait for every answer
-        commit(client, suite, job_id, r, make_update(members[0], job_id, r))
     client.increase_time(ACCEPT_WINDOW + 1)
     treasury = client.call(suite.token.functions.balanceOf(suite.timelock.address))
     receipt = tx(client, suite.jobs.functions.closeAcceptance(job_id), accounts[7])  # anyone
@@ -437,7 +435,9 @@ def test_commit_and_reveal_happy_path(client, suite, accounts):
     _, index, _, state, samples, stored_c, stored_u = assignment(
         client, suite, job_id, r, members[0].address
     )
-    assert (index, state, samples, stored_c, stored_u) == (0, REVEALED, 100, c0, ups[0].update_hash)
+    # once revealed, the commitment's slot holds the update hash (the view shows it as such)
+    got = (index, state, samples, stored_c, stored_u)
+    assert got == (0, REVEALED, 100, bytes(32), ups[0].update_hash)
     assert assignment(client, suite, job_id, r, members[1].address)[3] == COMMITTED
     rd = round_info(client, suite, job_id, r)
     assert (rd["acceptedCount"], rd["committedCount"], rd["revealedCount"]) == (2, 2, 1)
@@ -457,14 +457,9 @@ def test_commit_rejections(client, suite, accounts):
     fed = federation_with_members(client, suite, members)
     job_id = create_job(client, suite, accounts[0], fed.fed_id, totalEpochs=4, epochsPerRound=4)
     r = start_round(client, suite, job_id, accounts[0])
-    with reverts("NotAccepted", members[0].address):  # assigned, not accepted
-        commit(client, suite, job_id, r, make_update(members[0], job_id, r))
+    rd = round_info(client, suite, job_id, r)
     with reverts("NotAccepted", accounts[6].address):  # not in the round
         commit(client, suite, job_id, r, make_update(accounts[6], job_id, r))
-    tx(client, suite.jobs.functions.accept(job_id, r), members[0])
-    rd = round_info(client, suite, job_id, r)
-    with reverts("AcceptanceOpen", rd["acceptDeadline"]):  # members[1] has not answered
-        commit(client, suite, job_id, r, make_update(members[0], job_id, r))
     tx(client, suite.jobs.functions.decline(job_id, r), members[1])
     with reverts("ZeroCommitment"):
         tx(client, suite.jobs.functions.commit(job_id, r, b"\0" * 32), members[0])
@@ -472,7 +467,11 @@ def test_commit_rejections(client, suite, accounts):
         tx(client, suite.jobs.functions.commit(job_id, 2, h("c")), members[0])
     with reverts("NotAccepted", members[1].address):  # declined
         commit(client, suite, job_id, r, make_update(members[1], job_id, r))
-    client.increase_time(ACCEPT_WINDOW + ROUND_DURATION + 1)
+    # Committing accepts, but only within the accept window (members[0] never answered).
+    client.increase_time(ACCEPT_WINDOW + 1)
+    with reverts("AcceptClosed", rd["acceptDeadline"]):
+        commit(client, suite, job_id, r, make_update(members[0], job_id, r))
+    client.increase_time(ROUND_DURATION)
     with reverts("CommitClosed", rd["commitDeadline"]):
         commit(client, suite, job_id, r, make_update(members[0], job_id, r))
 
