@@ -2,8 +2,9 @@
 
 It starts the app's simulated network, joins it, runs a small job the user
 owns to completion (so charts, rounds and rewards have real data), makes a
-governance proposal and votes, then grabs each tab. The README's pictures
-come from here, so they always show what the code draws.
+governance proposal and votes, then grabs each tab. ``docs/screenshots/`` comes
+from here, so it always shows what the code draws (the README's own pictures, a
+new user's first minute under Xvfb, come from ``tests/gui/xvfb_tour.py``).
 """
 
 from __future__ import annotations
