@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from milon_app.session.session import Session, SessionOptions
     from milon_app.wallet.keystore import Wallet
 
+VIEWS_DRAIN_S = 10.0  # how long quitting waits for views already reading before it stops
 BENCH_ENV = "MILON_GUI_BENCH"  # print the time to the first window, then quit
 Ask = Callable[[str, str], "str | None"]  # prompt, error -> password or None (cancelled)
 
@@ -398,8 +399,22 @@ class MilonApp(QObject):
         if session is None:
             self._finish()
             return
-        self.runner.run(session.stop, lambda _r: self._finish(), lambda _e: self._finish(),
-                        what="stop the node")
+        # No view may start reading once the node is told to stop, and those already reading
+        # finish first: the session closes the state DB they read ("closed database").
+        if self.window is not None:
+            self.window.stop_refreshing()
+        if self.bridge is not None:
+            self.bridge.close()  # event-driven refreshes end here too
+        runner = self.runner
+
+        def stop() -> None:
+            deadline = time.monotonic() + VIEWS_DRAIN_S
+            while runner.pending > 1 and time.monotonic() < deadline:  # 1: this task itself
+                time.sleep(0.02)
+            session.stop()
+
+        runner.run(stop, lambda _r: self._finish(), lambda _e: self._finish(),
+                   what="stop the node")
 
     def _finish(self) -> None:
         self.finished = True

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         b.money.connect(self._on_money)
         b.error.connect(self._on_error)
         b.governance.connect(self._on_proposal)
+        self._refreshing = True  # until quitting
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh_current)
         self._timer.start(REFRESH_MS)
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
 
     def refresh_current(self) -> None:
         current = self.tabs.currentWidget()
+        if not self._refreshing:
+            return
         if isinstance(current, Tab) and self.ctx.session.node is not None:
             current.refresh()
 
@@ -229,6 +232,11 @@ class MainWindow(QMainWindow):
     def _on_error(self, e: ev.NodeError) -> None:
         if self._mine(e):
             self.statusBar().showMessage(f"{e.where}: {e.message}", 10_000)
+
+    def stop_refreshing(self) -> None:
+        """Quitting: no tab reads the node from now on (its state DB is about to close)."""
+        self._timer.stop()
+        self._refreshing = False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._timer.stop()

@@ -297,3 +297,30 @@ def test_quitting_during_the_in_app_demo_ends_within_5_s(qtbot: Any, apps, tmp_p
     took = 5.0 - (deadline - time.monotonic())
     assert milon.finished and time.monotonic() < deadline, f"quit took {took:.1f} s"
     assert not session.demo_running.is_set() and session.node is None
+
+
+def test_quitting_while_a_view_reads_the_node_logs_no_failure(qtbot: Any, apps, tmp_path, caplog):
+    """A view still reading the state DB when quit is asked finishes before the session
+    closes it (was: "... view failed: Cannot operate on a closed database" at every quit)."""
+    import logging
+
+    milon = new_app(apps, make_home(tmp_path, "password-file"))
+    window = milon.start()
+    assert window is not None
+    qtbot.waitUntil(lambda: milon.session_started, timeout=60_000)
+    session = milon.session
+    assert session is not None
+    read: list[object] = []
+
+    def slow_view() -> object:  # a tab's load(): reads the node's DB after a moment
+        time.sleep(0.5)
+        read.append(session.core.state.round_results(1))
+        return None
+
+    milon.runner.run(slow_view, what="Jobs view")
+    caplog.set_level(logging.ERROR)
+    window.close()
+    qtbot.waitUntil(lambda: milon.finished, timeout=30_000)
+    milon.shutdown()
+    assert read == [[]], "the view did not finish its read"
+    assert not [r for r in caplog.records if "view failed" in r.getMessage()]
