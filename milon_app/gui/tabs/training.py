@@ -55,6 +55,9 @@ class TrainingView:
     db_rows: dict[str, list[MetricRow]] = field(default_factory=dict)
 
 
+FEW_POINTS = 30  # up to this many steps the loss and rate charts mark each point
+
+
 def _plot(title: str, left: str, bottom: str) -> tuple[pg.PlotWidget, Any]:
     w = pg.PlotWidget(title=title)
     w.setLabel("left", left)
@@ -299,6 +302,10 @@ class TrainingTab(Tab):
             return
         self.stack.setCurrentIndex(1)
         xs = series.xs() if series is not None else []
+        dots = len(xs) <= FEW_POINTS  # a line of one or two points draws nothing visible
+        for curve in (self.loss_curve, self.rate_curve):
+            curve.setSymbol("o" if dots else None)
+            curve.setSymbolSize(6)
         self.loss_curve.setData(xs, series.losses() if series is not None else [])
         self.rate_curve.setData(xs, series.rates() if series is not None else [])
         self.steps_note.setText(self._empty_text(job, node))
