@@ -409,7 +409,7 @@ class MilonApp(QObject):
 
         def stop() -> None:
             deadline = time.monotonic() + VIEWS_DRAIN_S
-            while runner.pending > 1 and time.monotonic() < deadline:  # 1: this task itself
+            while runner.views_reading and time.monotonic() < deadline:
                 time.sleep(0.02)
             session.stop()
 

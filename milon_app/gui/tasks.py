@@ -39,6 +39,7 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="milon-gui-task")
         self._pending = 0
+        self._reading = 0  # view loads still running (quitting waits for them: app._stop)
         self._closed = False
         self._lock = threading.Lock()
         self._finished.connect(self._deliver)
@@ -48,6 +49,12 @@ class TaskRunner(QObject):
         with self._lock:
             return self._pending
 
+    @property
+    def views_reading(self) -> int:
+        """Tasks run with ``view=True`` whose function has not returned yet."""
+        with self._lock:
+            return self._reading
+
     def run(
         self,
         fn: Callable[[], Any],
@@ -55,6 +62,7 @@ class TaskRunner(QObject):
         on_error: Failed | None = None,
         *,
         what: str = "",
+        view: bool = False,
     ) -> Future[Any]:
         """Call ``fn()`` on a worker thread; ``on_done(result)`` or ``on_error(exc)`` after.
 
@@ -67,13 +75,18 @@ class TaskRunner(QObject):
             return dropped
         with self._lock:
             self._pending += 1
+            self._reading += view
             count = self._pending
         self.busy_changed.emit(count)
         label = what or getattr(fn, "__name__", "task")
 
         def job() -> Any:
             try:
-                result = fn()
+                try:
+                    result = fn()
+                finally:
+                    with self._lock:
+                        self._reading -= view
             except BaseException as exc:
                 if not isinstance(exc, MilonError):
                     log.exception("%s failed", label)
@@ -87,6 +100,7 @@ class TaskRunner(QObject):
         except RuntimeError:  # shut down between the check above and now
             with self._lock:
                 self._pending -= 1
+                self._reading -= view
             dropped = Future()
             dropped.cancel()
             return dropped

@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         modules (web3, pyqtgraph: about a second) are imported off the GUI thread."""
         super().__init__()
         self.ctx = ctx
+        self._refreshing = True  # until quitting (stop_refreshing)
         self.notifications: list[Notification] = []
         ctx.notify = self.notify
         ctx.status = lambda text: self.statusBar().showMessage(text, 8_000)
@@ -64,7 +65,6 @@ class MainWindow(QMainWindow):
         b.money.connect(self._on_money)
         b.error.connect(self._on_error)
         b.governance.connect(self._on_proposal)
-        self._refreshing = True  # until quitting
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh_current)
         self._timer.start(REFRESH_MS)

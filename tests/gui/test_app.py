@@ -317,7 +317,7 @@ def test_quitting_while_a_view_reads_the_node_logs_no_failure(qtbot: Any, apps, 
         read.append(session.core.state.round_results(1))
         return None
 
-    milon.runner.run(slow_view, what="Jobs view")
+    milon.runner.run(slow_view, what="Jobs view", view=True)
     caplog.set_level(logging.ERROR)
     window.close()
     qtbot.waitUntil(lambda: milon.finished, timeout=30_000)

@@ -44,7 +44,9 @@ class Tab(QWidget):
             self._again = True
             return
         self._loading = True
-        self.ctx.runner.run(self.load, self._loaded, self._load_failed, what=f"{self.title} view")
+        self.ctx.runner.run(
+            self.load, self._loaded, self._load_failed, what=f"{self.title} view", view=True
+        )
 
     def _loaded(self, data: Any) -> None:
         self._loading = False
