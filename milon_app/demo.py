@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
-from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, run_rounds
+from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, end_job, run_rounds
 from milon_app.demo_rounds import RoundRow
 from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
 from milon_app.errors import BadInputError
@@ -294,7 +294,7 @@ def _run(
         except DemoStopped:
             cancel_if_idle(owner, report.job_id)  # the app is closing: end what can be ended
             raise
-        _finish(opts, report, chain, data, nodes, fed, stake_before, stop)
+        _finish(opts, report, chain, data, (owner, nodes), fed, stake_before, stop)
     finally:
         local.close()
     report.total_gas = chain.client.gas_used_total
@@ -307,13 +307,17 @@ def _finish(
     report: DemoReport,
     chain: _Chain,
     data: _Data,
-    nodes: list[NodeCore],
+    cast: tuple[NodeCore, list[NodeCore]],
     fed: int,
     stake_before: dict[str, int],
     stop: threading.Event | None,
 ) -> None:
-    """Claims and slashes, the governance cycle and the centralized baseline."""
+    """Claims and slashes of the demo's rounds, the job ended (a round a keeper opened past
+    the last is finished, then the rest refunded: before governance moves chain time), the
+    governance cycle and the centralized baseline."""
+    owner, nodes = cast
     report.rewards, report.slashed = settle(nodes, fed, stake_before)
+    end_job(chain.client, owner, [*nodes, owner], report.job_id, stop)
     report.final_accuracy = report.rounds[-1].accuracy if report.rounds else None
     check_stop(stop)
     if opts.governance:

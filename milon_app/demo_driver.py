@@ -60,7 +60,6 @@ def run_rounds(
         rows.append(row)
         if on_round:
             on_round(row, rounds)
-    end_job(client, owner, everyone, job_id, stop)
     return rows
 
 

@@ -77,10 +77,7 @@ def _render(data: dict[str, Any]) -> str:
     configure=_configure,
 )
 def _sim(args: argparse.Namespace, ctx: Context) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from milon_app.sim.run import SimOptions, run_sim
+    from milon_app.sim.run import SimOptions
 
     opts = SimOptions(
         members=args.members,
@@ -92,9 +89,26 @@ def _sim(args: argparse.Namespace, ctx: Context) -> int:
         seed=args.seed,
     )
     opts.check()
-    if not getattr(args, "verbose", 0):  # the global -v keeps them
-        for name in _CHATTY:
-            logging.getLogger(name).setLevel(logging.ERROR)
+    quiet = () if getattr(args, "verbose", 0) else _CHATTY  # the global -v keeps them
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        report = _run(opts, ctx)
+    finally:  # the process may go on (tests, the app): leave the loggers as they were
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    ctx.emit(report.as_dict(), _render)
+    return 0
+
+
+def _run(opts: Any, ctx: Context) -> Any:
+    """``run_sim`` behind a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from milon_app.sim.run import run_sim
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -109,6 +123,4 @@ def _sim(args: argparse.Namespace, ctx: Context) -> int:
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        report = run_sim(opts, progress)
-    ctx.emit(report.as_dict(), _render)
-    return 0
+        return run_sim(opts, progress)

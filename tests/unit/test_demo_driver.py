@@ -24,3 +24,5 @@ def test_a_demo_with_a_rejected_update_ends_its_job_and_slashes_no_honest_node()
     assert job.escrow_remaining == 0
     honest = [n["address"] for n in report.nodes if n["behaviour"] == "honest"]
     assert honest and all(report.slashed.get(a, 0) == 0 for a in honest)
+    # any round a keeper opened past the demo's last took no honest stake either
+    assert all(Milon(suite).member(1, a).stake == 50 * 10**18 for a in honest)
