@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -159,9 +158,7 @@ def _render(data: dict[str, Any]) -> str:
     configure=_configure,
 )
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from milon_app.cli.progress import stderr_progress
     from milon_app.demo import DemoOptions, RoundRow, run_demo
 
     opts = DemoOptions(
@@ -182,14 +179,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         validation=args.validation,
     )
     opts.check()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        transient=True,
-        console=Console(file=sys.stderr),
-    ) as bar:
+    with stderr_progress() as bar:
         task = bar.add_task("rounds", total=opts.rounds)
 
         def on_round(row: RoundRow, total: int) -> None:

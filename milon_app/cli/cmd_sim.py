@@ -104,20 +104,10 @@ def _sim(args: argparse.Namespace, ctx: Context) -> int:
 
 def _run(opts: Any, ctx: Context) -> Any:
     """``run_sim`` behind a progress bar on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from milon_app.cli.progress import stderr_progress
     from milon_app.sim.run import run_sim
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        transient=True,
-        console=Console(file=sys.stderr),
-        disable=ctx.json_output and not sys.stderr.isatty(),
-    ) as bar:
+    with stderr_progress(disable=ctx.json_output and not sys.stderr.isatty()) as bar:
         task = bar.add_task("starting", total=opts.members)
 
         def progress(stage: str, done: int, total: int) -> None:
