@@ -98,6 +98,11 @@ class TxRecord:
     ts: float
 
 
+def _read_key(fn: Any) -> tuple[str, str]:
+    """What a cached read is known by: the contract and the call's encoded data."""
+    return (str(fn.address), str(fn._encode_transaction_data()))
+
+
 class ChainClient:
     """Thread-safe: one lock serialises nonce use per client."""
 
@@ -328,7 +333,7 @@ class ChainClient:
             return self._read(fn, block)
         if self.kind != EMBEDDED:
             return self._pinned_call(fn)
-        key = (str(fn.address), str(fn._encode_transaction_data()))
+        key = _read_key(fn)
         with self._lock:
             generation = self._generation
             if key in self._reads:
@@ -353,7 +358,7 @@ class ChainClient:
     def _pinned_call(self, fn: Any) -> Any:
         """A "latest" read on an RPC chain: answered once per head block and call."""
         block = self._read_block()
-        key = (str(fn.address), str(fn._encode_transaction_data()))
+        key = _read_key(fn)
         with self._lock:
             if self._pinned[0] == block and key in self._pinned[1]:
                 return copy.deepcopy(self._pinned[1][key])  # callers may mutate lists
