@@ -40,6 +40,7 @@ T = TypeVar("T")
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 EMBEDDED = "embedded"
 DEVNET_CHAIN_ID = 31_337  # anvil/hardhat's default chain id: a local devnet
+EMBEDDED_CHAIN_ID = 131_277_322_940_537  # eth-tester's: the embedded chain, also when served
 EMBEDDED_TX_GAS = 8_000_000
 # On an RPC chain a "latest" read is pinned to a head block re-read at most this often, so
 # many nodes in one process (and one node's repeated reads) share one eth_call per block and
@@ -273,7 +274,12 @@ class ChainClient:
     @property
     def is_dev(self) -> bool:
         """A dev chain (embedded or a local devnet): blocks and time may be advanced at will."""
-        return self.kind == EMBEDDED or self.chain_id == DEVNET_CHAIN_ID
+        return self.kind == EMBEDDED or self.chain_id in (DEVNET_CHAIN_ID, EMBEDDED_CHAIN_ID)
+
+    @property
+    def serves_embedded(self) -> bool:
+        """The embedded EVM, here or served by another process (rpc_server.py)."""
+        return self.kind == EMBEDDED or self.chain_id == EMBEDDED_CHAIN_ID
 
     def block_number(self) -> int:
         block = int(self.rpc(lambda: self.w3.eth.block_number, "eth_blockNumber"))
@@ -455,7 +461,7 @@ class ChainClient:
         fixed cap is sent: gas is free there and receipts report real usage.
         """
         try:
-            if self.kind == EMBEDDED and hasattr(fn, "call"):
+            if self.serves_embedded and hasattr(fn, "call"):
                 self.rpc(lambda: fn.call(params), f"check {name}")
                 return EMBEDDED_TX_GAS
             est = self.rpc(lambda: fn.estimate_gas(params), f"estimate {name}")
@@ -511,10 +517,17 @@ class ChainClient:
     def _tester(self) -> Any:
         return self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
 
+    @property
+    def evm_lock(self) -> threading.RLock:
+        """Held around every call into the embedded EVM (py-evm is not thread-safe); the
+        JSON-RPC server that serves this chain to another process takes it too."""
+        return self._lock
+
     def mine(self, blocks: int = 1) -> None:
         self._forget_reads()  # views that read block.number or timestamp change
         if self.kind == EMBEDDED:
-            self._tester().mine_blocks(blocks)
+            with self._lock:
+                self._tester().mine_blocks(blocks)
         else:
             self.rpc(lambda: self.w3.provider.make_request("anvil_mine", [hex(blocks)]))  # type: ignore[arg-type]
 
@@ -522,7 +535,8 @@ class ChainClient:
         """Move chain time forward and mine a block carrying the new time."""
         self._forget_reads()
         if self.kind == EMBEDDED:
-            self._tester().time_travel(self.now() + int(seconds) + 1)
+            with self._lock:
+                self._tester().time_travel(self.now() + int(seconds) + 1)
         else:
             self.rpc(lambda: self.w3.provider.make_request("evm_increaseTime", [int(seconds)]))  # type: ignore[arg-type]
             self.rpc(lambda: self.w3.provider.make_request("evm_mine", []))  # type: ignore[arg-type]
@@ -531,12 +545,14 @@ class ChainClient:
     def snapshot(self) -> Any:
         """Save chain state (dev chains only); pass the id to :meth:`revert`."""
         if self.kind == EMBEDDED:
-            return self._tester().take_snapshot()
+            with self._lock:
+                return self._tester().take_snapshot()
         return self.rpc(lambda: self.w3.provider.make_request("evm_snapshot", []))["result"]  # type: ignore[arg-type]
 
     def revert(self, snapshot_id: Any) -> None:
         if self.kind == EMBEDDED:
-            self._tester().revert_to_snapshot(snapshot_id)
+            with self._lock:
+                self._tester().revert_to_snapshot(snapshot_id)
         else:
             self.rpc(lambda: self.w3.provider.make_request("evm_revert", [snapshot_id]))  # type: ignore[arg-type]
         self.forget_nonces()
@@ -547,6 +563,11 @@ class ChainClient:
             self._reads.clear()
             self._head = None
             self._pinned = (-1, {})
+
+    def note_external_write(self) -> None:
+        """Another process wrote to this embedded chain (rpc_server.py): cached reads are stale."""
+        self._forget_reads()
+        self._fee_cache = None
 
     def forget_nonces(self) -> None:
         """Drop cached nonces, fees and reads (after a revert, or txs from elsewhere)."""

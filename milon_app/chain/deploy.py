@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
 from milon_app.chain.artifacts import CONTRACT_NAMES, load_artifact
-from milon_app.chain.client import DEVNET_CHAIN_ID, ChainClient
+from milon_app.chain.client import DEVNET_CHAIN_ID, EMBEDDED_CHAIN_ID, ChainClient
 from milon_app.chain.errors import WrongChainError
 from milon_app.chain.manifest import Manifest
 
@@ -22,7 +22,6 @@ ETHER = 10**18
 # Local development chains, the only ones a dev deployment (faucet, short governance) may use:
 # anvil/hardhat devnets, and the embedded py-evm chain (eth-tester's fixed chain id). The token
 # contract refuses a faucet anywhere else too.
-EMBEDDED_CHAIN_ID = 131_277_322_940_537
 DEV_CHAIN_IDS = (DEVNET_CHAIN_ID, EMBEDDED_CHAIN_ID)
 
 
