@@ -14,6 +14,7 @@ from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.init_weights import initial_blob
 from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import evaluate
+from milon_app.errors import NetworkError
 from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, pin_owner
 
@@ -27,6 +28,7 @@ _FEW = (
     "waiting for members: a round needs at least two active members in the job's federation "
     "(every update is judged by members other than its author)"
 )
+_GONE = "round {r}'s model is no longer served by anyone: recorded without an accuracy"
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,21 @@ class Owner:
         data = self.eval_data
         if data is None and self.eval_source is not None and model_hash:
             data = self.eval_source(ctx)
+        info: dict[str, str] = {}
         if model_hash and data is not None:
             providers = svc.providers_for(ctx)
-            state = fetch_state(model_hash, svc.transport, svc.store, providers, ctx)
-            _, accuracy = evaluate(ctx.spec, state, *data, device=svc.settings().device)
-        svc.state.record_round_result(ctx.job_id, r, model_hash, accuracy, {})
+            try:
+                state = fetch_state(model_hash, svc.transport, svc.store, providers, ctx)
+            except NetworkError as exc:
+                if ctx.job.status is JobStatus.OPEN:
+                    raise  # its members are about: the next tick tries again
+                # an ended job's model may be gone with its members (a new node for an old
+                # account): its history is kept without an accuracy, not retried every tick
+                info["unevaluated"] = str(exc)
+                svc.publish(ev.NodeError(where=f"job {ctx.job_id}", message=_GONE.format(r=r)))
+            else:
+                _, accuracy = evaluate(ctx.spec, state, *data, device=svc.settings().device)
+        svc.state.record_round_result(ctx.job_id, r, model_hash, accuracy, info)
         if accuracy is not None:
             svc.publish(ev.RoundEvaluated(job_id=ctx.job_id, round=r, accuracy=accuracy))
 

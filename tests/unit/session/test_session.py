@@ -80,6 +80,17 @@ def test_in_app_demo_runs_on_the_session_chain(session):
         session.run_demo(DemoOptions(nodes=9, transport="inprocess"))
 
 
+def test_the_in_app_demo_runs_again(session):
+    """A second demo reuses the first one's accounts with fresh nodes: the owner's new node
+    finds the first demo's completed job, whose model nobody serves any more. That history
+    is recorded without an accuracy instead of failing every tick (and the demo with it)."""
+    opts = DemoOptions(nodes=2, rounds=1, epochs_per_round=4, transport="inprocess",
+                       governance=False, baseline=False)
+    first, second = session.run_demo(opts), session.run_demo(opts)
+    assert second.job_id == first.job_id + 1
+    assert second.rounds and second.rounds[0].accuracy is not None
+
+
 def test_rpc_network_needs_a_manifest(tmp_path):
     cfg = Config()
     cfg.chain.rpc_url = "http://127.0.0.1:9"
