@@ -22,6 +22,11 @@ def _null_streams() -> None:
 
 
 def run() -> int:
+    import multiprocessing
+
+    # the window's simulated federation is a spawned child process: in a frozen executable the
+    # child starts this same binary, and freeze_support() makes it run the child's code instead
+    multiprocessing.freeze_support()
     _null_streams()
     from milon_app.cli.main import main
 

@@ -91,6 +91,11 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+def verbosity() -> int:
+    """The ``-v`` count this process was configured with (a child process copies it)."""
+    return _state.verbose
+
+
 def configure(verbose: int = 0, *, json_lines: bool = False, stream: TextIO | None = None) -> None:
     """Install the one stderr handler on the root logger (replacing the one installed before).
 

@@ -18,3 +18,14 @@ def stop_process(proc: subprocess.Popen[Any]) -> int | None:
             proc.wait(timeout=30)
             return None
     return proc.returncode
+
+
+def pid_gone(pid: int) -> bool:
+    """Whether no process has ``pid`` any more (a stopped child must not linger)."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

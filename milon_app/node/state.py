@@ -108,6 +108,22 @@ class StateDB:
                 f"node state database {path} has schema {version}, expected {SCHEMA_VERSION}"
             )
 
+    @classmethod
+    def reader(cls, path: Path) -> StateDB:
+        """A read-only view of a database another process writes (the simulated members'
+        nodes, read by the window): no schema work, so it never contends for a write."""
+        db = cls.__new__(cls)
+        db.path = Path(path)
+        db._lock = threading.Lock()
+        try:
+            db._db = sqlite3.connect(
+                f"{db.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            db._db.execute("PRAGMA busy_timeout=2000")
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"node state database {path} is unreadable: {exc}") from exc
+        return db
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -40,7 +40,14 @@ class Driver:
         simulated: bool,
         warp_allowed: Callable[[], bool] = lambda: True,
         chores: Sequence[Callable[[], None]] = (),
+        heartbeat: bool = True,
+        on_step: Callable[[bool], None] | None = None,
+        also_ours: Callable[[], Sequence[str]] = tuple,
     ) -> None:
+        """``heartbeat``: publish the status bar's heartbeat (the window's own driver does);
+        ``on_step``: told after each pass whether a node trained (the simulated federation's
+        process hears the user's node that way); ``also_ours``: addresses whose jobs count as
+        the session's though their nodes run elsewhere (the user's, seen from that process)."""
         self.client = client
         self.user = user
         self.others = others
@@ -48,6 +55,9 @@ class Driver:
         self.simulated = simulated
         self.warp_allowed = warp_allowed
         self.chores = list(chores)  # the simulated members' own doings (the welcome job)
+        self.heartbeat = heartbeat
+        self.on_step = on_step
+        self.also_ours = also_ours
         self.paused = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -97,6 +107,10 @@ class Driver:
         if self.simulated and not busy and block == block0 and self.warp_allowed():
             block = self._advance(block)
         self.ticks += 1
+        if self.on_step is not None:
+            self.on_step(busy)
+        if not self.heartbeat:
+            return busy
         self.user.publish(
             ev.Heartbeat(
                 block=block,
@@ -128,7 +142,7 @@ class Driver:
         """An open job of ours (owned, or in a federation one of our nodes is in)."""
         milon = self.user.milon
         nodes = [self.user, *self.others()]
-        addresses = {n.address for n in nodes}
+        addresses = {n.address for n in nodes} | set(self.also_ours())
         for job_id in range(1, milon.job_count() + 1):
             job = milon.job(job_id)
             if job.status is not JobStatus.OPEN:

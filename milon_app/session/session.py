@@ -17,12 +17,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from milon_app.config import Config
 from milon_app.errors import BadInputError, ConfigError
 from milon_app.node.behaviour import HONEST
 from milon_app.node.bus import EventBus
+from milon_app.util import heap
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -34,13 +35,26 @@ if TYPE_CHECKING:
     from milon_app.demo import DemoOptions, DemoReport, RoundRow
     from milon_app.node.core import NodeCore
     from milon_app.node.policy import AcceptPolicy
+    from milon_app.node.state import StateDB
     from milon_app.node.transports import Factory
     from milon_app.session.driver import Driver
-    from milon_app.session.simulation import SimulatedFederation
+    from milon_app.session.sim_process import SimProcess
+    from milon_app.session.simulation import SimOptions, SimulatedFederation
 
 log = logging.getLogger(__name__)
+
+
+class NodeView(Protocol):
+    """What the tabs read of a node on this machine: its address and its database."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def state(self) -> StateDB: ...
+
+
 Progress = Callable[[str, float], None]
-DEMO_OWNER_MILON = 30_000_000 * 10**18  # the in-app demo's owner passes its own proposal
 DEMO_STOP_S = 10.0  # how long stop() waits for the in-app demo to wind down its nodes
 
 
@@ -51,6 +65,9 @@ class SessionOptions:
     tick_s: float = 0.25
     sim_partition: str = "iid"  # the simulated members' data split: iid, dirichlet:A, shards:K
     welcome_job: bool = True  # a simulated member posts a small job once the user has joined
+    # the simulated federation (chain, members, in-app demo) in a child process, so its Python
+    # work never stalls the window; needs a transport between processes (not "inprocess")
+    sim_process: bool = True
 
 
 def desktop_roles(cfg: Config) -> tuple[str, ...]:
@@ -88,7 +105,7 @@ class Session:
         self.client: ChainClient | None = None
         self.suite: Suite | None = None
         self.node: NodeCore | None = None
-        self.sim: SimulatedFederation | None = None
+        self.sim: SimulatedFederation | SimProcess | None = None
         self.driver: Driver | None = None
         self.capacity = 0  # from the Node tab's benchmark; 0 until measured
         self.demo_running = threading.Event()
@@ -136,7 +153,8 @@ class Session:
         """Whether chain time and blocks may be advanced by hand (simulated or anvil)."""
         return self.core.suite.client.is_dev
 
-    def local_nodes(self) -> list[NodeCore]:
+    def local_nodes(self) -> list[NodeView]:
+        """The user's node and the simulated members (whose databases the window can read)."""
         return [self.core, *(self.sim.peers if self.sim else [])]
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -147,6 +165,8 @@ class Session:
         if self.account.address != self.address:
             raise ConfigError(f"the unlocked account is not {self.address}")
         try:
+            step("loading the trainer", 0.05)
+            heap.warm_up()  # the first training step's imports, now: no pause in the window later
             if self.kind == "simulated":
                 self._start_simulated(step)
             else:
@@ -164,22 +184,32 @@ class Session:
         return self.opts.transport or self.cfg.p2p.transport
 
     def _start_simulated(self, step: Progress) -> None:
-        from milon_app.chain.client import ChainClient
-        from milon_app.session.simulation import SimOptions, SimulatedFederation
+        from milon_app.session.simulation import SimOptions
 
         self._workdir = Path(tempfile.mkdtemp(prefix="simulation-", dir=self._sim_root()))
+        opts = SimOptions(
+            peers=self.opts.sim_peers,
+            transport=self.transport_kind(),
+            partition=self.opts.sim_partition,
+        )
+        if self.in_child:
+            self._start_sim_process(step, opts)
+        else:
+            self._start_sim_here(step, opts)
+
+    @property
+    def in_child(self) -> bool:
+        """Whether the simulated federation runs in a child process (see SessionOptions)."""
+        return self.opts.sim_process and self.transport_kind() != "inprocess"
+
+    def _start_sim_here(self, step: Progress, opts: SimOptions) -> None:
+        from milon_app.chain.client import ChainClient
+        from milon_app.session.simulation import SimulatedFederation
+
+        assert self._workdir is not None
         step("deploying the contracts on the embedded chain", 0.1)
         client = ChainClient.embedded()
-        sim = SimulatedFederation(
-            client,
-            self.bus,
-            self._workdir,
-            SimOptions(
-                peers=self.opts.sim_peers,
-                transport=self.transport_kind(),
-                partition=self.opts.sim_partition,
-            ),
-        )
+        sim = SimulatedFederation(client, self.bus, self._workdir, opts)
         self.sim, self.client = sim, client
         self.suite = sim.deploy()
         step("funding your account", 0.4)
@@ -187,8 +217,35 @@ class Session:
         step("starting your node", 0.5)
         assert sim.make is not None
         # the simulated network's node runs no per-job benchmark (every member declares one score)
-        me = self._workdir / "me"
-        self.node = self._make_node(sim.make, me, sim.user_data(), benchmark=False)
+        self.node = self._make_node(
+            sim.make, self._workdir / "me", opts.data_part(0), benchmark=False
+        )
+        self.node.start()
+        step("starting the simulated members", 0.7)
+        sim.start_peers(self.node.transport.listen_addrs())
+
+    def _start_sim_process(self, step: Progress, opts: SimOptions) -> None:
+        from milon_app import logsetup
+        from milon_app.chain.client import ChainClient
+        from milon_app.chain.deploy import Suite
+        from milon_app.node.transports import transport_factory
+        from milon_app.session.sim_process import SimProcess
+
+        assert self._workdir is not None
+        step("deploying the contracts on the simulated chain", 0.1)
+        args = {"verbose": logsetup.verbosity(), "tick_s": self.opts.tick_s,
+                "welcome_job": self.opts.welcome_job}  # fmt: skip
+        sim = SimProcess(self.bus, self._workdir, opts, self.address, args)
+        self.sim = sim
+        sim.start()
+        step("connecting to the simulated chain", 0.4)
+        assert sim.manifest is not None
+        self.client = ChainClient.connect(sim.rpc_url)
+        sim.chain_moved = self.client.note_external_write
+        self.suite = Suite.attach(self.client, sim.manifest)
+        step("starting your node", 0.5)
+        make = transport_factory(opts.transport, self.suite, self.bus)
+        self.node = self._make_node(make, self._workdir / "me", opts.data_part(0), benchmark=False)
         self.node.start()
         step("starting the simulated members", 0.7)
         sim.start_peers(self.node.transport.listen_addrs())
@@ -246,20 +303,27 @@ class Session:
 
     def _start_driver(self) -> None:
         from milon_app.session.driver import Driver
+        from milon_app.session.sim_process import SimProcess
 
         assert self.client is not None
         sim = self.sim
-        self.driver = Driver(
-            self.client,
-            self.core,
-            lambda: list(sim.peers) if sim else [],
-            interval_s=self.opts.tick_s if sim else self.cfg.node.poll_interval_s,
-            simulated=sim is not None,
-            warp_allowed=lambda: not self.demo_running.is_set(),
-            chores=[sim.welcome_job(self.address).step]
-            if sim and sim.peers and self.opts.welcome_job
-            else [],
-        )
+        if isinstance(sim, SimProcess):  # the child mines, warps time and ticks the members
+            self.driver = Driver(
+                self.client, self.core, list, interval_s=self.opts.tick_s, simulated=False,
+                on_step=sim.user_busy,
+            )  # fmt: skip
+        else:
+            self.driver = Driver(
+                self.client,
+                self.core,
+                lambda: list(sim.peers) if sim else [],
+                interval_s=self.opts.tick_s if sim else self.cfg.node.poll_interval_s,
+                simulated=sim is not None,
+                warp_allowed=lambda: not self.demo_running.is_set(),
+                chores=[sim.welcome_job(self.address).step]
+                if sim and sim.peers and self.opts.welcome_job
+                else [],
+            )
         self.driver.start()
 
     def stop(self) -> None:
@@ -318,17 +382,8 @@ class Session:
         self, opts: DemoOptions, on_round: Callable[[RoundRow, int], None] | None = None
     ) -> DemoReport:
         """``milon demo`` on this session's chain, so every tab shows it live."""
-        from milon_app.chain.bindings import Milon
-        from milon_app.demo import DemoAttach, run_demo
-
         if self.sim is None or self.suite is None:
             raise BadInputError("the in-app demo runs on the simulated network only")
-        accounts = self.sim.spare_accounts
-        if opts.nodes + 1 > len(accounts):
-            raise BadInputError(
-                f"the simulated chain has accounts for {len(accounts) - 1} demo nodes, "
-                f"asked for {opts.nodes}"
-            )
         if self.demo_running.is_set():
             raise BadInputError("a demo is already running")
         if self.stopping.is_set():
@@ -336,9 +391,7 @@ class Session:
         self.demo_running.set()
         self._demo_idle.clear()
         try:
-            Milon(self.suite).transfer(self.sim.founder, accounts[0].address, DEMO_OWNER_MILON)
-            attach = DemoAttach(self.suite, accounts, self.bus)
-            return run_demo(opts, on_round, attach=attach, stop=self.stopping)
+            return self.sim.run_demo(opts, on_round, self.stopping)
         finally:
             self.demo_running.clear()
             self._demo_idle.set()

@@ -14,6 +14,8 @@ shards:K), so the committee can be watched judging skewed updates too.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
     from milon_app.chain.client import ChainClient
     from milon_app.chain.deploy import Suite
+    from milon_app.demo import DemoOptions, DemoReport, RoundRow
     from milon_app.harness import LocalFederation
     from milon_app.node.bus import EventBus
     from milon_app.node.core import NodeCore
@@ -39,6 +42,7 @@ PEER_MILON = 1_000_000 * ETHER
 PEER_STAKE = 50 * ETHER
 FEDERATION_NAME = "Simulated federation"
 MIN_STAKE = 10 * ETHER
+DEMO_OWNER_MILON = 30_000_000 * ETHER  # the in-app demo's owner passes its own proposal
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,13 @@ class SimOptions:
         if not 1 <= self.peers <= dev_accounts - 4:
             raise BadInputError(f"simulated peers must be 1..{dev_accounts - 4}, got {self.peers}")
         parse_partition(self.partition)  # a BadInputError quoting the text
+
+    def data_part(self, index: int) -> BuiltinPartition:
+        """Member ``index``'s data (0: the user's node); iid unless the options say otherwise."""
+        parts = self.peers + 1
+        if self.partition.strip().lower() == "iid":
+            return BuiltinPartition(index, parts)
+        return BuiltinPartition(index, parts, partition=self.partition)
 
 
 @dataclass
@@ -121,11 +132,7 @@ class SimulatedFederation:
         return self.peers
 
     def data_part(self, index: int) -> BuiltinPartition:
-        """Member ``index``'s data (0: the user's node); iid unless the options say otherwise."""
-        parts = self.opts.peers + 1
-        if self.opts.partition.strip().lower() == "iid":
-            return BuiltinPartition(index, parts)
-        return BuiltinPartition(index, parts, partition=self.opts.partition)
+        return self.opts.data_part(index)
 
     def user_data(self) -> Any:
         return self.data_part(0)
@@ -135,6 +142,28 @@ class SimulatedFederation:
         from milon_app.session.welcome_job import WelcomeJob
 
         return WelcomeJob(self.peers[0], user, self.fed_id)
+
+    def run_demo(
+        self,
+        opts: DemoOptions,
+        on_round: Callable[[RoundRow, int], None] | None,
+        stop: threading.Event,
+    ) -> DemoReport:
+        """``milon demo`` on this chain, its nodes on the spare accounts, its events on our bus."""
+        from milon_app.chain.bindings import Milon
+        from milon_app.demo import DemoAttach, run_demo
+
+        accounts = self.spare_accounts
+        if self.suite is None:
+            raise BadInputError("the simulated federation is not deployed yet")
+        if opts.nodes + 1 > len(accounts):
+            raise BadInputError(
+                f"the simulated chain has accounts for {len(accounts) - 1} demo nodes, "
+                f"asked for {opts.nodes}"
+            )
+        Milon(self.suite).transfer(self.founder, accounts[0].address, DEMO_OWNER_MILON)
+        attach = DemoAttach(self.suite, accounts, self.bus)
+        return run_demo(opts, on_round, attach=attach, stop=stop)
 
     def stop(self) -> None:
         if self.local is not None:

@@ -16,22 +16,26 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Any]:
+def running_session(tmp_path: Path, key: bytes, transport: str) -> Iterator[Any]:
+    """A started session on the simulated network (no welcome job), stopped afterwards."""
     from eth_account import Account
 
     from milon_app.config import Config
     from milon_app.session.session import Session, SessionOptions
 
-    acct = Account.from_key(b"\x11" * 32)  # THROWAWAY test key
     # Tests that create their own jobs count them: no welcome job (test_welcome_job_gui.py).
-    opts = SessionOptions(transport="inprocess", tick_s=0.1, welcome_job=False)
-    s = Session(Config(), tmp_path, acct, opts)
+    opts = SessionOptions(transport=transport, tick_s=0.1, welcome_job=False)
+    s = Session(Config(), tmp_path, Account.from_key(key), opts)
     s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Any]:
+    yield from running_session(tmp_path, b"\x11" * 32, "inprocess")  # THROWAWAY test key
 
 
 @pytest.fixture
