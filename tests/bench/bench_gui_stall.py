@@ -73,9 +73,12 @@ def report(name: str, gaps: list[float]) -> float:
 
 
 def measure(
-    rounds: int, nodes: int, first_s: float = 3.0, idle_s: float = 5.0
+    rounds: int, nodes: int, first_s: float = 3.0, idle_s: float = 5.0, *,
+    sim_process: bool = True, welcome: bool = True,
 ) -> dict[str, list[float]]:
-    """Open the window on a live session, run the demo from it; the gaps of each phase (ms)."""
+    """Open the window on a live session, join the simulated federation and train its welcome
+    job, then run the demo from the window; the gaps of each phase (ms). ``sim_process``: the
+    simulated federation and the demo in a child process (the app's way) or in the window's."""
     from eth_account import Account
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -96,8 +99,8 @@ def measure(
     timer.setInterval(5)
     timer.timeout.connect(ticks.tick)
     with tempfile.TemporaryDirectory() as tmp:
-        session = Session(Config(), Path(tmp), Account.create(),
-                          SessionOptions(transport=os.environ.get("STALL_TRANSPORT", "")))
+        session = Session(Config(), Path(tmp), Account.create(), SessionOptions(
+            transport=os.environ.get("STALL_TRANSPORT", ""), sim_process=sim_process))
         session.start()
         runner = TaskRunner()
         ctx = GuiContext(session=session, runner=runner, bridge=EventBridge(session.bus))
@@ -111,6 +114,8 @@ def measure(
             pump(app, lambda: False, first_s)
             t_idle = time.perf_counter()
             pump(app, lambda: False, idle_s)
+            t_join = time.perf_counter()
+            paid = _join_and_train(app, runner, session) if welcome else False
             t_demo = time.perf_counter()
             round_ends: list[float] = []
             done: list[Any] = []
@@ -131,22 +136,46 @@ def measure(
     first_end = round_ends[0] if round_ends else t_end
     return {
         "first_3s": ticks.between(t_show, t_idle),
-        "idle": ticks.between(t_idle, t_demo),
+        "idle": ticks.between(t_idle, t_join),
+        "welcome_job": ticks.between(t_join, t_demo),
+        "welcome_paid": [1.0 if paid else 0.0],
         "round_1": ticks.between(t_demo, first_end),
         "later_rounds": ticks.between(first_end, t_end),
         "rounds_done": [float(len(round_ends))],
     }
 
 
+def _join_and_train(app: Any, runner: Any, session: Any) -> bool:
+    """Join the simulated federation from a worker thread, as the Federations tab does, and
+    pump the window until the welcome job's first reward reaches the user (or 240 s pass)."""
+    from milon_app.harness import peer_info
+    from milon_app.node import events as ev
+
+    me = session.address
+    paid: list[Any] = []
+    session.bus.subscribe(lambda e: paid.append(e) if e.node == me else None, ev.RewardCredited)
+    done: list[Any] = []
+    runner.run(lambda: session.core.join(1, 50 * 10**18, 100, peer_info(session.core)),
+               done.append, done.append)
+    pump(app, lambda: bool(paid), 240)
+    return bool(paid)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--nodes", type=int, default=4)
+    p.add_argument("--in-process", action="store_true",
+                   help="run the simulated federation and the demo in the window's process")
     args = p.parse_args()
-    phases = measure(args.rounds, args.nodes)
+    phases = measure(args.rounds, args.nodes, sim_process=not args.in_process)
     n_rounds = int(phases["rounds_done"][0])
+    print("simulated federation in", "the window's process" if args.in_process else
+          "a child process")
     report("window's first 3 s", phases["first_3s"])
     idle = report("idle window (baseline)", phases["idle"])
+    paid = "paid" if phases["welcome_paid"][0] else "NOT paid within 240 s"
+    report(f"welcome job trains ({paid})", phases["welcome_job"])
     report(f"demo round 1 ({args.nodes} nodes)", phases["round_1"])
     later = report(f"demo rounds 2-{n_rounds}", phases["later_rounds"])
     print(f"steady-state longest stall {later:.1f} ms vs {idle:.1f} ms idle "

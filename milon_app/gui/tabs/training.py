@@ -80,6 +80,7 @@ class TrainingTab(Tab):
         self._job_pinned = self._node_pinned = False
         self._backfilled: frozenset[tuple[str, int]] = frozenset()  # read by load() on a worker
         self._dirty = False
+        self._dots: bool | None = None  # whether the step curves show dots (set on redraw)
         self._build()
         b = ctx.bridge
         for signal in (b.training, b.training_finished, b.round_changed):
@@ -303,9 +304,11 @@ class TrainingTab(Tab):
         self.stack.setCurrentIndex(1)
         xs = series.xs() if series is not None else []
         dots = len(xs) <= FEW_POINTS  # a line of one or two points draws nothing visible
-        for curve in (self.loss_curve, self.rate_curve):
-            curve.setSymbol("o" if dots else None)
-            curve.setSymbolSize(6)
+        if dots != self._dots:  # re-setting a symbol rebuilds the curve's scatter: only on change
+            self._dots = dots
+            for curve in (self.loss_curve, self.rate_curve):
+                curve.setSymbol("o" if dots else None)
+                curve.setSymbolSize(6)
         self.loss_curve.setData(xs, series.losses() if series is not None else [])
         self.rate_curve.setData(xs, series.rates() if series is not None else [])
         self.steps_note.setText(self._empty_text(job, node))
