@@ -165,8 +165,6 @@ class Session:
         if self.account.address != self.address:
             raise ConfigError(f"the unlocked account is not {self.address}")
         try:
-            step("loading the trainer", 0.05)
-            heap.warm_up()  # the first training step's imports, now: no pause in the window later
             if self.kind == "simulated":
                 self._start_simulated(step)
             else:
@@ -195,7 +193,13 @@ class Session:
         if self.in_child:
             self._start_sim_process(step, opts)
         else:
+            self._warm_up(step)
             self._start_sim_here(step, opts)
+
+    @staticmethod
+    def _warm_up(step: Progress, frac: float = 0.05) -> None:
+        step("loading the trainer", frac)
+        heap.warm_up()  # the first training step's imports, now: no pause in the window later
 
     @property
     def in_child(self) -> bool:
@@ -237,7 +241,9 @@ class Session:
                 "welcome_job": self.opts.welcome_job}  # fmt: skip
         sim = SimProcess(self.bus, self._workdir, opts, self.address, args)
         self.sim = sim
-        sim.start()
+        sim.launch()  # it imports and deploys while this process loads the trainer
+        self._warm_up(step, 0.2)
+        sim.wait_ready()
         step("connecting to the simulated chain", 0.4)
         assert sim.manifest is not None
         self.client = ChainClient.connect(sim.rpc_url)
@@ -265,6 +271,7 @@ class Session:
         c = self.cfg
         if not c.chain.manifest:
             raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
+        self._warm_up(step)
         step(f"connecting to {c.chain.rpc_url}", 0.2)
         self.client = ChainClient.connect(
             c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None

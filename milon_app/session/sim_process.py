@@ -95,8 +95,11 @@ class SimProcess:
     # -- start ---------------------------------------------------------------------------------
     def start(self, timeout_s: float = START_S) -> None:
         """Spawn the child; return once its chain is deployed, served and the user funded."""
-        from eth_account import Account
+        self.launch()
+        self.wait_ready(timeout_s)
 
+    def launch(self) -> None:
+        """Spawn the child and return at once (it imports and deploys meanwhile)."""
         from milon_app.session.sim_child import child_main
 
         ctx = multiprocessing.get_context("spawn")
@@ -112,6 +115,11 @@ class SimProcess:
         there.close()
         self._reader = threading.Thread(target=self._read, name="milon-sim-reader", daemon=True)
         self._reader.start()
+
+    def wait_ready(self, timeout_s: float = START_S) -> None:
+        """Wait for the child's chain: deployed, served on loopback, the user funded."""
+        from eth_account import Account
+
         info = self._reply("ready", timeout_s)
         self.rpc_url, self.manifest = str(info["rpc_url"]), info["manifest"]
         self.founder = Account.from_key(info["founder"])
