@@ -290,10 +290,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] {key} {state} ({res['wall_s']:.0f} s)", flush=True)
             results.append(res)
     total = time.monotonic() - t0
-    out.write_text(render(results, machine, args.quick, command, total))
-    (out_dir / "results.json").write_text(json.dumps(
-        {"machine": machine, "quick": args.quick, "command": command, "total_s": round(total, 1),
-         "sections": results}, indent=1, default=str))
+    payload = {"machine": machine, "quick": args.quick, "command": command,
+               "total_s": round(total, 1), "sections": results}
+    if only != list(SECTIONS) and out.is_file() and not args.quick:
+        # a partial run: only its sections change in the report (the others keep their run)
+        from splice import merge_results, splice
+
+        out.write_text(splice(out.read_text(), results))
+        payload = merge_results(out_dir / "results.json", payload)
+    else:
+        out.write_text(render(results, machine, args.quick, command, total))
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=str))
     print(f"[bench] wrote {out} and {out_dir}/ in {total:.0f} s", flush=True)
     return 0 if all(r["ok"] for r in results) else 1
 
