@@ -60,12 +60,16 @@ class Anvil:
         chain_id: int = 31337,
         state_file: Path | None = None,
         block_time_s: float | None = None,
+        mixed_mining: bool = True,
     ) -> None:
+        """``block_time_s``: an empty block that often even when idle (chain time moves on);
+        with ``mixed_mining`` transactions are still mined at once, not at the next tick."""
         self.port = port or free_port()
         self.accounts = accounts
         self.chain_id = chain_id
         self.state_file = state_file
         self.block_time_s = block_time_s
+        self.mixed_mining = mixed_mining
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,6 +93,8 @@ class Anvil:
             cmd += ["--state", str(self.state_file)]
         if self.block_time_s:
             cmd += ["--block-time", str(self.block_time_s)]
+            if self.mixed_mining:
+                cmd.append("--mixed-mining")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -14,6 +14,7 @@ from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError
 
 ETHER = 10**18
+DEFAULT_BLOCK_TIME_S = 1.0  # voting periods, timelocks and deadlines pass on an idle devnet
 
 
 def default_manifest_path(ctx: Context, name: str) -> Path:
@@ -31,6 +32,11 @@ def _configure_devnet(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--manifest", type=Path, help="where to write the deployment manifest")
     p.add_argument("--state", type=Path, help="anvil state file (persist the chain across runs)")
+    p.add_argument(
+        "--block-time", type=float, default=DEFAULT_BLOCK_TIME_S, metavar="SECONDS",
+        help="mine an empty block this often while idle, so chain time moves (transactions are "
+        f"still mined at once; default {DEFAULT_BLOCK_TIME_S:g}; 0: blocks only on transactions)",
+    )  # fmt: skip
     p.add_argument(
         "--no-wait", action="store_true", help="deploy, print, then stop (for scripts/tests)"
     )
@@ -53,6 +59,8 @@ def _devnet(args: argparse.Namespace, ctx: Context) -> int:
         raise BadInputError(f"--accounts must be in 1..1000, got {args.accounts}")
     if not 0 < args.port < 65536:
         raise BadInputError(f"--port must be in 1..65535, got {args.port}")
+    if not 0 <= args.block_time <= 3600:
+        raise BadInputError(f"--block-time must be 0..3600 seconds, got {args.block_time:g}")
     recipients = [Web3.to_checksum_address(a) for a in _check_addresses(args.fund)]
     stop = threading.Event()
 
@@ -60,7 +68,10 @@ def _devnet(args: argparse.Namespace, ctx: Context) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
-    node = Anvil(args.port, accounts=args.accounts, state_file=args.state)
+    node = Anvil(
+        args.port, accounts=args.accounts, state_file=args.state,
+        block_time_s=args.block_time or None,
+    )  # fmt: skip
     try:
         node.start()
         client = ChainClient.connect(node.url, dev_accounts=args.accounts)
@@ -87,6 +98,7 @@ def _devnet(args: argparse.Namespace, ctx: Context) -> int:
             "contracts": suite.manifest.contracts,
             "dev_accounts": [a.address for a in client.dev_accounts],
             "funded": recipients,
+            "block_time_s": args.block_time,
         }
         ctx.emit(info, _render_devnet)
         if not args.no_wait:
@@ -107,8 +119,13 @@ def _render_devnet(info: dict[str, Any]) -> str:
         f"manifest  {info['manifest']}",
     ]
     lines += [f"  {name:<19} {addr}" for name, addr in sorted(info["contracts"].items())]
+    every = info.get("block_time_s") or 0
+    lines.append(f"blocks    every {every:g} s while idle" if every else
+                 "blocks    only when a transaction is sent")
     lines.append("dev accounts (THROWAWAY keys of the public test mnemonic):")
     lines += [f"  [{i}] {a}" for i, a in enumerate(info["dev_accounts"])]
+    lines += [f"  funded    {a}" for a in info.get("funded", [])]
+    lines.append("fund a wallet made later: milon devnet fund ADDRESS")
     return "\n".join(lines)
 
 

@@ -76,6 +76,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_wallet",
     "milon_app.cli.cmd_hw",
     "milon_app.cli.cmd_chain",
+    "milon_app.cli.cmd_devchain",
     "milon_app.cli.cmd_demo",
     "milon_app.cli.cmd_status",
     "milon_app.cli.cmd_fed",
