@@ -219,6 +219,7 @@ contract FederationRegistry {
             _everJoined[fedId].push(msg.sender);
         }
         _append(fedId, msg.sender);
+        if (jobs != address(0)) _tellJobs(fedId);
         emit MemberJoined(fedId, msg.sender, stake, capacity, peerInfo);
         token.safeTransferFrom(msg.sender, address(this), stake);
     }
@@ -468,6 +469,14 @@ contract FederationRegistry {
         else _prev[fedId][next] = prev;
         delete _prev[fedId][account];
         delete _next[fedId][account];
+    }
+
+    /// @dev Let the jobs contract open the new member's records (a gas saving for its rounds,
+    ///      nothing more): a plain call whose failure is ignored, so a jobs address without that
+    ///      hook (or without code) never blocks a join.
+    function _tellJobs(uint256 fedId) internal {
+        (bool ok,) = jobs.call(abi.encodeCall(ITrainingJobsPending.memberJoined, (fedId, msg.sender)));
+        ok; // ignored on purpose
     }
 
     function _fed(uint256 fedId) internal view returns (Federation storage) {

@@ -59,18 +59,55 @@ library RoundMath {
             given += shares[i];
         }
         // sum(rem) == (total - given) * sum and each rem < sum, so more than `total - given`
-        // remainders are non-zero: the picks below never fall on a zero remainder.
-        for (uint256 k = given; k < total; ++k) {
-            uint256 best;
-            uint256 bestRem;
-            for (uint256 i; i < n; ++i) {
-                if (rem[i] > bestRem) {
-                    best = i;
-                    bestRem = rem[i];
+        // remainders are non-zero: the top picks below never fall on a zero remainder.
+        if (given < total) _topUp(shares, rem, total - given);
+    }
+
+    /// @dev One more each to the `m` largest remainders (ties: lower index), picked from a
+    ///      binary heap: O(n + m log n) instead of a scan of all n per pick (O(n * m)), which
+    ///      cost startRound ~20k gas per member at 256 members.
+    function _topUp(uint256[] memory shares, uint256[] memory rem, uint256 m) private pure {
+        uint256 n = rem.length;
+        uint256[] memory heap = new uint256[](n);
+        for (uint256 i; i < n; ++i) heap[i] = i;
+        for (uint256 i = n / 2; i > 0; --i) _siftDown(heap, rem, i - 1, n);
+        for (uint256 k; k < m; ++k) {
+            shares[heap[0]] += 1;
+            --n;
+            heap[0] = heap[n];
+            _siftDown(heap, rem, 0, n);
+        }
+    }
+
+    /// @dev Restore the heap below position `i` (of `n`): a parent is picked before its
+    ///      children (larger remainder, then lower index). Assembly: the checked Solidity
+    ///      version cost ~10k gas per pick at 256 members. Every index read is below `n`, and
+    ///      every heap entry is an index of `rem`.
+    function _siftDown(uint256[] memory heap, uint256[] memory rem, uint256 i, uint256 n) private pure {
+        assembly ("memory-safe") {
+            let h := add(heap, 32)
+            let r := add(rem, 32)
+            for {} 1 {} {
+                let c := add(mul(i, 2), 1)
+                if iszero(lt(c, n)) { break }
+                let hc := mload(add(h, mul(c, 32)))
+                let rc := mload(add(r, mul(hc, 32)))
+                if lt(add(c, 1), n) {
+                    let hd := mload(add(h, mul(add(c, 1), 32)))
+                    let rd := mload(add(r, mul(hd, 32)))
+                    if or(gt(rd, rc), and(eq(rd, rc), lt(hd, hc))) {
+                        c := add(c, 1)
+                        hc := hd
+                        rc := rd
+                    }
                 }
+                let hi := mload(add(h, mul(i, 32)))
+                let ri := mload(add(r, mul(hi, 32)))
+                if iszero(or(gt(rc, ri), and(eq(rc, ri), lt(hc, hi)))) { break }
+                mstore(add(h, mul(i, 32)), hc)
+                mstore(add(h, mul(c, 32)), hi)
+                i := c
             }
-            shares[best] += 1;
-            rem[best] = 0;
         }
     }
 

@@ -35,6 +35,8 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     /// @notice Settles rounds in this contract's storage (DELEGATECALL only).
     RoundSettler public immutable settler;
 
+    error NotRegistry(address caller);
+
     constructor(IERC20 token_, FederationRegistry registry_, address governance_)
         TrainingJobsBase(token_, registry_, governance_, new RoundPlanner())
     {
@@ -192,7 +194,9 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     ///         accept window). Committing within the window accepts as well (see `commit`).
     function accept(uint256 jobId, uint256 roundId) external {
         (Job storage j, Round storage rd, Slot storage a) = _respond(jobId, roundId);
-        _accept(jobId, roundId, j, rd, a, AssignmentState.Accepted);
+        _take(j, rd);
+        a.state = AssignmentState.Accepted;
+        emit AssignmentAccepted(jobId, roundId, msg.sender, a.epochs);
     }
 
     /// @notice Give back this round's epochs; they are re-split over the members still in it.
@@ -218,7 +222,8 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     }
 
     /// @notice Commit to an update. A member still in `Assigned` state accepts by committing
-    ///         (within the accept window, while active in the federation, like `accept`); a
+    ///         (within the accept window, while active in the federation, like `accept`; its
+    ///         `UpdateCommitted` stands for the `AssignmentAccepted` an explicit accept emits); a
     ///         committed member's epochs are final (later re-splits pass it by).
     function commit(uint256 jobId, uint256 roundId, bytes32 commitment) external {
         (Job storage j, Round storage rd) = _currentRound(jobId, roundId);
@@ -230,10 +235,9 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
         if (commitment == bytes32(0)) revert ZeroCommitment();
         if (st == AssignmentState.Assigned) {
             if (block.timestamp > rd.acceptDeadline) revert AcceptClosed(rd.acceptDeadline);
-            _accept(jobId, roundId, j, rd, a, AssignmentState.Committed);
-        } else {
-            a.state = AssignmentState.Committed;
+            _take(j, rd);
         }
+        a.state = AssignmentState.Committed;
         _hashes[jobId][roundId][msg.sender] = commitment;
         rd.committedCount += 1;
         emit UpdateCommitted(jobId, roundId, msg.sender, commitment);
@@ -328,11 +332,27 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
         _settle(abi.encodeCall(RoundSettler.fail, (jobId, roundId)));
     }
 
-    /// @notice Pull the caller's credited rewards.
+    /// @notice Called by the registry as `account` joins federation `fedId`: opens its delivery
+    ///         record there and its reward balance, so its rounds update both (~5k gas a write)
+    ///         rather than create them (22k). Changes no value that anything reads.
+    function memberJoined(uint256 fedId, address account) external {
+        if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
+        Record storage d = _records[fedId][account];
+        if (!d.opened) d.opened = true;
+        if (_credits[account] == 0) _credits[account] = 1;
+    }
+
+    /// @notice Rewards credited to `account` and not yet claimed.
+    function claimable(address account) public view returns (uint256) {
+        uint256 c = _credits[account];
+        return c == 0 ? 0 : c - 1;
+    }
+
+    /// @notice Pull the caller's credited rewards (the balance slot stays open: see `_credits`).
     function claim() external nonReentrant returns (uint256 amount) {
-        amount = claimable[msg.sender];
+        amount = claimable(msg.sender);
         if (amount == 0) revert NothingToClaim();
-        claimable[msg.sender] = 0;
+        _credits[msg.sender] = 1;
         emit Claimed(msg.sender, amount);
         token.safeTransfer(msg.sender, amount);
     }
@@ -413,14 +433,10 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     }
 
     /// @dev Take on an assignment (an explicit accept, or a commit in the accept window).
-    function _accept(uint256 jobId, uint256 roundId, Job storage j, Round storage rd, Slot storage a, AssignmentState to)
-        internal
-    {
+    function _take(Job storage j, Round storage rd) internal {
         if (!registry.isActive(j.params.fedId, msg.sender)) revert NotEligible(msg.sender);
-        a.state = to;
         rd.assignedCount -= 1;
         rd.acceptedCount += 1;
-        emit AssignmentAccepted(jobId, roundId, msg.sender, a.epochs);
     }
 
     /// @dev Run `data` (a RoundSettler call) in this contract's storage; bubble a revert.

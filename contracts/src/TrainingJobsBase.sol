@@ -126,9 +126,10 @@ abstract contract TrainingJobsBase {
 
     /// @dev A member's delivery record and its stake lock in a federation, in one slot.
     struct Record {
-        uint112 taken;
-        uint112 delivered;
+        uint104 taken;
+        uint104 delivered;
         uint32 pending; // open assignments and seats (see `pendingWork`)
+        bool opened; // set at join (`memberJoined`): a round never writes this slot from zero
     }
 
     struct Ballot {
@@ -198,8 +199,10 @@ abstract contract TrainingJobsBase {
     uint256 internal _jobCount;
     mapping(uint256 jobId => Job) internal _jobs;
     mapping(uint256 jobId => mapping(uint256 roundId => Round)) internal _rounds;
-    /// @dev A round's members, 20 bytes each, in the order of their bits in the bitmaps.
-    mapping(uint256 jobId => mapping(uint256 roundId => bytes)) internal _roundMembers;
+    /// @dev A round's members, 20 bytes each, in the order of their bits in the bitmaps, kept as
+    ///      the code of a data contract (a 0x00 STOP byte, then the list): writing code costs
+    ///      200 gas a byte against 22,100 a storage slot (~4k instead of ~14k gas per member).
+    mapping(uint256 jobId => mapping(uint256 roundId => address)) internal _roundMembers;
     mapping(uint256 jobId => mapping(uint256 roundId => mapping(address => Slot))) internal _assignments;
     mapping(uint256 jobId => mapping(uint256 roundId => mapping(address => bytes32))) internal _hashes;
     mapping(uint256 jobId => mapping(uint256 roundId => address[])) internal _committees;
@@ -209,7 +212,10 @@ abstract contract TrainingJobsBase {
     mapping(uint256 jobId => mapping(uint256 roundId => mapping(bytes32 modelHash => uint256))) internal _confirms;
     mapping(uint256 jobId => mapping(bytes32 updateHash => bool)) internal _revealedHashes;
 
-    mapping(address account => uint256) public claimable;
+    /// @dev An account's claimable rewards + 1 once its slot is open (at its first join, see
+    ///      `memberJoined`; else at its first credit): credits and claims then only update a
+    ///      non-zero slot (~5k gas) instead of writing one from zero (22k). `claimable` reads it.
+    mapping(address account => uint256) internal _credits;
     /// @notice The last round of a job in which a member was slashed. Such a member sits out
     ///         that job's next round, so epochs it failed are not handed straight back to it.
     mapping(uint256 jobId => mapping(address account => uint256)) public lastSlashedRound;
@@ -379,18 +385,29 @@ abstract contract TrainingJobsBase {
         assembly ("memory-safe") {
             mstore(packed, mul(count, 20))
         }
-        _roundMembers[jobId][r] = packed;
+        _roundMembers[jobId][r] = _storeCode(packed);
     }
 
-    /// @dev A round's members in bit order (one storage read per 32 bytes of the packed list).
+    /// @dev Deploy `data` as the code of a contract that cannot run (it starts with STOP).
+    ///      Init code: PUSH2 size, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE,
+    ///      RETURN: it returns the 0x00 byte and `data` that follow its 10 bytes.
+    function _storeCode(bytes memory data) internal returns (address ptr) {
+        bytes memory init = abi.encodePacked(hex"61", uint16(data.length + 1), hex"80600a3d393df300", data);
+        assembly ("memory-safe") {
+            ptr := create(0, add(init, 32), mload(init))
+        }
+        if (ptr == address(0)) revert ZeroAddress();
+    }
+
+    /// @dev A round's members in bit order (one code read of the data contract).
     function _members(uint256 jobId, uint256 r) internal view returns (address[] memory list) {
-        bytes memory packed = _roundMembers[jobId][r];
-        uint256 n = packed.length / 20;
+        bytes memory packed = _roundMembers[jobId][r].code;
+        uint256 n = packed.length == 0 ? 0 : (packed.length - 1) / 20;
         list = new address[](n);
         for (uint256 i; i < n; ++i) {
             address who;
             assembly ("memory-safe") {
-                who := shr(96, mload(add(add(packed, 32), mul(i, 20))))
+                who := shr(96, mload(add(add(packed, 33), mul(i, 20))))
             }
             list[i] = who;
         }
@@ -621,7 +638,7 @@ abstract contract TrainingJobsBase {
                 c.paid += amount;
                 c.trained += epochs;
                 c.accepted += 1;
-                claimable[m] += amount;
+                _credit(m, amount);
                 _release(c.fedId, m, epochs, epochs, true);
                 emit RewardCredited(c.jobId, c.roundId, m, amount);
             } else if (st != AssignmentState.Revealed || rejected & (1 << i) != 0) {
@@ -666,7 +683,7 @@ abstract contract TrainingJobsBase {
         for (uint256 s; s < k; ++s) {
             if (!ok[s]) continue;
             uint256 amount = c.pool * _seats[c.jobId][c.roundId][members[s]].weight / okWeight;
-            claimable[members[s]] += amount;
+            _credit(members[s], amount);
             paid += amount;
             emit ValidatorPaid(c.jobId, c.roundId, members[s], amount);
         }
@@ -731,11 +748,16 @@ abstract contract TrainingJobsBase {
     function _release(uint256 fedId, address m, uint256 taken, uint256 delivered, bool recordIt) internal {
         Record memory d = _records[fedId][m];
         if (recordIt) {
-            d.taken = uint112(uint256(d.taken) * 7 / 8 + taken);
-            d.delivered = uint112(uint256(d.delivered) * 7 / 8 + delivered);
+            d.taken = uint104(uint256(d.taken) * 7 / 8 + taken);
+            d.delivered = uint104(uint256(d.delivered) * 7 / 8 + delivered);
         }
         d.pending -= 1;
         _records[fedId][m] = d;
+    }
+
+    function _credit(address who, uint256 amount) internal {
+        uint256 c = _credits[who];
+        _credits[who] = (c == 0 ? 1 : c) + amount;
     }
 
     function _slash(uint256 jobId, uint256 roundId, uint256 fedId, address m, uint256 bps, bytes32 reason) internal {
@@ -748,11 +770,19 @@ abstract contract TrainingJobsBase {
 
     // ------------------------------------------------------------------ internals: phases
 
+    /// @dev Reads two slots on the way through (the job's round counter, the round's flags):
+    ///      the job count is read only to name an unknown job, and the job's status not at all,
+    ///      since a round neither finalized nor timed out belongs to an open job (`cancelJob`
+    ///      refuses while a round is in progress; a job completes only as its round finalizes).
     function _currentRound(uint256 jobId, uint256 roundId) internal view returns (Job storage j, Round storage rd) {
-        j = _job(jobId);
-        if (roundId == 0 || roundId != j.currentRound) revert WrongRound(roundId, j.currentRound);
+        j = _jobs[jobId];
+        uint256 current = j.currentRound;
+        if (roundId == 0 || roundId != current) {
+            _job(jobId);
+            revert WrongRound(roundId, current);
+        }
         rd = _rounds[jobId][roundId];
-        if (rd.finalized || rd.timedOut || j.status != JobStatus.Open) revert RoundClosed(jobId, roundId);
+        if (rd.finalized || rd.timedOut) revert RoundClosed(jobId, roundId);
     }
 
     /// @dev No more commits can arrive: the deadline passed, or acceptance closed and every

@@ -196,6 +196,8 @@ def _round(
         "confirms": len(confirms),
         "finalize": finalize,
         "claim": claim,
+        "verdicts_total": sum(verdicts),
+        "confirms_total": sum(confirms),
         "round_total": round_total,  # every transaction of the round, claims excluded
         "round/member": round_total / len(active),
         "finalize/member": finalize / len(active),
@@ -209,6 +211,18 @@ def print_table(rows: list[dict[str, float]]) -> None:
     print("-+-".join("-" * width for _ in COLUMNS))
     for row in rows:
         print(" | ".join(f"{row[c]:>{width},.0f}" for c in COLUMNS))
+
+
+def print_per_member(rows: list[dict[str, float]]) -> None:
+    """Where a round's gas goes, per round member: what to attack first."""
+    print("\nper round member (round/member = the sum):")
+    cols = ["members", "startRound", "accept", "commit", "reveal", "verdicts", "confirms", "sum"]
+    print(" | ".join(f"{c:>12}" for c in cols))
+    for r in rows:
+        n = r["members"]
+        cells = [n, r["startRound"] / n, r["accept"], r["commit"], r["reveal"],
+                 r["verdicts_total"] / n, r["confirms_total"] / n, r["round/member"]]  # fmt: skip
+        print(" | ".join(f"{c:>12,.0f}" for c in cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         raise_round_members(roomy, roomy_suite, 256)
         rows.append(measure(roomy, roomy_suite, 256, 0, args.explicit_accept, args.rounds))
     print_table(rows)
+    print_per_member(rows)
     print(
         "\nseats: drawn by stake with replacement (everyone sits, weighted by stake, when there "
         "are no more members); voters: distinct members holding them. verdict/confirm: median of "

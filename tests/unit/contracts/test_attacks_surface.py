@@ -310,6 +310,9 @@ SURFACE: dict[str, Spec] = {
         (lambda c, w: w.suite.jobs.functions.timeoutRound(w.job), ("RoundNotStuck",)),
     "TrainingJobs.claim()":
         (lambda c, w: w.suite.jobs.functions.claim(), ("NothingToClaim",)),
+    "TrainingJobs.memberJoined(uint256,address)":
+        (lambda c, w: w.suite.jobs.functions.memberJoined(w.fed, w.victims[0].address),
+         ("NotRegistry",)),
     # ---- ModelRegistry
     "ModelRegistry.recordRelease(uint256,bytes32,string)":
         (lambda c, w: w.suite.models.functions.recordRelease(w.job, keccak(text="evil"), "x"),
