@@ -21,7 +21,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch-size", type=int, metavar="N", help="benchmark batch size")
     p.add_argument(
-        "--duration", type=float, default=2.5, metavar="S", help="benchmark seconds (default 2.5)"
+        "--duration",
+        type=float,
+        default=2.5,
+        metavar="S",
+        help="timed benchmark seconds, split over 5 runs after a warm-up (default 2.5)",
     )
 
 
@@ -66,8 +70,18 @@ def _render(data: dict[str, Any]) -> str:
             f"(batch {bench['batch_size']}, {bench['threads']} threads, "
             f"{bench['duration_s']:.1f} s) -> score {bench['score']}"
         )
+        console.print(f"  {_spread_text(bench)}")
         console.print(f"  model spec {bench['spec_hash'][:16]}…")
     return buf.getvalue()
+
+
+def _spread_text(bench: dict[str, Any]) -> str:
+    """How far to trust the score: the median of how many runs, and how far apart they were."""
+    rates = bench["rates"]
+    return (
+        f"median of {len(rates)} timed runs after a warm-up: {min(rates):,.0f} to "
+        f"{max(rates):,.0f} samples/s, spread {bench['spread']:.0%} of the median"
+    )
 
 
 @REGISTRY.command(

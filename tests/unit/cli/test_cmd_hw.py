@@ -50,12 +50,15 @@ def test_hw_benchmark_json(capsys, tmp_path):
     assert code == 0
     bench = json.loads(out)["benchmark"]
     assert bench["score"] >= 1 and bench["batch_size"] == 16 and bench["device"] == "cpu"
+    assert bench["repeats"] == 5 and len(bench["rates"]) == 5 and bench["spread"] >= 0
+    assert min(bench["rates"]) <= bench["samples_per_s"] <= max(bench["rates"])
 
 
 def test_hw_benchmark_human(capsys, tmp_path):
     code, out, _ = run(capsys, tmp_path, "hw", "--benchmark", "--duration", "0.1")
     assert code == 0
     assert "samples/s" in out and "score" in out
+    assert "median of 5 timed runs after a warm-up" in out and "% of the median" in out
 
 
 def test_hw_device_errors(capsys, tmp_path):
