@@ -1,4 +1,4 @@
-"""``milon fed join|add-stake|leave|withdraw``: a member's stake over its life.
+"""``milon fed join|add-stake|update|leave|withdraw``: a member's stake over its life.
 
 A member slashed below its federation's minimum stake is suspended (no work, no
 committee seat) until ``fed add-stake`` brings it back to the minimum. Leaving
@@ -18,12 +18,27 @@ from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
-    from milon_app.chain.bindings import Milon
+    from eth_account.signers.local import LocalAccount
+
+    from milon_app.chain.bindings import Member, Milon
 
 MAX_PEER_INFO = 512  # FederationRegistry.MAX_PEER_INFO
+MAX_CAPACITY = 2**64 - 1  # a member's capacity is a uint64 in FederationRegistry
 
 
 # ---------------------------------------------------------------- join / leave / withdraw
+
+
+def _benchmark_args(p: argparse.ArgumentParser, when: str) -> None:
+    """--benchmark-seconds, and the chain options every member command takes."""
+    p.add_argument(
+        "--benchmark-seconds",
+        type=float,
+        default=2.5,
+        metavar="S",
+        help=f"benchmark length {when} (default 2.5)",
+    )
+    S.add_chain_args(p)
 
 
 def _configure_join(p: argparse.ArgumentParser) -> None:
@@ -37,14 +52,7 @@ def _configure_join(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--peer-info", default="", metavar="STR", help="libp2p multiaddr(s) to reach you"
     )
-    p.add_argument(
-        "--benchmark-seconds",
-        type=float,
-        default=2.5,
-        metavar="S",
-        help="benchmark length when --capacity is not given (default 2.5)",
-    )
-    S.add_chain_args(p)
+    _benchmark_args(p, "when --capacity is not given")
 
 
 @REGISTRY.command(
@@ -54,9 +62,7 @@ def _join(args: argparse.Namespace, ctx: Context) -> int:
     stake = S.parse_amount(args.stake, "--stake")
     if stake == 0:
         raise BadInputError("--stake must be more than 0")
-    capacity = None
-    if args.capacity is not None:
-        capacity = S.positive_int(args.capacity, "--capacity", maximum=2**64 - 1)
+    capacity = None if args.capacity is None else _capacity(args.capacity)
     if len(args.peer_info.encode()) > MAX_PEER_INFO:
         raise BadInputError(
             f"--peer-info is {len(args.peer_info.encode())} bytes, over {MAX_PEER_INFO}"
@@ -122,14 +128,27 @@ def _check_can_join(m: Milon, fed_id: int, fed: Any, address: str) -> None:
         )
 
 
-def _benchmark(ctx: Context, seconds: float) -> int:
+def _capacity(text: str) -> int:
+    """--capacity as the contract takes it: a uint64 above 0 (it reverts ZeroCapacity)."""
+    try:
+        return S.positive_int(text, "--capacity", maximum=MAX_CAPACITY)
+    except BadInputError as exc:
+        if "whole number" in str(exc):
+            raise
+        raise BadInputError(
+            f"--capacity must be 1..{MAX_CAPACITY} (the contract's uint64), got {text}"
+        ) from None
+
+
+def _benchmark(ctx: Context, seconds: float, why: str = "no --capacity given") -> int:
+    """The general capacity score: the benchmark's median on the digits MLP."""
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
     from milon_app.compute.benchmark import measure_capacity
 
-    ctx.info(f"no --capacity given: measuring training capacity ({seconds:g} s, digits MLP)…")
+    ctx.info(f"{why}: measuring training capacity ({seconds:g} s, digits MLP)…")
     if ctx.config.compute.max_threads > 0:
         torch.set_num_threads(ctx.config.compute.max_threads)
     with Progress(
@@ -141,8 +160,77 @@ def _benchmark(ctx: Context, seconds: float) -> int:
             duration_s=seconds,
             progress=lambda f: bar.update(task, completed=f),
         )
-    ctx.info(f"capacity {result.score} ({result.samples_per_s:,.0f} samples/s on {result.device})")
+    ctx.info(
+        f"capacity {result.score} ({result.samples_per_s:,.0f} samples/s on {result.device}, "
+        f"median of {result.repeats} timed runs, spread {result.spread:.0%})"
+    )
     return result.score
+
+
+# ---------------------------------------------------------------- update
+
+
+def _member_now(ctx: Context, args: argparse.Namespace) -> tuple[Milon, int, LocalAccount, Member]:
+    """The chain, federation, signer and its membership, refused plainly for a non-member
+    (the contract would revert NotMember)."""
+    m = milon_of(ctx, args)
+    fed_id = existing_fed(m, args.fed_id)
+    sender = S.signer(ctx, args, m.client)
+    before = m.member(fed_id, sender.address)
+    if not (before.active or before.suspended):
+        raise BadInputError(
+            f"{sender.address} is not a member of federation {fed_id}: "
+            f"`milon fed join {fed_id} --stake AMOUNT` instead"
+        )
+    return m, fed_id, sender, before
+
+
+def _configure_update(p: argparse.ArgumentParser) -> None:
+    fed_id_arg(p)
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--capacity", metavar="N", help="declare this capacity score")
+    how.add_argument(
+        "--measure", action="store_true", help="measure it now with the compute benchmark"
+    )
+    _benchmark_args(p, "with --measure")
+
+
+@REGISTRY.command(
+    "fed",
+    "update",
+    summary="change your declared capacity (a number or a new measurement)",
+    configure=_configure_update,
+)
+def _update(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.bindings import Param
+
+    capacity = None if args.capacity is None else _capacity(args.capacity)
+    m, fed_id, sender, before = _member_now(ctx, args)
+    if capacity is None:
+        capacity = _benchmark(ctx, args.benchmark_seconds, "--measure")
+    m.update_member(sender, fed_id, capacity, before.peer_info)  # the peer info stays
+    params = m.params()
+    data = {
+        "federation": fed_id,
+        "address": sender.address,
+        "previous_capacity": before.capacity,
+        "capacity": m.member(fed_id, sender.address).capacity,
+        "peer_info": before.peer_info,
+        "max_share_bps": params[Param.MAX_SHARE_BPS],
+        "max_share_of_equal_bps": params[Param.MAX_SHARE_OF_EQUAL_BPS],
+    }
+    ctx.emit(data, _update_text)
+    return 0
+
+
+def _update_text(d: dict[str, Any]) -> str:
+    """The change, and what still bounds it: the split's caps and per-model declarations."""
+    return (
+        f"capacity {d['previous_capacity']} -> {d['capacity']} in federation {d['federation']}\n"
+        f"a round still gives one member at most {d['max_share_bps'] / 100:g}% of its epochs "
+        f"and {d['max_share_of_equal_bps'] / 100:g}% of an equal share (`milon gov params`), "
+        "and a job whose model your node benchmarked splits by that measurement instead"
+    )
 
 
 def _configure_member_op(p: argparse.ArgumentParser) -> None:
@@ -253,15 +341,7 @@ def _add_stake(args: argparse.Namespace, ctx: Context) -> int:
     amount = S.parse_amount(args.amount, "AMOUNT")
     if amount == 0:
         raise BadInputError("AMOUNT must be more than 0 MILON")
-    m = milon_of(ctx, args)
-    fed_id = existing_fed(m, args.fed_id)
-    sender = S.signer(ctx, args, m.client)
-    before = m.member(fed_id, sender.address)
-    if not (before.active or before.suspended):
-        raise BadInputError(
-            f"{sender.address} is not a member of federation {fed_id}: "
-            f"`milon fed join {fed_id} --stake AMOUNT` instead"
-        )
+    m, fed_id, sender, before = _member_now(ctx, args)
     balance = m.balance(sender.address)
     if balance < amount:
         raise BadInputError(

@@ -321,6 +321,61 @@ def test_fed_join_measures_capacity_when_not_given(milon):
     assert out["capacity"] >= 1
 
 
+def test_fed_update_sets_or_measures_the_capacity(milon, chain):
+    """A member changes its declared capacity (a noisy join benchmark is not for life); the
+    peer info stays; the split's caps are shown beside it."""
+    make_fed(milon)
+    peer = "/ip4/10.0.0.2/tcp/4001"
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--peer-info", peer,
+             "--dev-account", 2))  # fmt: skip
+    out = ok(milon("fed", "update", 1, "--capacity", 900, "--dev-account", 2))
+    assert (out["previous_capacity"], out["capacity"], out["peer_info"]) == (5, 900, peer)
+    assert out["max_share_bps"] > 0 and out["max_share_of_equal_bps"] > 0
+    assert ok(milon("fed", "show", 1))["member_list"][0]["capacity"] == 900
+    human = ok(milon("fed", "update", 1, "--capacity", 1200, "--dev-account", 2, json_out=False))
+    assert "capacity 900 -> 1200 in federation 1" in human and "at most" in human
+    code, out, err = milon(
+        "fed", "update", 1, "--measure", "--benchmark-seconds", "0.3", "--dev-account", 2
+    )
+    assert code == 0, err
+    assert "median of 5 timed runs" in err and out["capacity"] >= 1
+    assert out["previous_capacity"] == 1200
+
+
+def test_fed_update_bad_inputs(milon, chain, capsys):
+    make_fed(milon)
+    ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", 2))
+    for bad in (0, -3, 2**64):
+        top = f"--capacity must be 1..18446744073709551615 (the contract's uint64), got {bad}"
+        fail(milon("fed", "update", 1, "--capacity", bad, "--dev-account", 2),
+             ExitCode.BAD_INPUT, top)  # fmt: skip
+    fail(
+        milon("fed", "update", 1, "--capacity", "lots", "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "--capacity must be a whole number, got 'lots'",
+    )
+    fail(
+        milon("fed", "update", 1, "--capacity", 5, "--dev-account", 3),
+        ExitCode.BAD_INPUT,
+        f"{chain.dev(3).address} is not a member of federation 1",
+        "milon fed join 1",
+    )
+    fail(milon("fed", "update", 2, "--capacity", 5, "--dev-account", 2), ExitCode.NOT_FOUND,
+         "federation 2 does not exist")  # fmt: skip
+    for args, words in (((), "one of the arguments --capacity --measure is required"),
+                        (("--capacity", 5, "--measure"), "not allowed with")):  # fmt: skip
+        with pytest.raises(SystemExit) as usage:
+            milon("fed", "update", 1, *args, "--dev-account", 2)
+        assert usage.value.code == ExitCode.USAGE
+        assert words in capsys.readouterr().err
+    ok(milon("fed", "leave", 1, "--dev-account", 2))
+    fail(
+        milon("fed", "update", 1, "--capacity", 5, "--dev-account", 2),
+        ExitCode.BAD_INPUT,
+        "is not a member of federation 1",
+    )
+
+
 # ---------------------------------------------------------------- jobs
 
 
