@@ -103,6 +103,7 @@ def round_data(m: Milon, job_id: int, r: int, now: int) -> dict[str, Any]:
         "epochs_trained": rnd.epochs_trained,
         "started_at": rnd.started_at,
         "deadlines": [{"phase": name, "at": getattr(rnd, key)} for name, key in DEADLINES],
+        "closed": not ph.open,  # finalized, timed out or stuck: no deadline is still to come
         "tallied": rnd.tallied,
         "base_model_hash": rnd.base_model_hash.hex(),
         "new_model_hash": rnd.new_model_hash.hex() if rnd.new_model_hash != ZERO else None,
@@ -117,6 +118,14 @@ def round_data(m: Milon, job_id: int, r: int, now: int) -> dict[str, Any]:
         ],
         "assignments": assignments,
     }
+
+
+def _when(at: int, now: int, closed: bool) -> str:
+    """A deadline against chain time; once the round closed, a later one never comes (a
+    finalized round of a completed job printed "in 4m 56s")."""
+    if closed and at > now:
+        return "not reached: the round closed before it"
+    return S.relative(at, now)
 
 
 def _short(address: str) -> str:
@@ -184,7 +193,7 @@ def render_show(d: dict[str, Any]) -> str:
         phase += f", until {S.utc(when)} ({S.relative(when, now)})"
     lines = [(f"round {rnd['number']}", f"{rnd['epochs']} epochs"), ("phase", phase)]
     lines += [
-        (f"{d['phase']} until", f"{S.utc(d['at'])} ({S.relative(d['at'], now)})")
+        (f"{d['phase']} until", f"{S.utc(d['at'])} ({_when(d['at'], now, rnd['closed'])})")
         for d in rnd["deadlines"]
     ]
     committee = (

@@ -578,6 +578,10 @@ def test_job_completes_then_download_and_rewards(milon, chain, home, tmp_path):
     assert show["round"]["phase"] == "finalized" and show["round"]["phase_deadline"] is None
     assert all(a["outcome"] == "accepted" for a in show["round"]["assignments"])
     assert all(c["confirmed"] for c in show["round"]["committee"])
+    assert show["round"]["closed"] is True
+    # the round finalized early: its later deadlines are history, not a countdown
+    human = ok(milon("job", "show", 1, json_out=False))
+    assert "(in " not in human and "not reached: the round closed before it" in human
     out = ok(milon("job", "download", 1, "--out", tmp_path / "final"))
     assert out["model_hash"] == digest
     assert sorted(os.listdir(tmp_path / "final")) == [
