@@ -190,7 +190,16 @@ class NodeCore:
         start = self.state.next_block(self.suite.manifest.deployed_block)
         self._cursor = EventCursor(self.suite.client, self.suite.by_name(), start)
         self.suite.client.add_status_listener(self._on_chain_status)
-        self.publish(ev.NodeStarted(chain_id=self.suite.client.chain_id, block=start))
+        self.publish(ev.NodeStarted(chain_id=self.suite.client.chain_id, block=self._head()))
+
+    def _head(self) -> int:
+        """The chain's current block for NodeStarted (not where the event scan resumes, the
+        deployment block on a fresh node); the last one seen while the RPC is down."""
+        client = self.suite.client
+        try:
+            return client.block_number()
+        except RpcUnavailableError:
+            return client.last_block
 
     def _on_chain_status(self, connected: bool, detail: str) -> None:
         client = self.suite.client
