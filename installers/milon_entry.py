@@ -24,10 +24,10 @@ def _null_streams() -> None:
 def run() -> int:
     import multiprocessing
 
+    _null_streams()  # first: a spawned child of a windowed build has no streams either
     # the window's simulated federation is a spawned child process: in a frozen executable the
     # child starts this same binary, and freeze_support() makes it run the child's code instead
     multiprocessing.freeze_support()
-    _null_streams()
     from milon_app.cli.main import main
 
     return main()
