@@ -166,7 +166,7 @@ class Contributor:
                 job_id=ctx.job_id,
                 round=r,
                 train_loss=result.train_loss,
-                val_accuracy=result.val_accuracy or 0.0,
+                val_accuracy=result.val_accuracy,  # None: trained without a validation split
                 samples=result.num_samples,
                 wall_s=result.wall_s,
             )

@@ -133,7 +133,7 @@ class TrainingFinished(Event):
     job_id: int = 0
     round: int = 0
     train_loss: float = 0.0
-    val_accuracy: float = 0.0
+    val_accuracy: float | None = None  # None: no validation split (a contributor's training)
     samples: int = 0
     wall_s: float = 0.0
 
