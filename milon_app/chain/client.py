@@ -140,6 +140,10 @@ class ChainClient:
         self._pinned: tuple[int, dict[tuple[str, str], Any]] = (-1, {})
         self.tx_count = 0
         self.history: deque[TxRecord] = deque(maxlen=TX_HISTORY)
+        # Dev chains only, opt-in (the simulation): send every transaction with this gas limit
+        # instead of an eth_estimateGas round trip first; a revert is named by replaying the
+        # call on the state before it (:meth:`_revert_of`). None: estimate, as real chains do.
+        self.dev_tx_gas: int | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -387,8 +391,10 @@ class ChainClient:
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             params: dict[str, Any] = {"from": sender.address, "value": value}
+            fixed = gas is None and self._fixed_gas()
             if gas is None:
-                gas = max(self._gas_for(fn, params, name), min_gas)
+                est = self.dev_tx_gas if fixed else self._gas_for(fn, params, name)
+                gas = max(int(est or 0), min_gas)
             nonce = self._next_nonce(sender.address)
             tx = fn.build_transaction(
                 {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id, **self._fees()}
@@ -419,8 +425,32 @@ class ChainClient:
             )
         )
         if receipt["status"] != 1:
+            if fixed:
+                raise self._revert_of(fn, params, int(receipt["blockNumber"]), tx_hash, name)
             raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
         return receipt
+
+    def _fixed_gas(self) -> bool:
+        """Whether this transaction skips the estimate (:attr:`dev_tx_gas`, dev chains only)."""
+        return self.dev_tx_gas is not None and self.kind != EMBEDDED and self.is_dev
+
+    def _revert_of(
+        self, fn: Any, params: dict[str, Any], block: int, tx_hash: Any, name: str
+    ) -> ContractRevert:
+        """The named revert of a transaction mined as failed: the call replayed on the state
+        before its block (a devnet mines one transaction per block), as an estimate would
+        have raised it; TransactionFailed when the replay does not revert."""
+        failed = ContractRevert("TransactionFailed", (bytes(tx_hash).hex(),), name)
+        if not hasattr(fn, "call"):
+            return failed
+        try:
+            self.rpc(lambda: fn.call(params, block_identifier=block - 1), f"replay {name}")
+        except ChainError as exc:
+            return exc if isinstance(exc, ContractRevert) else failed
+        except Exception as exc:
+            rev = revert_from_exception(exc, name)
+            return failed if rev is None else rev
+        return failed
 
     def _send_raw(self, raw: bytes, what: str) -> Any:
         """Send a signed transaction, once: a retry after a timeout whose first try did
