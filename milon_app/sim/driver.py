@@ -72,6 +72,7 @@ class SimDriver:
             if not trained and client.block_number() == block:
                 self._timed(phases, "chain time", lambda: client.increase_time(60))
         gas, t1 = client.gas_used_total - gas0, time.monotonic()
+        sim.shared.clear()
         # the owner records the accuracy and opens the next round: counted with that round
         nxt = self._starts(lambda: sim.owner.tick(), defaultdict(float))
         self._carry = (client.gas_used_total - gas0 - gas, time.monotonic() - t1, nxt)
