@@ -98,6 +98,18 @@ class TxRecord:
     ts: float
 
 
+@dataclass(frozen=True)
+class SentTx:
+    """A transaction sent and not yet seen mined (what :meth:`ChainClient._settle` needs)."""
+
+    fn: Any
+    params: dict[str, Any]
+    sender: str
+    name: str
+    tx_hash: Any
+    fixed: bool  # sent with :attr:`ChainClient.dev_tx_gas` (a revert is named by replay)
+
+
 def _read_key(fn: Any) -> tuple[str, str]:
     """What a cached read is known by: the contract and the call's encoded data."""
     return (str(fn.address), str(fn._encode_transaction_data()))
@@ -388,6 +400,13 @@ class ChainClient:
 
         ``min_gas`` covers calls whose cost depends on what lands first: an estimate
         taken before another sender's transaction can be too low once it is mined."""
+        sent = self._send(fn, sender, value=value, gas=gas, min_gas=min_gas)
+        return self._settle(sent, self._receipt(sent.tx_hash, f"receipt of {sent.name}"))
+
+    def _send(
+        self, fn: Any, sender: LocalAccount, *, value: int, gas: int | None, min_gas: int
+    ) -> SentTx:
+        """Sign and send ``fn``; the nonce moves on and cached reads are dropped."""
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             params: dict[str, Any] = {"from": sender.address, "value": value}
@@ -410,14 +429,17 @@ class ChainClient:
                 raise rev from exc
             self._nonces[sender.address] = nonce + 1
             self._forget_reads()
-        receipt = self._receipt(tx_hash, f"receipt of {name}")
+        return SentTx(fn, params, sender.address, name, tx_hash, fixed)
+
+    def _settle(self, sent: SentTx, receipt: Any) -> TxReceipt:
+        """Count and record a mined transaction; raise its revert if it failed."""
         self.gas_used_total += int(receipt["gasUsed"])
         self.tx_count += 1
         self.history.append(
             TxRecord(
-                sender=sender.address,
-                action=name,
-                tx_hash="0x" + bytes(tx_hash).hex(),
+                sender=sent.sender,
+                action=sent.name,
+                tx_hash="0x" + bytes(sent.tx_hash).hex(),
                 block=int(receipt["blockNumber"]),
                 gas_used=int(receipt["gasUsed"]),
                 ok=receipt["status"] == 1,
@@ -425,10 +447,11 @@ class ChainClient:
             )
         )
         if receipt["status"] != 1:
-            if fixed:
-                raise self._revert_of(fn, params, int(receipt["blockNumber"]), tx_hash, name)
-            raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
-        return receipt
+            if sent.fixed:
+                block = int(receipt["blockNumber"])
+                raise self._revert_of(sent.fn, sent.params, block, sent.tx_hash, sent.name)
+            raise ContractRevert("TransactionFailed", (sent.tx_hash.hex(),), sent.name)
+        return receipt  # type: ignore[no-any-return]
 
     def _fixed_gas(self) -> bool:
         """Whether this transaction skips the estimate (:attr:`dev_tx_gas`, dev chains only)."""
