@@ -36,10 +36,13 @@ from web3.types import TxReceipt
 
 from milon_app.chain.bindings import Assignment, AssignmentState, Milon
 from milon_app.chain.client import EMBEDDED, ChainClient, SentTx
+from milon_app.chain.errors import ContractRevert
 from milon_app.sim.pipeline import PassPipeline
 
 SIM_BLOCK_GAS = 200_000_000  # the embedded chain's block gas limit and per-transaction cap
 SIM_KEY_DOMAIN = b"milon-sim-member/v1"
+DEVNET_TX_GAS = 30_000_000  # anvil's default block: a 128-member startRound fits
+DEVNET_BLOCK_GAS = 2**40  # a devnet block: a few thousand transactions of dev_tx_gas each
 # Views whose answer never changes once it is non-empty / in a final state.
 _FIXED_LISTS = frozenset({"roundMembers", "committee"})
 _ASSIGNMENT_STATE = 3  # position of ``state`` in TrainingJobs.assignment's tuple
@@ -80,6 +83,17 @@ class SimChainClient(ChainClient):
     def gas_ok(self) -> int:
         """Gas of the transactions that succeeded."""
         return self.gas_used_total - self.failed_gas
+
+    def _revert_of(
+        self, fn: Any, params: dict[str, Any], block: int, tx_hash: Any, name: str
+    ) -> ContractRevert:
+        """As :meth:`ChainClient._revert_of`; a pass mines many transactions in one block, so
+        one that failed because of another in its block (a confirmation after the one that
+        closed the round) is named by replaying it on the block's end state instead."""
+        failed = super()._revert_of(fn, params, block, tx_hash, name)
+        if failed.error_name != "TransactionFailed":
+            return failed
+        return super()._revert_of(fn, params, block + 1, tx_hash, name)
 
     def _settle(self, sent: SentTx, receipt: Any) -> TxReceipt:
         if receipt["status"] != 1:
@@ -142,9 +156,11 @@ class SimChainClient(ChainClient):
 def open_chain(rpc: str) -> SimChainClient:
     """The embedded chain (``rpc`` "embedded") or a devnet at ``rpc`` with its dev accounts.
 
-    On a devnet (chain id 31337) every transaction is sent with the block's gas limit instead of an
-    estimate first (:attr:`ChainClient.dev_tx_gas`: one round trip less per transaction;
-    reverts are still named), and web3's request validation is dropped: it asks the node
+    On a devnet (chain id 31337) every transaction is sent with a 30M gas limit (at most
+    the block's) instead of an estimate first (:attr:`ChainClient.dev_tx_gas`: one round
+    trip less per transaction; reverts are still named), blocks may hold 2^40 gas (a
+    driver pass mines a cohort's transactions in one block, :mod:`milon_app.sim.pipeline`),
+    and web3's request validation is dropped: it asks the node
     for its chain id before every call and estimate (two of every three requests), to
     check a ``chainId`` field our calls never carry; signed transactions carry the chain id
     the client checked once."""
@@ -154,7 +170,10 @@ def open_chain(rpc: str) -> SimChainClient:
     assert isinstance(client, SimChainClient)
     client.w3.middleware_onion.remove("validation")
     latest = client.rpc(lambda: client.w3.eth.get_block("latest"), "eth_getBlock")
-    client.dev_tx_gas = int(latest["gasLimit"])
+    client.dev_tx_gas = min(int(latest["gasLimit"]), DEVNET_TX_GAS)
+    if client.is_dev:  # room for a cohort's pass in one block (milon_app.sim.pipeline)
+        provider: Any = client.w3.provider
+        client.rpc(lambda: provider.make_request("evm_setBlockGasLimit", [hex(DEVNET_BLOCK_GAS)]))
     return client
 
 

@@ -125,6 +125,11 @@ class SimDriver:
                     t = time.perf_counter()
                     node.committee.step(ctx, r, rnd, now)
                     phases["committee"] += time.perf_counter() - t
+            # Settled per cohort: a devnet keeps recent states only (a revert is named by
+            # replaying it on the block before), and the next cohort's reads see these.
+            t = time.perf_counter()
+            self.sim.client.pipeline.settle()
+            phases["receipts"] += time.perf_counter() - t
         return revealed
 
     def _committee(self, job_id: int, r: int) -> frozenset[str]:

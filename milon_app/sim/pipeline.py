@@ -5,7 +5,12 @@ read is one request. The simulation drives N members from one process, so per pa
 
 - sends the members' own step transactions (:data:`DEFERRABLE`: their callers never read
   the receipt; they re-read the chain on their next step) without waiting, and fetches
-  every receipt at the end of the pass in JSON-RPC batches. A failed one is judged as its
+  every receipt in JSON-RPC batches after each cohort's steps. Automining is off meanwhile:
+  the cohort's transactions are mined together in one block (``evm_mine``), as a block
+  producer would; anvil's cost per block grows with the state (it keeps every block's
+  state), so thousands of one-transaction blocks cost more than the transactions. The
+  simulation's devnet has a block gas limit big enough for that (:func:`open_chain`).
+  A failed one is judged as its
   caller would have judged the revert: "already done" reverts (:data:`DONE`, e.g. a
   confirmation that lands after the round closed) are what the caller ignores too; any
   other raises its named revert and stops the run (the member's state DB already says
@@ -78,6 +83,8 @@ class PassPipeline:
         if not self.active or getattr(fn, "fn_name", "") not in DEFERRABLE:
             self.settle()  # anything else sees the pending ones mined first
             return None
+        if not self.pending:  # the pass's transactions go into blocks mined at settle
+            self._automine(False)
         sent = self.client._send(fn, sender, **kwargs)
         self.pending.append(sent)
         self.deferred += 1
@@ -89,7 +96,12 @@ class PassPipeline:
         pending, self.pending = self.pending, []
         if not pending:
             return
-        receipts = self._receipts([s.tx_hash for s in pending])
+        try:
+            self.client.mine(1)
+            self.mined += 1
+            receipts = self._receipts([s.tx_hash for s in pending])
+        finally:
+            self._automine(True)
         failures: list[Exception] = []
         for sent, receipt in zip(pending, receipts, strict=True):
             try:
@@ -102,6 +114,11 @@ class PassPipeline:
         self.client._saw_head(max(int(r["blockNumber"]) for r in receipts))
         if failures:
             raise failures[0]
+
+    def _automine(self, on: bool) -> None:
+        """A devnet mines each transaction as it arrives; off, it waits for :meth:`settle`."""
+        provider: Any = self.client.w3.provider
+        self.client.rpc(lambda: provider.make_request("evm_setAutomine", [on]), "evm_setAutomine")
 
     def _receipts(self, hashes: Sequence[Any]) -> list[dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
@@ -124,9 +141,8 @@ class PassPipeline:
                 raise ChainError(f"{len(hashes) - len(found)} transactions were never mined")
             time.sleep(RECEIPT_POLL_DEV_S)
             if time.monotonic() > nudge:
-                # A devnet mines when a transaction arrives, as many pending ones as fit in
-                # a block; each of ours may claim the whole block's gas (dev_tx_gas), so the
-                # last ones wait for a block that no later arrival triggers: mine it.
+                # Some did not fit in the block (its gas limit counts each transaction's
+                # limit, dev_tx_gas): mine another.
                 self.client.mine(1)
                 self.mined += 1
                 nudge = time.monotonic() + MINE_AFTER_S

@@ -29,12 +29,15 @@ def devnet(anvil_node, monkeypatch):  # type: ignore[no-untyped-def]
 def test_a_pass_sends_without_waiting_and_every_transaction_lands(devnet) -> None:  # type: ignore[no-untyped-def]
     client, suite, members = devnet
     token, before, gas0 = suite.token, client.tx_count, client.gas_ok
+    block0 = client.block_number()
     with client.pipeline.one_pass():
         for i, m in enumerate(members):
             client.transact(token.functions.approve(members[0].address, i + 1), m)
         assert client.tx_count == before and len(client.pipeline.pending) == len(members)
     assert client.tx_count == before + len(members) and not client.pipeline.pending
     assert client.pipeline.deferred == len(members)
+    mined = {t.block for t in list(client.history)[-len(members) :]}
+    assert len(mined) == 1 and client.block_number() == block0 + 1  # one block for the pass
     assert client.gas_ok - gas0 == sum(t.gas_used for t in list(client.history)[-len(members) :])
     for i, m in enumerate(members):
         assert client.call(token.functions.allowance(m.address, members[0].address)) == i + 1
