@@ -404,9 +404,18 @@ class ChainClient:
         return self._settle(sent, self._receipt(sent.tx_hash, f"receipt of {sent.name}"))
 
     def _send(
-        self, fn: Any, sender: LocalAccount, *, value: int, gas: int | None, min_gas: int
+        self,
+        fn: Any,
+        sender: LocalAccount,
+        *,
+        value: int,
+        gas: int | None,
+        min_gas: int,
+        forget: bool = True,
     ) -> SentTx:
-        """Sign and send ``fn``; the nonce moves on and cached reads are dropped."""
+        """Sign and send ``fn``; the nonce moves on and cached reads are dropped (``forget``
+        False: the caller knows no block is mined until it says so, as in a devnet with
+        automining off)."""
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             params: dict[str, Any] = {"from": sender.address, "value": value}
@@ -428,7 +437,8 @@ class ChainClient:
                     raise
                 raise rev from exc
             self._nonces[sender.address] = nonce + 1
-            self._forget_reads()
+            if forget:
+                self._forget_reads()
         return SentTx(fn, params, sender.address, name, tx_hash, fixed)
 
     def _settle(self, sent: SentTx, receipt: Any) -> TxReceipt:

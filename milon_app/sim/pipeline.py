@@ -85,7 +85,8 @@ class PassPipeline:
             return None
         if not self.pending:  # the pass's transactions go into blocks mined at settle
             self._automine(False)
-        sent = self.client._send(fn, sender, **kwargs)
+        # No block is mined before settle (automining is off): cached reads stay true.
+        sent = self.client._send(fn, sender, forget=False, **kwargs)
         self.pending.append(sent)
         self.deferred += 1
         # Only the hash: no caller of these reads the receipt.

@@ -9,6 +9,7 @@ from milon_app.chain.errors import ContractRevert
 from milon_app.sim import pipeline
 from milon_app.sim.chain import member_accounts, open_chain
 from milon_app.sim.run import SimOptions, run_sim
+from tests.unit.chain.test_client import _eth_calls
 
 ETHER = 10**18
 
@@ -30,10 +31,18 @@ def test_a_pass_sends_without_waiting_and_every_transaction_lands(devnet) -> Non
     client, suite, members = devnet
     token, before, gas0 = suite.token, client.tx_count, client.gas_ok
     block0 = client.block_number()
+    reads = _eth_calls(client)
+    seen = client.call(token.functions.allowance(members[1].address, members[0].address))
     with client.pipeline.one_pass():
         for i, m in enumerate(members):
             client.transact(token.functions.approve(members[0].address, i + 1), m)
+            # nothing is mined until the pass settles: the cached read still holds
+            assert (
+                client.call(token.functions.allowance(members[1].address, members[0].address))
+                == seen
+            )
         assert client.tx_count == before and len(client.pipeline.pending) == len(members)
+    assert reads[0] == 1
     assert client.tx_count == before + len(members) and not client.pipeline.pending
     assert client.pipeline.deferred == len(members)
     mined = {t.block for t in list(client.history)[-len(members) :]}
