@@ -99,6 +99,18 @@ class TxRecord:
     ts: float
 
 
+@dataclass(frozen=True)
+class SentTx:
+    """A transaction sent and not yet seen mined (what :meth:`ChainClient._settle` needs)."""
+
+    fn: Any
+    params: dict[str, Any]
+    sender: str
+    name: str
+    tx_hash: Any
+    fixed: bool  # sent with :attr:`ChainClient.dev_tx_gas` (a revert is named by replay)
+
+
 def _read_key(fn: Any) -> tuple[str, str]:
     """What a cached read is known by: the contract and the call's encoded data."""
     return (str(fn.address), str(fn._encode_transaction_data()))
@@ -141,6 +153,10 @@ class ChainClient:
         self._pinned: tuple[int, dict[tuple[str, str], Any]] = (-1, {})
         self.tx_count = 0
         self.history: deque[TxRecord] = deque(maxlen=TX_HISTORY)
+        # Dev chains only, opt-in (the simulation): send every transaction with this gas limit
+        # instead of an eth_estimateGas round trip first; a revert is named by replaying the
+        # call on the state before it (:meth:`_revert_of`). None: estimate, as real chains do.
+        self.dev_tx_gas: int | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -390,11 +406,29 @@ class ChainClient:
 
         ``min_gas`` covers calls whose cost depends on what lands first: an estimate
         taken before another sender's transaction can be too low once it is mined."""
+        sent = self._send(fn, sender, value=value, gas=gas, min_gas=min_gas)
+        return self._settle(sent, self._receipt(sent.tx_hash, f"receipt of {sent.name}"))
+
+    def _send(
+        self,
+        fn: Any,
+        sender: LocalAccount,
+        *,
+        value: int,
+        gas: int | None,
+        min_gas: int,
+        forget: bool = True,
+    ) -> SentTx:
+        """Sign and send ``fn``; the nonce moves on and cached reads are dropped (``forget``
+        False: the caller knows no block is mined until it says so, as in a devnet with
+        automining off)."""
         name = getattr(fn, "fn_name", "constructor")
         with self._lock:
             params: dict[str, Any] = {"from": sender.address, "value": value}
+            fixed = gas is None and self._fixed_gas()
             if gas is None:
-                gas = max(self._gas_for(fn, params, name), min_gas)
+                est = self.dev_tx_gas if fixed else self._gas_for(fn, params, name)
+                gas = max(int(est or 0), min_gas)
             nonce = self._next_nonce(sender.address)
             tx = fn.build_transaction(
                 {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id, **self._fees()}
@@ -409,15 +443,19 @@ class ChainClient:
                     raise
                 raise rev from exc
             self._nonces[sender.address] = nonce + 1
-            self._forget_reads()
-        receipt = self._receipt(tx_hash, f"receipt of {name}")
+            if forget:
+                self._forget_reads()
+        return SentTx(fn, params, sender.address, name, tx_hash, fixed)
+
+    def _settle(self, sent: SentTx, receipt: Any) -> TxReceipt:
+        """Count and record a mined transaction; raise its revert if it failed."""
         self.gas_used_total += int(receipt["gasUsed"])
         self.tx_count += 1
         self.history.append(
             TxRecord(
-                sender=sender.address,
-                action=name,
-                tx_hash="0x" + bytes(tx_hash).hex(),
+                sender=sent.sender,
+                action=sent.name,
+                tx_hash="0x" + bytes(sent.tx_hash).hex(),
                 block=int(receipt["blockNumber"]),
                 gas_used=int(receipt["gasUsed"]),
                 ok=receipt["status"] == 1,
@@ -425,8 +463,33 @@ class ChainClient:
             )
         )
         if receipt["status"] != 1:
-            raise ContractRevert("TransactionFailed", (tx_hash.hex(),), name)
-        return receipt
+            if sent.fixed:
+                block = int(receipt["blockNumber"])
+                raise self._revert_of(sent.fn, sent.params, block, sent.tx_hash, sent.name)
+            raise ContractRevert("TransactionFailed", (sent.tx_hash.hex(),), sent.name)
+        return receipt  # type: ignore[no-any-return]
+
+    def _fixed_gas(self) -> bool:
+        """Whether this transaction skips the estimate (:attr:`dev_tx_gas`, dev chains only)."""
+        return self.dev_tx_gas is not None and self.kind != EMBEDDED and self.is_dev
+
+    def _revert_of(
+        self, fn: Any, params: dict[str, Any], block: int, tx_hash: Any, name: str
+    ) -> ContractRevert:
+        """The named revert of a transaction mined as failed: the call replayed on the state
+        before its block (a devnet mines one transaction per block), as an estimate would
+        have raised it; TransactionFailed when the replay does not revert."""
+        failed = ContractRevert("TransactionFailed", (bytes(tx_hash).hex(),), name)
+        if not hasattr(fn, "call"):
+            return failed
+        try:
+            self.rpc(lambda: fn.call(params, block_identifier=block - 1), f"replay {name}")
+        except ChainError as exc:
+            return exc if isinstance(exc, ContractRevert) else failed
+        except Exception as exc:
+            rev = revert_from_exception(exc, name)
+            return failed if rev is None else rev
+        return failed
 
     def _send_raw(self, raw: bytes, what: str) -> Any:
         """Send a signed transaction, once: a retry after a timeout whose first try did

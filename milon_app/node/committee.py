@@ -23,6 +23,7 @@ from milon_app.chain.errors import ContractRevert
 from milon_app.compute.weights import decode_state
 from milon_app.errors import MilonError
 from milon_app.federation.clipping import aggregate_accepted
+from milon_app.federation.evaluator import EvaluateFn
 from milon_app.federation.fingerprints import JudgeHistory
 from milon_app.federation.policy import Reason, VerdictPolicy
 from milon_app.federation.types import ClientUpdate
@@ -32,7 +33,14 @@ from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, verdict_open
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from milon_app.federation.types import AggregationResult
     from milon_app.node.services import RoleServices
+
+    # make_evaluator's and aggregate_accepted's signatures (see Committee.evaluators)
+    EvaluatorFactory = Callable[..., EvaluateFn]
+    AggregateFn = Callable[..., AggregationResult]
 
 log = logging.getLogger(__name__)
 # A transaction the chain refuses because the step is already done (or can no longer be):
@@ -45,6 +53,11 @@ class Committee:
     def __init__(self, services: RoleServices) -> None:
         self.services = services
         self._seated: dict[tuple[int, int], bool] = {}  # a round's committee never changes
+        # What measures losses and aggregates; None: make_evaluator and aggregate_accepted.
+        # A process that holds many committee members (the simulation) may give functions
+        # that return the same results for the same inputs from one shared computation.
+        self.evaluators: EvaluatorFactory | None = None
+        self.aggregator: AggregateFn | None = None
 
     def seated(self, job_id: int, r: int) -> bool:
         key = (job_id, r)
@@ -115,15 +128,20 @@ class Committee:
             rnd.base_model_hash.hex(), svc.transport, svc.store, svc.providers_for(ctx), ctx
         )
         history = self.history(ctx.job_id)
+        val_data, device = svc.validation_data(ctx), svc.settings().device
+        evaluate: EvaluateFn | None = None
+        if self.evaluators is not None and val_data is not None:
+            evaluate = self.evaluators(ctx.spec, val_data, device=device)
         verdicts = judge_round(
             base,
             submissions,
-            spec=ctx.spec,
-            val_data=svc.validation_data(ctx),
+            evaluate_fn=evaluate,
+            spec=None if evaluate else ctx.spec,
+            val_data=None if evaluate else val_data,
             policy=self.policy(ctx),
             history=history,
             max_bytes=ctx.max_weights,
-            device=svc.settings().device,
+            device=device,
         )
         svc.state.set_judge_history(ctx.job_id, history.to_json())
         bits, reasons = 0, bytearray(len(members))
@@ -218,7 +236,7 @@ class Committee:
             blob = self._blob(ctx, a.update_hash.hex(), [*svc.peers_of([member]), *holders])
             state = decode_state(blob, max_bytes=ctx.max_weights)
             updates.append(ClientUpdate(member, state, a.num_samples))
-        result = aggregate_accepted(
+        result = (self.aggregator or aggregate_accepted)(
             int(ctx.job.params.aggregation_rule),
             base,
             updates,

@@ -55,7 +55,7 @@ class SimDriver:
         A round is counted from the owner's ``startRound`` transactions (sent at the end of
         the round before, they are carried over) to the last one that closes it."""
         sim, client = self.sim, self.sim.client
-        gas0, t0 = client.gas_used_total - self._carry[0], time.monotonic() - self._carry[1]
+        gas0, t0 = client.gas_ok - self._carry[0], time.monotonic() - self._carry[1]
         starts = self._carry[2]
         phases: dict[str, float] = defaultdict(float)
         passes = 0
@@ -71,10 +71,11 @@ class SimDriver:
                 progress(f"round {r}", revealed, len(sim.members))
             if not trained and client.block_number() == block:
                 self._timed(phases, "chain time", lambda: client.increase_time(60))
-        gas, t1 = client.gas_used_total - gas0, time.monotonic()
+        gas, t1 = client.gas_ok - gas0, time.monotonic()
+        sim.shared.clear()
         # the owner records the accuracy and opens the next round: counted with that round
         nxt = self._starts(lambda: sim.owner.tick(), defaultdict(float))
-        self._carry = (client.gas_used_total - gas0 - gas, time.monotonic() - t1, nxt)
+        self._carry = (client.gas_ok - gas0 - gas, time.monotonic() - t1, nxt)
         stats = self._stats(r, t1 - t0, gas, passes, phases)
         stats.start_round_gas = starts
         return stats
@@ -88,7 +89,17 @@ class SimDriver:
         return max((t.gas_used for t in sent if t.action == "startRound"), default=0)
 
     def _members_pass(self, r: int, phases: dict[str, float]) -> int:
-        """One step of every member's contributor and (if seated) committee role."""
+        """One step of every member's contributor and (if seated) committee role; on a
+        devnet, members' transactions are settled together at the end of the pass, and their
+        assignments read in one batch (:mod:`milon_app.sim.pipeline`)."""
+        pipeline = self.sim.client.pipeline
+        with pipeline.one_pass():
+            revealed = self._steps(r, phases)
+            t = time.perf_counter()
+        phases["receipts"] += time.perf_counter() - t
+        return revealed
+
+    def _steps(self, r: int, phases: dict[str, float]) -> int:
         milon, revealed = self.sim.owner.milon, 0
         for c in self.sim.cohorts:
             t = time.perf_counter()
@@ -102,6 +113,9 @@ class SimDriver:
             revealed += rnd.revealed_count
             if rnd.closed:
                 continue
+            t = time.perf_counter()
+            self.sim.client.preload(milon, c.job_id, r, milon.round_members(c.job_id, r))
+            phases["shared reads"] += time.perf_counter() - t
             for node in c.members:
                 ctx = node.context(c.job_id, job)
                 t = time.perf_counter()
@@ -111,6 +125,11 @@ class SimDriver:
                     t = time.perf_counter()
                     node.committee.step(ctx, r, rnd, now)
                     phases["committee"] += time.perf_counter() - t
+            # Settled per cohort: a devnet keeps recent states only (a revert is named by
+            # replaying it on the block before), and the next cohort's reads see these.
+            t = time.perf_counter()
+            self.sim.client.pipeline.settle()
+            phases["receipts"] += time.perf_counter() - t
         return revealed
 
     def _committee(self, job_id: int, r: int) -> frozenset[str]:

@@ -24,6 +24,7 @@ from milon_app.node.core import NodeCore, TensorData
 from milon_app.node.transports import transport_factory
 from milon_app.p2p.inprocess import InProcessHub
 from milon_app.sim.chain import SimChainClient, member_accounts
+from milon_app.sim.shared import SharedJudging
 from milon_app.sim.worker import BatchedWorker
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class SimFederation:
     worker: BatchedWorker
     bus: EventBus
     nodes: list[NodeCore] = field(default_factory=list)  # every started node, owner first
+    shared: SharedJudging = field(default_factory=SharedJudging)  # the judges' pure work
 
     @property
     def members(self) -> list[NodeCore]:
@@ -122,6 +124,9 @@ def build_federation(
             opts = NodeOptions(roles=("contributor", "validator"), data=data[i], threads=1,
                                worker=worker)  # fmt: skip
             node = build_node(acct, suite, bus, work / f"m{i}", make, opts)
+            node.committee.evaluators = sim.shared.evaluators
+            node.committee.aggregator = sim.shared.aggregate
+            client.share_assignments(node.milon)
             node.start()
             sim.nodes.append(node)
             node.join(fed, STAKE, 100, f"inprocess:{node.address}")

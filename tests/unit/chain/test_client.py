@@ -181,3 +181,32 @@ def test_rpc_reads_are_shared_within_a_block_and_see_our_own_writes(anvil_node):
     while client.call(token.functions.balanceOf(a1.address)) != first + 2 * ETHER:
         assert time.monotonic() < deadline, "another client's write never became visible"
         time.sleep(0.05)
+
+
+def test_devnet_fixed_gas_skips_the_estimate_and_still_names_reverts(anvil_node):
+    """``dev_tx_gas`` (the simulation's devnet setting): no eth_estimateGas before a
+    transaction, the same receipts, and a revert still raises the contract's named error
+    (replayed on the state before the failed transaction's block); the nonce stays right."""
+    client = ChainClient.connect(anvil_node.url, dev_accounts=3)
+    suite = deploy_suite(client, client.dev_accounts[0], dev=True)
+    client.dev_tx_gas = 5_000_000
+    token, a0, a1 = suite.token, client.dev_accounts[0], client.dev_accounts[1]
+    estimates = [0]
+    rpc = client.rpc
+
+    def counting(fn, what="RPC call"):  # type: ignore[no-untyped-def]
+        estimates[0] += what.startswith("estimate ")
+        return rpc(fn, what)
+
+    client.rpc = counting  # type: ignore[method-assign]
+    before = client.call(token.functions.balanceOf(a1.address))
+    receipt = client.transact(token.functions.transfer(a1.address, ETHER), a0)
+    assert receipt["status"] == 1 and receipt["gasUsed"] < 100_000
+    with pytest.raises(ContractRevert) as info:
+        client.transact(token.functions.faucet(a1.address, 10**30), a1)
+    assert info.value.error_name == "FaucetAmountTooLarge"
+    assert info.value.error_args == (10**30, 10_000 * ETHER)
+    assert client.history[-1].action == "faucet" and not client.history[-1].ok
+    client.transact(token.functions.transfer(a0.address, 1), a1)  # the nonce moved on
+    assert client.call(token.functions.balanceOf(a1.address)) == before + ETHER - 1
+    assert estimates[0] == 0

@@ -47,3 +47,34 @@ def test_final_assignments_and_fixed_lists_are_read_once() -> None:
     client.call(other)
     client._forget_reads()
     assert client.call(other) == (2,)  # anything else: the client's ordinary cache rules
+
+
+def test_final_assignments_are_shared_by_every_members_binding() -> None:
+    from types import SimpleNamespace
+
+    from milon_app.chain.bindings import Assignment, AssignmentState
+
+    client = SimChainClient.embedded()
+    answers = {
+        "0xa": [AssignmentState.COMMITTED, AssignmentState.REVEALED],
+        "0xb": [AssignmentState.ACCEPTED],
+    }
+    asked: list[str] = []
+
+    def read(job_id: int, r: int, who: str) -> Assignment:
+        asked.append(who)
+        states = answers[who]
+        state = states[min(asked.count(who), len(states)) - 1]
+        return Assignment(100, 0, 100, state, 32, b"c" * 32, b"u" * 32)
+
+    suite = SimpleNamespace(jobs=SimpleNamespace(address="0x" + "22" * 20))
+    members = [SimpleNamespace(assignment=read, suite=suite) for _ in range(3)]
+    for m in members:
+        client.share_assignments(m)  # type: ignore[arg-type]
+    assert members[0].assignment(1, 1, "0xa").state is AssignmentState.COMMITTED
+    assert members[1].assignment(1, 1, "0xa").state is AssignmentState.REVEALED  # read again
+    assert members[2].assignment(1, 1, "0xa").state is AssignmentState.REVEALED  # shared
+    assert members[0].assignment(1, 2, "0xa").state is AssignmentState.REVEALED  # other round
+    for m in members:
+        assert m.assignment(1, 1, "0xb").state is AssignmentState.ACCEPTED  # not final
+    assert asked == ["0xa", "0xa", "0xa", "0xb", "0xb", "0xb"]
