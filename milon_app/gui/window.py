@@ -21,8 +21,10 @@ from milon_app.gui.context import GuiContext
 from milon_app.gui.tabs.base import Tab
 from milon_app.node import events as ev
 from milon_app.units import short_address, short_amount
+from milon_app.util import heap
 
 REFRESH_MS = 2_000  # the visible tab re-reads the chain this often
+SETTLE_MS = 20_000  # how often what survived is frozen out of full garbage collections
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class MainWindow(QMainWindow):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh_current)
         self._timer.start(REFRESH_MS)
+        self._settle = QTimer(self)  # keep full garbage collections short (util/heap.py)
+        self._settle.timeout.connect(heap.settle)
+        self._settle.start(SETTLE_MS)
         QTimer.singleShot(0, self.refresh_current)
 
     def build_tabs(self) -> None:
@@ -236,10 +241,12 @@ class MainWindow(QMainWindow):
     def stop_refreshing(self) -> None:
         """Quitting: no tab reads the node from now on (its state DB is about to close)."""
         self._timer.stop()
+        self._settle.stop()
         self._refreshing = False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._timer.stop()
+        self._settle.stop()
         self.tray.hide()
         super().closeEvent(event)
 

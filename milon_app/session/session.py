@@ -56,6 +56,7 @@ class NodeView(Protocol):
 
 Progress = Callable[[str, float], None]
 DEMO_STOP_S = 10.0  # how long stop() waits for the in-app demo to wind down its nodes
+BUILTIN_DATA_MODULES = ("sklearn.datasets",)  # what loading a built-in dataset first imports
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,11 @@ class Session:
             self._start_sim_here(step, opts)
 
     @staticmethod
-    def _warm_up(step: Progress, frac: float = 0.05) -> None:
+    def _warm_up(step: Progress, frac: float = 0.05, *, builtin_data: bool = True) -> None:
+        """The first training step's imports, now: no pause in the window later (the simulated
+        network's members train on the built-in datasets: scikit-learn and scipy come too)."""
         step("loading the trainer", frac)
-        heap.warm_up()  # the first training step's imports, now: no pause in the window later
+        heap.warm_up(BUILTIN_DATA_MODULES if builtin_data else ())
 
     @property
     def in_child(self) -> bool:
@@ -271,7 +274,7 @@ class Session:
         c = self.cfg
         if not c.chain.manifest:
             raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
-        self._warm_up(step)
+        self._warm_up(step, builtin_data=bool(c.node.dataset))
         step(f"connecting to {c.chain.rpc_url}", 0.2)
         self.client = ChainClient.connect(
             c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None

@@ -18,6 +18,10 @@ gc.disable()
 heap.warm_up()
 assert not gc.isenabled()  # a caller's choice is kept
 assert gc.get_freeze_count() == frozen  # once a process
+gc.enable()
+kept = [[i] for i in range(20_000)]  # 20,000 tracked lists that outlive the settle
+heap.settle()
+assert gc.get_freeze_count() >= frozen + 20_000  # out of every later full collection
 print("ok")
 """
 
