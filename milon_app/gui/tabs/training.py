@@ -86,6 +86,7 @@ class TrainingTab(Tab):
         self._backfilled: frozenset[tuple[str, int]] = frozenset()  # read by load() on a worker
         self._dirty = False
         self._dots: bool | None = None  # whether the step curves show dots (set on redraw)
+        self._shown: dict[int, tuple[Any, ...]] = {}  # per curve: what its points end with
         self._build()
         b = ctx.bridge
         for signal in (b.training, b.training_finished, b.round_changed):
@@ -314,13 +315,13 @@ class TrainingTab(Tab):
             for curve in (self.loss_curve, self.rate_curve):
                 curve.setSymbol("o" if dots else None)
                 curve.setSymbolSize(6)
-        self.loss_curve.setData(xs, series.losses() if series is not None else [])
-        self.rate_curve.setData(xs, series.rates() if series is not None else [])
+        self._set(self.loss_curve, xs, series.losses() if series is not None else [])
+        self._set(self.rate_curve, xs, series.rates() if series is not None else [])
         self.steps_note.setText(self._empty_text(job, node))
         self.steps_stack.setCurrentIndex(0 if series is not None else 1)
-        self.acc_curve.setData(acc_x, [100.0 * a for a in acc_y])
-        every = max(1, -(-len(acc_x) // 10))  # whole rounds only, at most ten ticks
-        self.acc_plot.getAxis("bottom").setTickSpacing(every, every)
+        if self._set(self.acc_curve, acc_x, [100.0 * a for a in acc_y]):
+            every = max(1, -(-len(acc_x) // 10))  # whole rounds only, at most ten ticks
+            self.acc_plot.getAxis("bottom").setTickSpacing(every, every)
         if acc_x:
             self.acc_stack.setCurrentIndex(0)
         else:
@@ -329,6 +330,16 @@ class TrainingTab(Tab):
                                   "No round of this job has finalized yet.")
             self.acc_stack.setCurrentIndex(1)
         self._show_progress(series)
+
+    def _set(self, curve: Any, xs: list[Any], ys: list[Any]) -> bool:
+        """Give ``curve`` new points only if they changed: an unchanged chart is not repainted
+        (most redraws bring one chart new steps and leave the accuracy chart as it was)."""
+        key = (self._job_id, self._node, len(xs), xs[-1] if xs else None, ys[-1] if ys else None)
+        if self._shown.get(id(curve)) == key:
+            return False
+        self._shown[id(curve)] = key
+        curve.setData(xs, ys)
+        return True
 
     def _empty_text(self, job: int | None, node: str) -> str:
         if job is None or not self.store.jobs():
