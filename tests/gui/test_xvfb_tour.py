@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.gui import xvfb_tour
+from tests.procs import pid_gone
 
 pytestmark = pytest.mark.skipif(
     shutil.which("Xvfb") is None,
@@ -57,23 +58,15 @@ def picture_problem(path: Path) -> str | None:
     return None
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_first_run_to_an_accepted_assignment_under_xvfb(tmp_path: Path) -> None:
     out = Path(os.environ.get("MILON_XVFB_SHOTS") or tmp_path / "shots")
     with xvfb_tour.xvfb() as (display, pid):
-        assert display.startswith(":") and not _gone(pid)
+        assert display.startswith(":") and not pid_gone(pid)
         result = xvfb_tour.run_tour(out, display, timeout_s=180)
     deadline = time.monotonic() + 10
-    while not _gone(pid) and time.monotonic() < deadline:
+    while not pid_gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(pid), "Xvfb still runs after the tour"
+    assert pid_gone(pid), "Xvfb still runs after the tour"
     assert result.returncode == 0, f"the tour failed (see {out}/failed.png):\n{result.output}"
     problems = {name: picture_problem(out / f"{name}.png") for name in xvfb_tour.SHOTS}
     assert {n: p for n, p in problems.items() if p} == {}
