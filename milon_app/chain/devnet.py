@@ -2,6 +2,12 @@
 
 Anvil is started by its binary's path and stopped by that PID: killing an npx
 or node wrapper can leave the real anvil running (see STACK.md).
+
+Anvil writes the state of every older block to disk, by default under
+``~/.foundry/anvil/tmp``, and leaves it there when stopped by a signal: a
+1,000-member simulation left 13 GB, and a day of test runs filled the disk.
+Each process here gets its own cache folder, removed when it stops, and keeps at
+most ``history_states`` of those states, as a full node keeps only recent ones.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +25,12 @@ from milon_app.errors import ChainError, NotFoundError
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 _OS = {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}
+
+# The older blocks whose state anvil keeps on disk (``--max-persisted-states``): calls and
+# balances at a block further back answer "block out of range". About an hour at the
+# devnet's default one-second blocks; a simulation, whose blocks hold thousands of
+# members' state, keeps fewer (milon_app/sim/run.py).
+HISTORY_STATES = 4096
 
 
 def find_anvil() -> Path:
@@ -61,22 +74,27 @@ class Anvil:
         state_file: Path | None = None,
         block_time_s: float | None = None,
         mixed_mining: bool = True,
+        history_states: int = HISTORY_STATES,
     ) -> None:
         """``block_time_s``: an empty block that often even when idle (chain time moves on);
-        with ``mixed_mining`` transactions are still mined at once, not at the next tick."""
+        with ``mixed_mining`` transactions are still mined at once, not at the next tick.
+        ``history_states``: how many older blocks' state stay queryable (see the module)."""
         self.port = port or free_port()
         self.accounts = accounts
         self.chain_id = chain_id
         self.state_file = state_file
         self.block_time_s = block_time_s
         self.mixed_mining = mixed_mining
+        self.history_states = history_states
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cache_dir: Path | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> Anvil:
+        self.cache_dir = Path(tempfile.mkdtemp(prefix="milon-anvil-"))
         cmd = [
             str(find_anvil()),
             "--host",
@@ -88,6 +106,10 @@ class Anvil:
             "--chain-id",
             str(self.chain_id),
             "--silent",
+            "--cache-path",
+            str(self.cache_dir),
+            "--max-persisted-states",
+            str(self.history_states),
         ]
         if self.state_file is not None:
             cmd += ["--state", str(self.state_file)]
@@ -102,7 +124,9 @@ class Anvil:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise ChainError(f"anvil exited with code {self.proc.returncode}: {err.strip()}")
+                code = self.proc.returncode
+                self.stop()
+                raise ChainError(f"anvil exited with code {code}: {err.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -113,16 +137,18 @@ class Anvil:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        if proc is not None and proc.stderr:
             proc.stderr.close()
+        cache, self.cache_dir = self.cache_dir, None
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
 
     def __enter__(self) -> Anvil:
         return self.start() if self.proc is None else self

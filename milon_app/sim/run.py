@@ -30,6 +30,9 @@ from milon_app.sim.driver import RoundStats, SimDriver
 
 MAX_MEMBERS = 4_096
 ANVIL = "anvil"
+# Older blocks whose state the simulation's anvil keeps on disk: a 1,000-member chain's state
+# is megabytes a block, and nothing here reads state further back than the latest block.
+ANVIL_HISTORY_STATES = 256
 # Every member's state DB and blob store live here when it exists (a RAM disk): the stores
 # fsync each blob and pin, which for N members and K judges is N x K syncs per round.
 MEMORY_DIR = "/dev/shm"  # noqa: S108 (only as the parent of a private mkdtemp folder)
@@ -115,7 +118,7 @@ def run_sim(opts: SimOptions, progress: Progress | None = None) -> SimReport:
         if rpc == ANVIL:
             from milon_app.chain.devnet import Anvil
 
-            rpc = stack.enter_context(Anvil()).url
+            rpc = stack.enter_context(Anvil(history_states=ANVIL_HISTORY_STATES)).url
         memory = MEMORY_DIR if Path(MEMORY_DIR).is_dir() else None
         work = opts.workdir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="milon-sim-", dir=memory))
