@@ -29,6 +29,7 @@ from milon_app.util.atomic import atomic_write_text
 log = logging.getLogger(__name__)
 APP_NAME = "milon"
 MAX_CONFIG_BYTES = 1 << 20
+PASSWORD_FILE_STORE = "password-file"  # the secret store's name, not a secret  # noqa: S105
 T = TypeVar("T")
 
 
@@ -258,6 +259,29 @@ def load_config(path: Path, *, missing_ok: bool = True) -> Config:
         except BadInputError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
     return config_from_dict(data)
+
+
+def unused_settings(cfg: Config) -> list[str]:
+    """Settings the file gives that another setting makes unused: each is a sentence saying
+    which and why. Unknown keys never get this far (:func:`load_config` refuses them)."""
+    found = []
+    wallet = cfg.wallet
+    by_file = wallet.secret_store == PASSWORD_FILE_STORE
+    if wallet.password_file and not by_file:
+        found.append(
+            f"wallet.password_file is not used: wallet.secret_store is {wallet.secret_store!r} "
+            '(secret_store = "password-file" reads the password from that file)'
+        )
+    if by_file and not wallet.password_file:
+        found.append(
+            'wallet.secret_store is "password-file" but wallet.password_file is empty: '
+            "commands need --password-file or $MILON_WALLET_PASSWORD_FILE"
+        )
+    if cfg.p2p.bootstrap and cfg.p2p.transport != "libp2p":
+        found.append(
+            f"p2p.bootstrap is not used: p2p.transport is {cfg.p2p.transport!r}, not libp2p"
+        )
+    return found
 
 
 def save_config(cfg: Config, path: Path) -> None:

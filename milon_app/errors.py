@@ -49,3 +49,9 @@ class HardwareError(MilonError):
 
 class TrainingError(MilonError):
     exit_code = ExitCode.TRAINING
+
+
+class WaitTimeoutError(MilonError):
+    """A command asked to wait (``milon job wait --timeout``) ran out of time."""
+
+    exit_code = ExitCode.TIMEOUT

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     HARDWARE = 10  # the requested compute device is not available
     TRAINING = 11  # training failed or diverged
     STORAGE = 12  # could not write to disk (full, read-only or not permitted)
+    TIMEOUT = 13  # waited as long as asked and what was awaited did not happen
     INTERRUPTED = 130  # stopped by Ctrl-C / SIGINT
 
 
@@ -41,5 +42,6 @@ DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.HARDWARE: "the requested compute device is not available",
     ExitCode.TRAINING: "training failed or diverged",
     ExitCode.STORAGE: "could not write to disk (full, read-only or not permitted)",
+    ExitCode.TIMEOUT: "waited as long as asked and what was awaited did not happen",
     ExitCode.INTERRUPTED: "stopped by Ctrl-C / SIGINT",
 }

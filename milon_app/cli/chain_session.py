@@ -139,7 +139,7 @@ def manifest_path(ctx: Context, args: argparse.Namespace) -> Path:
         return Path(args.manifest).expanduser()
     if ctx.config.chain.manifest:
         return Path(ctx.config.chain.manifest).expanduser()
-    default = ctx.paths.data_dir / "deployments" / "devnet.json"
+    default = ctx.data_dir / "deployments" / "devnet.json"
     if default.exists():
         return default
     raise NotFoundError(

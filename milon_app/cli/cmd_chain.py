@@ -18,7 +18,7 @@ DEFAULT_BLOCK_TIME_S = 1.0  # voting periods, timelocks and deadlines pass on an
 
 
 def default_manifest_path(ctx: Context, name: str) -> Path:
-    return ctx.paths.data_dir / "deployments" / f"{name}.json"
+    return ctx.data_dir / "deployments" / f"{name}.json"
 
 
 def _configure_devnet(p: argparse.ArgumentParser) -> None:

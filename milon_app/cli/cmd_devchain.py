@@ -99,7 +99,10 @@ def _warp(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _configure_fund(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address", help="the address to fund (a wallet created after the devnet)")
+    p.add_argument(
+        "address", nargs="?",
+        help="the address to fund (default: the wallet of this config, `milon wallet show`)",
+    )  # fmt: skip
     p.add_argument("--eth", default="10", help="ETH for gas (default 10)")
     p.add_argument("--milon", default="1000", help="MILON to stake and pay with (default 1000)")
     add_chain_args(p, account="none")
@@ -114,7 +117,7 @@ def _configure_fund(p: argparse.ArgumentParser) -> None:
 def _fund(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import Milon
 
-    to = check_address(args.address, "address")
+    to = check_address(args.address, "address") if args.address else _own_address(ctx)
     eth, milon_wei = parse_amount(args.eth, "--eth"), parse_amount(args.milon, "--milon")
     if eth == 0 and milon_wei == 0:
         raise BadInputError("nothing to send: --eth and --milon are both 0")
@@ -137,3 +140,12 @@ def _fund(args: argparse.Namespace, ctx: Context) -> int:
     ctx.emit(data, lambda d: f"funded {d['address']}: {format_amount(d['eth_wei'])} ETH, "
                              f"{format_amount(d['milon_wei'])} MILON")  # fmt: skip
     return 0
+
+
+def _own_address(ctx: Context) -> str:
+    """The configured wallet's address, read from its keystore without unlocking it."""
+    from milon_app.cli.cmd_wallet import keystore_path
+    from milon_app.wallet.keystore import Wallet
+
+    args = argparse.Namespace(keystore=None)
+    return str(Wallet.load(keystore_path(args, ctx)).address)

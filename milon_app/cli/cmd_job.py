@@ -53,8 +53,7 @@ def _blob_store(ctx: Context) -> BlobStore:
     """The store the node (``milon --daemon``) serves from: ``<node.data_dir or data>/blobs``."""
     from milon_app.store.blobs import BlobStore
 
-    node_dir = ctx.config.node.data_dir
-    return BlobStore((Path(node_dir) if node_dir else ctx.paths.data_dir) / "blobs")
+    return BlobStore(ctx.data_dir / "blobs")
 
 
 def job_row(job_id: int, j: Job) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def keystore_path(args: argparse.Namespace, ctx: Context) -> Path:
     chosen = args.keystore or ctx.config.wallet.keystore
     if chosen:
         return Path(chosen).expanduser()
-    return ctx.paths.data_dir / "wallet" / "keystore.json"
+    return ctx.data_dir / "wallet" / "keystore.json"
 
 
 def _choice(args: argparse.Namespace, ctx: Context) -> str:
@@ -142,7 +142,7 @@ def _master(ctx: Context) -> Callable[[], str] | None:
         return lambda: read_secret_file(Path(env).expanduser(), what="master password file")
     if not ctx.interactive:
         return None
-    store_file = ctx.paths.data_dir / "wallet" / ENCRYPTED_FILE_NAME
+    store_file = ctx.data_dir / "wallet" / ENCRYPTED_FILE_NAME
 
     def ask() -> str:
         if store_file.exists():
@@ -155,7 +155,7 @@ def _master(ctx: Context) -> Callable[[], str] | None:
 def secret_store_for(args: argparse.Namespace, ctx: Context) -> SecretStore:
     return resolve_secret_store(
         _choice(args, ctx),
-        data_dir=ctx.paths.data_dir,
+        data_dir=ctx.data_dir,
         password_file=_store_password_file(args, ctx),
         ask_master=_master(ctx),
         ask_password=_ask(ctx),
@@ -311,7 +311,7 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     if choice == "os-keyring":
         detail = os_backend.describe()
     elif choice == "encrypted-file":
-        detail = f"encrypted file {ctx.paths.data_dir / 'wallet' / ENCRYPTED_FILE_NAME}"
+        detail = f"encrypted file {ctx.data_dir / 'wallet' / ENCRYPTED_FILE_NAME}"
     elif choice == "password-file":
         detail = f"password file {_store_password_file(args, ctx) or '(not set)'}"
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 
-from milon_app.config import Config, Paths, load_config
+from milon_app.config import Config, Paths, load_config, unused_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,9 +27,15 @@ class Context:
 
     @cached_property
     def config(self) -> Config:
-        if self.config_path is not None:
-            return load_config(self.config_path, missing_ok=False)
-        return load_config(self.paths.config_file)
+        """``--config FILE`` (it must exist), else the settings file under the home; ``-v``
+        says which, and a setting the rest of the file makes unused is warned about."""
+        path = self.config_path if self.config_path is not None else self.paths.config_file
+        cfg = load_config(path, missing_ok=self.config_path is None)
+        absent = "" if self.config_path is not None or path.exists() else " (absent: defaults)"
+        log.info("config %s%s", path, absent)
+        for problem in unused_settings(cfg):
+            self.err.write(f"milon: warning: {path}: {problem}\n")
+        return cfg
 
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:
         """Print ``data`` as JSON with ``--json``, else through ``human`` (or as JSON).
@@ -45,4 +54,8 @@ class Context:
 
     @property
     def data_dir(self) -> Path:
-        return self.paths.data_dir
+        """The config's ``node.data_dir`` when it sets one, else the platform (or --home) data
+        folder: the same folder ``milon --daemon`` uses for this config, so a wallet made by
+        ``milon --config node.toml wallet create`` is the one that daemon unlocks."""
+        configured = self.config.node.data_dir
+        return Path(configured).expanduser() if configured else self.paths.data_dir

@@ -150,6 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         group = getattr(args, "_group", None)
         if group is None and not args.json:
+            if args.config:  # the window keeps its settings where its settings screen saves them
+                print(
+                    "milon: error: --config is for commands and --daemon; the window reads and "
+                    f"saves {Paths.default(args.home).config_file} (use --home DIR for another)",
+                    file=sys.stderr,
+                )
+                return int(ExitCode.USAGE)
             return _run_gui(args)
         (group or parser).print_help()
         return int(ExitCode.USAGE) if group is not None or args_list else int(ExitCode.OK)

@@ -278,7 +278,10 @@ def _benchmark_capacity(device: str, threads: int | None) -> int:
 
 def run_daemon(cfg_path: Path | None, data_dir: Path, default_config: Path) -> int:
     """Run until SIGTERM/SIGINT with ``cfg_path`` (else the user's settings file)."""
-    from milon_app.config import load_config
+    from milon_app.config import load_config, unused_settings
 
     cfg = load_config(cfg_path, missing_ok=False) if cfg_path else load_config(default_config)
+    log.info("config %s", cfg_path or default_config)
+    for problem in unused_settings(cfg):
+        log.warning("config %s: %s", cfg_path or default_config, problem)
     return Daemon(cfg, data_dir).run()

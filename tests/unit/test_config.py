@@ -90,3 +90,20 @@ def test_work_hours_become_the_policys_pair_or_a_clear_error():
     assert NodeSettings(work_hours=[9, 17]).hours() == (9, 17)
     with pytest.raises(ConfigError, match=r"work_hours must be \[start, end\]"):
         NodeSettings(work_hours=[9]).hours()
+
+
+def test_unused_settings_name_what_another_setting_makes_unused() -> None:
+    from milon_app.config import config_from_dict, unused_settings
+
+    assert unused_settings(config_from_dict({})) == []
+    keyring = config_from_dict({"wallet": {"password_file": "/x/pw"}})
+    assert unused_settings(keyring) == [
+        "wallet.password_file is not used: wallet.secret_store is 'os-keyring' "
+        '(secret_store = "password-file" reads the password from that file)'
+    ]
+    no_file = config_from_dict({"wallet": {"secret_store": "password-file"}})
+    assert "wallet.password_file is empty" in unused_settings(no_file)[0]
+    inproc = config_from_dict({"p2p": {"transport": "inprocess", "bootstrap": ["/ip4/1.2.3.4"]}})
+    assert unused_settings(inproc)[0].startswith("p2p.bootstrap is not used")
+    both = config_from_dict({"wallet": {"secret_store": "password-file", "password_file": "/pw"}})
+    assert unused_settings(both) == []
