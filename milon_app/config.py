@@ -73,9 +73,24 @@ class ComputeSettings:
 @dataclass
 class P2PSettings:
     transport: str = _f("libp2p", "Peer transport: libp2p (inprocess exists only for tests)")
-    listen: str = _f("/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
+    listen: str = _f(
+        "/ip4/127.0.0.1/tcp/0",
+        "libp2p listen multiaddr (port 0: any free port; a taken port moves to a free one; "
+        "0.0.0.0 publishes this machine's interface addresses)",
+    )
     bootstrap: list[str] = field(
-        default_factory=list, metadata={"description": "Multiaddrs of peers to dial at start"}
+        default_factory=list,
+        metadata={
+            "description": "Full multiaddrs (.../p2p/<peer id>) of peers to dial at start: "
+            "`milon status` on a running node prints its line"
+        },
+    )
+    announce: list[str] = field(
+        default_factory=list,
+        metadata={
+            "description": "Multiaddrs to publish (on chain, in status) instead of the listen "
+            "ones, e.g. a router's public address with a forwarded port"
+        },
     )
 
 

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 
 def peer_info(node: NodeCore) -> str:
-    """What a join publishes for peers to dial: the listen addresses, or the hub's name."""
-    return " ".join(node.transport.listen_addrs()) or f"inprocess:{node.address}"
+    """What a join publishes for peers to dial: the addresses the node publishes (as its
+    peer-info keeper keeps them), or the hub's name."""
+    from milon_app.node.peer_info import peer_info_text
+
+    return peer_info_text(node.transport.listen_addrs()) or f"inprocess:{node.address}"
 
 
 class LocalFederation:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from milon_app.chain.bindings import Member, Milon
 
-MAX_PEER_INFO = 512  # FederationRegistry.MAX_PEER_INFO
 MAX_CAPACITY = 2**64 - 1  # a member's capacity is a uint64 in FederationRegistry
 
 
@@ -63,6 +62,8 @@ def _join(args: argparse.Namespace, ctx: Context) -> int:
     if stake == 0:
         raise BadInputError("--stake must be more than 0")
     capacity = None if args.capacity is None else _capacity(args.capacity)
+    from milon_app.node.peer_info import MAX_PEER_INFO  # here: keeps the CLI's start light
+
     if len(args.peer_info.encode()) > MAX_PEER_INFO:
         raise BadInputError(
             f"--peer-info is {len(args.peer_info.encode())} bytes, over {MAX_PEER_INFO}"

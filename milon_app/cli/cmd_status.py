@@ -23,10 +23,12 @@ def _value(key: str, value: Any) -> str:
 
 def _render(d: dict[str, Any]) -> str:
     shown = {k: v for k, v in d.items() if not k.endswith("_wei")}
-    lines = [
-        f"{k:<17} {_value(k, v)}" for k, v in shown.items() if k not in ("peers", "listen_addrs")
-    ]
+    own = ("peers", "listen_addrs", "bootstrap", "bootstrap_line")
+    lines = [f"{k:<17} {_value(k, v)}" for k, v in shown.items() if k not in own]
     lines.append(f"{'listen':<17} {' '.join(d.get('listen_addrs') or []) or '-'}")
+    if d.get("bootstrap_line"):
+        lines.append("other nodes bootstrap from this one with, in their node.toml [p2p]:")
+        lines.append(f"  {d['bootstrap_line']}")
     lines.append(f"{'peers':<17} {len(d.get('peers') or [])}")
     lines += [f"  {p}" for p in d.get("peers") or []]
     return "\n".join(lines)

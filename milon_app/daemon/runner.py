@@ -174,6 +174,7 @@ class Daemon:
         """Join the configured federations; a suspended or leaving membership is reported in
         the log (a join would revert) and left for the user to resolve."""
         from milon_app.node.events import NodeError
+        from milon_app.node.peer_info import peer_info_text
 
         node = self.node
         for fed in self.cfg.federations:
@@ -186,7 +187,7 @@ class Daemon:
                 continue
             stake = parse_milon(fed.stake, f"federations[{fed.id}].stake")
             capacity = fed.capacity or _benchmark_capacity(node.device, node.threads)
-            peer_info = " ".join(node.transport.listen_addrs())
+            peer_info = peer_info_text(node.transport.listen_addrs())
             node.join(fed.id, stake, capacity, peer_info or f"node:{node.address}")
 
     def _refresh_claimable(self) -> None:
@@ -195,9 +196,12 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         """What `milon status` shows; never waits on the chain (figures come from the
         chain watch), so it answers at once while the RPC is unreachable."""
+        from milon_app.p2p.addresses import bootstrap_line
+
         node = self.node
         client = node.suite.client
         transport = node.transport
+        addrs = transport.listen_addrs()  # what others dial: never 0.0.0.0, the real port
         return {
             "state": "stopping" if self._stop.is_set() else "running",
             "chain": "connected" if client.connected else "disconnected",
@@ -207,7 +211,9 @@ class Daemon:
             "chain_connected": client.connected,
             "peer_id": transport.peer_id,
             "device": node.device,
-            "listen_addrs": transport.listen_addrs(),
+            "listen_addrs": addrs,
+            "bootstrap": addrs,  # p2p.bootstrap of another node; `bootstrap_line` for its toml
+            "bootstrap_line": bootstrap_line(addrs),
             "peers": transport.peers(),
             "jobs": node.state.jobs(),
             # MILON, with the exact wei under `<name>_wei` (None: not read from the chain yet)

@@ -32,6 +32,7 @@ from milon_app.node.contributor import Contributor
 from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
 from milon_app.node.owner import Owner
+from milon_app.node.peer_info import PeerInfoKeeper
 from milon_app.node.policy import AcceptPolicy
 from milon_app.node.services import RoleServices, RoleSettings
 from milon_app.node.state import StateDB
@@ -135,6 +136,7 @@ class NodeCore:
         self.committee = Committee(self.services)
         self.keeper = Keeper(self.services)
         self.owner = Owner(self.services)
+        self.peer_info = PeerInfoKeeper(self.milon, account, transport, self.publish)
         self._contexts: dict[int, JobContext] = {}
         self._validation: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._memberships: dict[int, Member] = {}  # dropped when a registry event names us
@@ -337,6 +339,7 @@ class NodeCore:
         for event in self._cursor.poll():
             self._on_chain_event(event)
         self.state.set_next_block(self._cursor.next_block)
+        self.peer_info.step()  # the chain's peer info = the addresses published now
         now = self.suite.client.now()
         for job_id in self.state.jobs():
             self._reconcile(job_id, now)
@@ -346,6 +349,7 @@ class NodeCore:
         a, me = e.args, self.address
         if e.contract == "FederationRegistry" and a.get("account") == me:
             self._memberships.pop(int(a.get("fedId", 0)), None)
+            self.peer_info.touch(int(a.get("fedId", 0)))
         if e.name == "JobCreated":
             role = "owner" if a["owner"] == me else "member"
             if self.state.job_info(a["jobId"]) is None:

@@ -277,6 +277,16 @@ class PeerStatus(Event):
     peers: int = 0
 
 
+@dataclass(frozen=True)
+class PeerInfoPublished(Event):
+    """This node registered the addresses it publishes as its peer info in a federation:
+    the chain held other ones (none after a bare ``fed join``, a port from a former run)."""
+
+    fed_id: int = 0
+    peer_info: str = ""
+    previous: str = ""
+
+
 # -- governance ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProposalStateChanged(Event):

@@ -31,11 +31,12 @@ def transport_factory(
     bus: EventBus,
     *,
     listen: Sequence[str] | None = None,
+    announce: Sequence[str] = (),
     hub: InProcessHub | None = None,
 ) -> Factory:
     """``make(account, store, bootstrap) -> (transport, peer resolver or None)``; libp2p hosts
-    listen on ``listen`` (default: a free port on 127.0.0.1), in-process peers share ``hub``
-    (default: a new one)."""
+    listen on ``listen`` (default: a free port on 127.0.0.1) and publish ``announce`` when
+    given, in-process peers share ``hub`` (default: a new one)."""
     if kind not in KINDS:
         raise BadInputError(f"transport {kind!r}: expected one of {', '.join(KINDS)}")
     hub = hub if hub is not None else InProcessHub()
@@ -50,6 +51,7 @@ def transport_factory(
             store,
             listen=list(listen) if listen is not None else LOOPBACK,
             bootstrap=bootstrap,
+            announce=list(announce),
             authorize=member_authorizer(suite, store),
             on_event=transport_event_sink(bus, acct.address),
         )
@@ -64,4 +66,4 @@ def config_transport_factory(cfg: Config, suite: Any, bus: EventBus) -> Factory:
     kind = cfg.p2p.transport
     if kind != "libp2p":
         raise ConfigError(f"p2p.transport {kind!r}: a daemon needs 'libp2p'")
-    return transport_factory(kind, suite, bus, listen=[cfg.p2p.listen])
+    return transport_factory(kind, suite, bus, listen=[cfg.p2p.listen], announce=cfg.p2p.announce)

@@ -32,6 +32,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
 from milon_app.errors import BadInputError, NetworkError
+from milon_app.p2p import addresses
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import (
     DIAL_TIMEOUT_S,
@@ -108,6 +109,7 @@ class Libp2pTransport:
         *,
         listen: Sequence[str] = ("/ip4/127.0.0.1/tcp/0",),
         bootstrap: Sequence[str] = (),
+        announce: Sequence[str] = (),
         authorize: Authorize = _allow_all,
         on_event: EventSink | None = None,
         want_wait_s: float = WANT_WAIT_S,
@@ -118,6 +120,7 @@ class Libp2pTransport:
         self.address = address_of_id(self._id)
         self.store = store
         self._listen = [parse_multiaddr(a, need_peer=False) for a in listen]
+        self._announce = [parse_multiaddr(a, need_peer=False) for a in announce]
         self._bootstrap = [peer_info(a) for a in bootstrap]
         self._authorize = authorize
         self._on_event = on_event
@@ -196,12 +199,14 @@ class Libp2pTransport:
         host.get_network().register_notifee(_Notifee(self))
         router = _make_router()
         pubsub = Pubsub(host, router)
+        listen, moved = addresses.free_port_fallback(self._listen)
         try:
             async with (
-                host.run(self._listen),
+                host.run(listen),
                 background_trio_service(pubsub),
                 background_trio_service(router),
             ):
+                addresses.check_listening(host, self._listen, moved)
                 await pubsub.wait_until_ready()
                 async with trio.open_nursery() as nursery:
                     self._host, self._pubsub, self._nursery = host, pubsub, nursery
@@ -278,7 +283,9 @@ class Libp2pTransport:
 
     def own_addrs(self) -> list[Multiaddr]:
         host = self._host
-        return list(host.get_addrs()) if host is not None else []
+        if host is None:
+            return []
+        return [Multiaddr(a) for a in addresses.of_host(host, self.peer_id, self._announce)]
 
     def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
         host = self._host
@@ -321,12 +328,12 @@ class Libp2pTransport:
 
     # -- peers ---------------------------------------------------------------
     def listen_addrs(self) -> list[str]:
-        """Full multiaddrs (``.../p2p/<id>``) other peers can dial."""
+        """Full multiaddrs (``.../p2p/<id>``) other peers can dial: ``p2p.announce``, else
+        the concrete addresses it listens on and that peers observed."""
         return [str(a) for a in self.call(self._addrs)]
 
     async def _addrs(self) -> list[Multiaddr]:
-        assert self._host is not None
-        return list(self._host.get_addrs())
+        return self.own_addrs()
 
     def connect(self, addr: str, timeout_s: float = DIAL_TIMEOUT_S) -> str:
         """Dial a full multiaddr; returns the peer ID once Noise authenticated it."""

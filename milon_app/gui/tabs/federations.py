@@ -83,8 +83,10 @@ class FederationsTab(Tab):
         self.withdraw_button = QPushButton("Withdraw stake")
         self.withdraw_button.clicked.connect(self.withdraw)
         self.top_up_button = QPushButton("Add to stake")
-        self.top_up_button.setToolTip("Add the amount above to your stake (a suspended member "
-                                      "returns once it reaches the minimum)")
+        self.top_up_button.setToolTip(
+            "Add the amount above to your stake (a suspended member "
+            "returns once it reaches the minimum)"
+        )
         self.top_up_button.clicked.connect(self.top_up)
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of the new federation")
@@ -102,24 +104,35 @@ class FederationsTab(Tab):
         tv.addWidget(self.feds, 2)
         tv.addWidget(self.empty_hint)
         tv.addWidget(self.members, 2)
-        join = form_box("Join the selected federation", [
-            ("Stake (MILON)", self.stake), ("Capacity score", self.capacity),
-        ])
+        join = form_box(
+            "Join the selected federation",
+            [
+                ("Stake (MILON)", self.stake),
+                ("Capacity score", self.capacity),
+            ],
+        )
         row = QHBoxLayout()
         for b in (self.join_button, self.top_up_button, self.leave_button, self.withdraw_button):
             row.addWidget(b)
         join_v = QVBoxLayout()
         join_v.addWidget(join)
         join_v.addLayout(row)
-        join_v.addWidget(hint(
-            "Your stake is locked while you are a member and can be slashed when an update "
-            "of yours is rejected or missing; slashed below the minimum, you are suspended "
-            "until you add to it. Leaving stops new work at once: your node finishes the "
-            "rounds it accepted, and you withdraw after the cooldown."))
-        create = form_box("Found a federation", [
-            ("Name", self.new_name), ("Min stake (MILON)", self.new_min),
-            ("Admission", self.new_admission),
-        ])
+        join_v.addWidget(
+            hint(
+                "Your stake is locked while you are a member and can be slashed when an update "
+                "of yours is rejected or missing; slashed below the minimum, you are suspended "
+                "until you add to it. Leaving stops new work at once: your node finishes the "
+                "rounds it accepted, and you withdraw after the cooldown."
+            )
+        )
+        create = form_box(
+            "Found a federation",
+            [
+                ("Name", self.new_name),
+                ("Min stake (MILON)", self.new_min),
+                ("Admission", self.new_admission),
+            ],
+        )
         side = QWidget()
         sv = QVBoxLayout(side)
         sv.addLayout(join_v)
@@ -148,9 +161,18 @@ class FederationsTab(Tab):
         self._data = data
         fill(
             self.feds,
-            [[r.fed_id, r.fed.name, r.fed.member_count, r.fed.total_capacity,
-              short_amount(r.fed.min_stake), "open" if r.fed.admission is Admission.OPEN
-              else "governance vote", _status(r.mine, data.now)] for r in data.rows],
+            [
+                [
+                    r.fed_id,
+                    r.fed.name,
+                    r.fed.member_count,
+                    r.fed.total_capacity,
+                    short_amount(r.fed.min_stake),
+                    "open" if r.fed.admission is Admission.OPEN else "governance vote",
+                    _status(r.mine, data.now),
+                ]
+                for r in data.rows
+            ],
             keys=[r.fed_id for r in data.rows],
         )
         if not data.rows:
@@ -169,10 +191,19 @@ class FederationsTab(Tab):
             return
         rows = self._data.members.get(fed_id, [])
         now = self._data.now
-        fill(self.members, [[short_address(a), short_amount(mb.stake), mb.capacity,
-                             _status(mb, now),
-                             mb.peer_info.split("/p2p/")[-1][:16] if mb.peer_info else ""]
-                            for a, mb in rows])
+        fill(
+            self.members,
+            [
+                [
+                    short_address(a),
+                    short_amount(mb.stake),
+                    mb.capacity,
+                    _status(mb, now),
+                    mb.peer_info.split("/p2p/")[-1][:16] if mb.peer_info else "",
+                ]
+                for a, mb in rows
+            ],
+        )
         mine = next((r.mine for r in self._data.rows if r.fed_id == fed_id), None)
         member = bool(mine and (mine.active or mine.suspended))
         self.join_button.setEnabled(mine is None or not (member or mine.stake))
@@ -211,8 +242,10 @@ class FederationsTab(Tab):
                     f"stake {short_amount(stake)} MILON exceeds your balance of "
                     f"{short_amount(balance)}"
                 )
-            addrs = node.transport.listen_addrs()
-            node.join(fed_id, stake, capacity, " ".join(addrs) or f"node:{s.address}")
+            from milon_app.node.peer_info import peer_info_text
+
+            info = peer_info_text(node.transport.listen_addrs())  # fits the registry's limit
+            node.join(fed_id, stake, capacity, info or f"node:{s.address}")
 
         self.act(f"Join federation {fed_id}", run)
 
@@ -239,14 +272,20 @@ class FederationsTab(Tab):
 
     def leave(self) -> None:
         s = self.ctx.session
-        self._on_selected("Leave federation", lambda f: s.milon.request_leave(s.account, f),
-                          lambda _r: "Leave requested: no new work; your node finishes the "
-                          "rounds it accepted. Withdraw your stake after the cooldown.")
+        self._on_selected(
+            "Leave federation",
+            lambda f: s.milon.request_leave(s.account, f),
+            lambda _r: (
+                "Leave requested: no new work; your node finishes the "
+                "rounds it accepted. Withdraw your stake after the cooldown."
+            ),
+        )
 
     def withdraw(self) -> None:
         s = self.ctx.session
-        self._on_selected("Withdraw stake from federation",
-                          lambda f: s.milon.withdraw_stake(s.account, f))
+        self._on_selected(
+            "Withdraw stake from federation", lambda f: s.milon.withdraw_stake(s.account, f)
+        )
 
     def _on_selected(
         self, what: str, fn: Callable[[int], object], done: Callable[[object], str] | None = None
@@ -269,8 +308,8 @@ class FederationsTab(Tab):
             self.say(str(exc), error=True)
             return
         admission = Admission.OPEN if self.new_admission.currentIndex() == 0 else Admission(1)
-        self.act(f"Create federation {name!r}",
-                 lambda: s.milon.create_federation(s.account, name, b"\x00" * 32, min_stake,
-                                                   admission),
-                 lambda fed_id: f"Federation {fed_id} created")
-
+        self.act(
+            f"Create federation {name!r}",
+            lambda: s.milon.create_federation(s.account, name, b"\x00" * 32, min_stake, admission),
+            lambda fed_id: f"Federation {fed_id} created",
+        )

@@ -64,3 +64,15 @@ def test_status_finds_the_daemon_of_the_config_given_after_the_command(tmp_path,
     finally:
         server.stop()
     assert f"address           {ME}" in capsys.readouterr().out
+
+
+def test_status_prints_a_bootstrap_line_to_paste_into_node_toml(tmp_path, capsys):
+    """Issue 22 item 4: nothing said where a bootstrap multiaddr comes from."""
+    import tomllib
+
+    text = _status(tmp_path, capsys, 0)
+    line = next(x.strip() for x in text.splitlines() if x.strip().startswith("bootstrap = "))
+    assert tomllib.loads(line) == {"bootstrap": ["/ip4/127.0.0.1/tcp/1"]}
+    data = json.loads(_status(tmp_path, capsys, 0, "--json"))
+    assert data["bootstrap"] == ["/ip4/127.0.0.1/tcp/1"]
+    assert tomllib.loads(data["bootstrap_line"]) == {"bootstrap": data["bootstrap"]}
