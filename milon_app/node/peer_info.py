@@ -8,7 +8,8 @@ it belongs to, the chain's peer info with what its transport publishes now
 (:func:`milon_app.p2p.addresses.published`) and sends ``updateMember`` (same
 capacity) only when they differ. Gas-aware: the chain is read only when the
 addresses changed or a registry event named this node, and a failed update is
-retried with backoff, not every tick.
+retried with backoff, not every tick; one federation is updated at most once
+a minute, however often the addresses change.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_PEER_INFO = 512  # bytes: FederationRegistry.MAX_PEER_INFO (a longer one reverts)
 RETRY_FIRST_S = 15.0
 RETRY_MAX_S = 600.0
+MIN_UPDATE_S = 60.0  # between two updates of one federation: addresses that flap (observed
+# ones come and go with the peers that confirm them) cost at most one transaction a minute
 
 
 def peer_info_text(addrs: list[str]) -> str:
@@ -65,6 +68,7 @@ class PeerInfoKeeper:
         self._addrs: list[str] = []
         self._todo: set[int] | None = None  # federations to compare; None: every one
         self._retry: dict[int, tuple[float, int]] = {}  # fed -> (not before, failures)
+        # (not before: after a failure, its backoff; after an update, MIN_UPDATE_S)
         self._delay = backoff_delays(RETRY_FIRST_S, RETRY_MAX_S)
 
     def touch(self, fed_id: int) -> None:
@@ -108,6 +112,6 @@ class PeerInfoKeeper:
             log.warning("peer info of federation %d not updated (%s); retry in %gs", fed, exc, wait)
             self.publish(ev.NodeError(where="peer info", message=f"federation {fed}: {exc}"))
             return False
-        self._retry.pop(fed, None)
+        self._retry[fed] = (now + MIN_UPDATE_S, 0)
         self.publish(ev.PeerInfoPublished(fed_id=fed, peer_info=self._text, previous=mem.peer_info))
         return True

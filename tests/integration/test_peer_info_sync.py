@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from milon_app.chain.devnet import free_port
 from milon_app.node import events as ev
 from milon_app.node.build import NodeOptions, build_node
 from milon_app.node.bus import EventBus
@@ -48,9 +49,10 @@ def _node(chain, acct, root: Path, listen: str, bus: EventBus):
     return build_node(acct, chain.suite, bus, root, make, NodeOptions(roles=("contributor",)))
 
 
-def _blocked_port():
+def _blocked_port(port: int = 0):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past a closed node's TIME_WAITs
+    s.bind(("127.0.0.1", port))
     s.listen()
     return s, s.getsockname()[1]
 
@@ -62,41 +64,48 @@ def test_the_node_fills_keeps_and_updates_its_peer_info(chain, tmp_path):
     bus = EventBus()
     got: list[ev.PeerInfoPublished] = []
     bus.subscribe(got.append, ev.PeerInfoPublished)
+    port = free_port()
+    listen = f"/ip4/127.0.0.1/tcp/{port}"
 
-    node = _node(chain, acct, tmp_path / "n1", "/ip4/127.0.0.1/tcp/0", bus)
+    node = _node(chain, acct, tmp_path / "n1", listen, bus)
     node.start()
     try:
         node.tick()
-        addrs = node.transport.listen_addrs()
         info = chain.milon.member(chain.fed, acct.address).peer_info
-        assert info == " ".join(addrs) and info.startswith("/ip4/127.0.0.1/tcp/")
-        assert info.endswith(f"/p2p/{node.transport.peer_id}")
+        assert info == f"{listen}/p2p/{node.transport.peer_id}"
         assert [(e.fed_id, e.previous) for e in got] == [(chain.fed, "")]
         assert chain.milon.member(chain.fed, acct.address).capacity == 300
-        before = nonce(acct.address)
-        for _ in range(3):
-            node.tick()  # the MemberUpdated event comes back: compared, equal, nothing sent
-        assert nonce(acct.address) == before and len(got) == 1
         # what others read from the chain, they can dial
         other = Libp2pTransport(bytes(chain.members[1].key), BlobStore(tmp_path / "o"))
         other.start()
         try:
-            assert other.connect(info.split()[0]) == node.transport.peer_id
+            assert other.connect(info) == node.transport.peer_id
         finally:
             other.stop()
     finally:
         node.close()
 
-    blocker, port = _blocked_port()
-    with blocker:  # the configured port is taken: the restarted node moves to a free one
-        node = _node(chain, acct, tmp_path / "n1", f"/ip4/127.0.0.1/tcp/{port}", bus)
+    before = nonce(acct.address)
+    node = _node(chain, acct, tmp_path / "n1", listen, bus)  # a restart, same address
+    node.start()
+    try:
+        for _ in range(3):
+            node.tick()  # compared with the chain: equal, so no transaction
+        assert nonce(acct.address) == before and len(got) == 1
+    finally:
+        node.close()
+
+    blocker, _ = _blocked_port(port)
+    with blocker:  # the configured port is taken now: the restarted node moves to a free one
+        node = _node(chain, acct, tmp_path / "n1", listen, bus)
         node.start()
         try:
             node.tick()
             now = chain.milon.member(chain.fed, acct.address).peer_info
             assert now == " ".join(node.transport.listen_addrs()) and now != info
-            assert f"/tcp/{port}/" not in now
+            assert f"/tcp/{port}/" not in now and now.startswith("/ip4/127.0.0.1/tcp/")
             assert [e.previous for e in got] == ["", info]
+            assert nonce(acct.address) == before + 1
         finally:
             node.close()
 

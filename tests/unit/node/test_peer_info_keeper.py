@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from milon_app.chain.bindings import Member
 from milon_app.errors import ChainError, NetworkError
 from milon_app.node import events as ev
-from milon_app.node.peer_info import MAX_PEER_INFO, RETRY_FIRST_S, PeerInfoKeeper
+from milon_app.node.peer_info import MAX_PEER_INFO, MIN_UPDATE_S, RETRY_FIRST_S, PeerInfoKeeper
 
 PID = "16Uiu2HAm5SZ9zDkGKfxwdKWmW17dxxUG4m6kq593whtdUrkWpodC"
 ME = "0x" + "11" * 20
@@ -71,15 +71,20 @@ def test_fills_an_empty_peer_info_once_keeping_the_capacity():
     assert len(milon.updates) == 1  # nothing changed: no transaction, not even a chain read
 
 
-def test_a_new_port_updates_every_federation_and_touch_rechecks_one():
+def test_new_addresses_update_every_federation_at_most_once_a_minute():
     milon = FakeMilon({1: MEMBER, 3: MEMBER})
     transport = FakeTransport([addr(5000)])
-    k, _ = keeper(milon, transport, [0.0])
+    clock = [0.0]
+    k, _ = keeper(milon, transport, clock)
     k.step()
-    transport.addrs = [addr(6000)]
+    transport.addrs = [addr(6000)]  # flapping addresses wait for the minute to pass
+    k.step()
+    assert [u[0] for u in milon.updates] == [1, 3]
+    clock[0] += MIN_UPDATE_S
     k.step()
     assert [u[0] for u in milon.updates] == [1, 3, 1, 3]
     milon.members[3] = replace(MEMBER, peer_info="someone else's")
+    clock[0] += MIN_UPDATE_S
     k.step()
     assert len(milon.updates) == 4  # not looked at without a registry event
     k.touch(3)
