@@ -8,10 +8,16 @@ from typing import Any
 
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
+from milon_app.errors import NetworkError
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="the daemon's data folder (node.data_dir)")
+    p.add_argument(
+        "--bootstrap-line", action="store_true",
+        help="print only the line other nodes put in their node.toml [p2p] to bootstrap from "
+        "this one (`milon status --bootstrap-line >> other.toml`)",
+    )  # fmt: skip
 
 
 def _value(key: str, value: Any) -> str:
@@ -34,16 +40,17 @@ def _render(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def daemon_data_dir(ctx: Context) -> Path:
-    """The folder the daemon of this config uses: ``node.data_dir`` of ``--config`` (or of the
-    settings file), else the home's data folder, as ``milon --daemon`` resolves it."""
-    configured = ctx.config.node.data_dir
-    return Path(configured).expanduser() if configured else ctx.paths.data_dir
-
-
 @REGISTRY.command("status", summary="show a running daemon's state", configure=_configure)
 def _status(args: argparse.Namespace, ctx: Context) -> int:
+    """The daemon of this config: the one whose data folder is ``ctx.data_dir``, the config's
+    ``node.data_dir`` (else the home's data folder), as ``milon --daemon`` resolves it."""
     from milon_app.daemon.control import query_status
 
-    ctx.emit(query_status(args.data_dir or daemon_data_dir(ctx)), _render)
+    data = query_status(args.data_dir or ctx.data_dir)
+    if args.bootstrap_line:
+        if not data.get("bootstrap_line"):
+            raise NetworkError("the daemon publishes no address yet (its peer is not listening)")
+        ctx.out.write(f"{data['bootstrap_line']}\n")
+        return 0
+    ctx.emit(data, _render)
     return 0

@@ -76,3 +76,4 @@ def test_status_prints_a_bootstrap_line_to_paste_into_node_toml(tmp_path, capsys
     data = json.loads(_status(tmp_path, capsys, 0, "--json"))
     assert data["bootstrap"] == ["/ip4/127.0.0.1/tcp/1"]
     assert tomllib.loads(data["bootstrap_line"]) == {"bootstrap": data["bootstrap"]}
+    assert _status(tmp_path, capsys, 0, "--bootstrap-line") == data["bootstrap_line"] + "\n"
