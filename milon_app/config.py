@@ -42,6 +42,28 @@ class ChainSettings:
     rpc_url: str = _f("embedded", "JSON-RPC URL of the chain, or 'embedded' for the in-process EVM")
     manifest: str = _f("", "Path of the deployment manifest (contract addresses); empty: default")
     expected_chain_id: int = _f(0, "Refuse to run if the RPC reports another chain id (0: any)")
+    rpc_urls: list[str] = field(
+        default_factory=list,
+        metadata={
+            "description": "More JSON-RPC URLs of the same chain, used when rpc_url fails; all "
+            "must agree on the chain id and a recent block's hash before any is used"
+        },
+    )
+    tx_resend_s: float = _f(
+        0.0,
+        "Seconds a transaction may stay unmined before it is sent again with the same nonce "
+        "and fees raised by an eighth (0: about four blocks of the chain)",
+    )
+    tx_timeout_s: float = _f(
+        120.0,
+        "Seconds before the node gives up on a transaction none of whose versions was mined "
+        "(its nonce is kept: the sender's next transaction replaces it)",
+    )
+    getlogs_max_blocks: int = _f(
+        1_000,
+        "The widest block range asked of eth_getLogs at once (narrowed further while the "
+        "provider refuses)",
+    )
 
 
 @dataclass
@@ -125,6 +147,16 @@ class NodeSettings:
 
 
 @dataclass
+class PrivacySettings:
+    max_epsilon: float = _f(
+        0.0,
+        "Differential privacy ceiling per job: decline a round of a client-dp job that would "
+        "take this node's epsilon spent on it past this (0: no ceiling; the job's own target "
+        "still holds)",
+    )
+
+
+@dataclass
 class FederationMembership:
     id: int = _f(0, "Federation to join at start")
     stake: str = _f("0", "Stake in MILON (decimal)")
@@ -138,6 +170,7 @@ class Config:
     compute: ComputeSettings = field(default_factory=ComputeSettings)
     p2p: P2PSettings = field(default_factory=P2PSettings)
     node: NodeSettings = field(default_factory=NodeSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     federations: list[FederationMembership] = field(
         default_factory=list, metadata={"description": "Federations to join at start"}
     )

@@ -31,6 +31,10 @@ from milon_app.chain.errors import (
     WrongChainError,
     revert_from_exception,
 )
+from milon_app.chain.log_scan import DEFAULT_MAX_BLOCKS, LogWindow, scan_logs
+from milon_app.chain.resend import Pending, ReceiptWaiter, TxNotMinedError, bumped_fees
+from milon_app.chain.rpc_retry import RetryPolicy, RpcGaveUp, call_with_retry
+from milon_app.chain.rpc_retry import is_transient as _is_transient
 from milon_app.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -47,31 +51,7 @@ EMBEDDED_TX_GAS = 8_000_000
 # call; after this client's own transaction the head moves to its receipt's block at once.
 HEAD_FRESH_S = 0.25
 RECEIPT_POLL_DEV_S = 0.01  # a devnet mines at once: web3's 0.1 s poll would dominate a tx
-RECEIPT_POLL_S = 0.5
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    first_delay_s: float = 0.25
-    max_delay_s: float = 8.0
-
-
-def _is_transient(exc: BaseException) -> bool:
-    import requests
-    from web3.exceptions import ProviderConnectionError, TimeExhausted
-
-    return isinstance(
-        exc,
-        (
-            ConnectionError,
-            TimeoutError,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            ProviderConnectionError,
-            TimeExhausted,
-        ),
-    )
+__all__ = ["ChainClient", "RetryPolicy", "SentTx", "TxRecord", "dev_accounts_from_mnemonic"]
 
 
 def dev_accounts_from_mnemonic(count: int) -> list[LocalAccount]:
@@ -109,6 +89,7 @@ class SentTx:
     name: str
     tx_hash: Any
     fixed: bool  # sent with :attr:`ChainClient.dev_tx_gas` (a revert is named by replay)
+    pending: Pending | None = None  # what a re-send needs (RPC chains)
 
 
 def _read_key(fn: Any) -> tuple[str, str]:
@@ -128,13 +109,28 @@ class ChainClient:
         dev_accounts: list[LocalAccount] | None = None,
         retry: RetryPolicy | None = None,
         receipt_timeout_s: float = 120.0,
+        resend_after_s: float = 0.0,
+        getlogs_max_blocks: int = DEFAULT_MAX_BLOCKS,
+        rpc_urls: list[str] | None = None,
     ) -> None:
+        """``receipt_timeout_s``: how long a transaction may stay unmined before the client
+        gives up on it; ``resend_after_s``: before it is re-sent with the same nonce and
+        higher fees (0: about four blocks); ``getlogs_max_blocks``: the widest
+        ``eth_getLogs`` asked for (narrowed further when a provider refuses);
+        ``rpc_urls``: every endpoint ``w3`` fails over between (rpc_failover.py)."""
         self.w3 = w3
         self.kind = kind
         self.rpc_url = rpc_url
+        self.rpc_urls = rpc_urls or ([rpc_url] if rpc_url else [])
         self.dev_accounts: list[LocalAccount] = dev_accounts or []
         self.retry = retry or RetryPolicy()
-        self.receipt_timeout_s = receipt_timeout_s
+        self.waiter = ReceiptWaiter(
+            self, resend_after_s=resend_after_s, timeout_s=receipt_timeout_s
+        )
+        self.log_window = LogWindow(getlogs_max_blocks)
+        # A sender's transaction given up on (TxNotMinedError) keeps its nonce: the next one
+        # from that sender reuses it, paying more than the last version, so it replaces it.
+        self._replacing: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._nonces: dict[str, int] = {}
         self._fee_cache: tuple[float, int] | None = None
@@ -180,8 +176,11 @@ class ChainClient:
         dev_accounts: int = 0,
         retry: RetryPolicy | None = None,
         timeout_s: float = 10.0,
+        **options: Any,
     ) -> ChainClient:
-        """Connect to a JSON-RPC URL (http/https); checks it answers and serves the right chain."""
+        """Connect to a JSON-RPC URL (http/https); checks it answers and serves the right chain.
+
+        ``options`` go to the constructor (receipt_timeout_s, resend_after_s, ...)."""
         if rpc_url == EMBEDDED:
             return cls.embedded()
         if not rpc_url.startswith(("http://", "https://")):
@@ -195,6 +194,7 @@ class ChainClient:
             rpc_url=rpc_url,
             dev_accounts=dev_accounts_from_mnemonic(dev_accounts) if dev_accounts else None,
             retry=retry,
+            **options,
         )
         chain_id = client.chain_id
         if expected_chain_id and chain_id != expected_chain_id:
@@ -235,13 +235,9 @@ class ChainClient:
         if self.kind == EMBEDDED:
             return self.block_number()
         if self._probe_w3 is None:
-            self._probe_w3 = Web3(
-                Web3.HTTPProvider(
-                    self.rpc_url,
-                    request_kwargs={"timeout": timeout_s},
-                    exception_retry_configuration=None,
-                )
-            )
+            from milon_app.chain.rpc_failover import FailoverProvider
+
+            self._probe_w3 = Web3(FailoverProvider(self.rpc_urls, timeout_s))
         try:
             block = int(self._probe_w3.eth.block_number)
         except Exception as exc:
@@ -256,30 +252,45 @@ class ChainClient:
 
     # -- plumbing ------------------------------------------------------------------------------
     def rpc(self, fn: Callable[[], T], what: str = "RPC call") -> T:
-        """Run ``fn`` with retries on transient connection errors."""
-        delay = self.retry.first_delay_s
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                if self.kind == EMBEDDED:  # py-evm is not thread-safe: one caller at a time
-                    with self._lock:
-                        result = fn()
-                else:
-                    result = fn()
-                self._set_connected(True)
-                return result
-            except Exception as exc:
-                if not _is_transient(exc):
-                    raise
-                self._set_connected(False, f"{what}: {type(exc).__name__}")
-                if attempt == self.retry.attempts:
-                    raise RpcUnavailableError(
-                        f"{what}: RPC {self.rpc_url or self.kind} unreachable after "
-                        f"{attempt} attempts ({type(exc).__name__})"
-                    ) from exc
-                log.warning("%s failed (%s); retry %d in %.2fs", what, exc, attempt, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay_s)
-        raise AssertionError("unreachable")
+        """Run ``fn`` with retries on transient connection errors and rate limits."""
+
+        def once() -> T:
+            if self.kind == EMBEDDED:  # py-evm is not thread-safe: one caller at a time
+                with self._lock:
+                    return fn()
+            return fn()
+
+        def failed(exc: BaseException) -> None:
+            self._set_connected(False, f"{what}: {type(exc).__name__}")
+
+        try:
+            result = call_with_retry(once, self.retry, what, on_failure=failed)
+        except RpcGaveUp as exc:
+            kind = "rate-limited" if exc.rate_limited else "unreachable"
+            raise RpcUnavailableError(
+                f"{what}: RPC {self.rpc_url or self.kind} {kind} after "
+                f"{exc.attempts} attempts ({type(exc.cause).__name__})"
+            ) from exc.cause
+        self._set_connected(True)
+        return result
+
+    @property
+    def receipt_timeout_s(self) -> float:
+        """How long a transaction may stay unmined (all its versions) before it is given up."""
+        return self.waiter.timeout_s
+
+    @receipt_timeout_s.setter
+    def receipt_timeout_s(self, seconds: float) -> None:
+        self.waiter.timeout_s = seconds
+
+    def get_logs(self, fetch: Callable[[int, int], Any], start: int, end: int) -> list[Any]:
+        """``fetch(from_block, to_block)`` over ``start..end`` in pages the RPC accepts."""
+        return scan_logs(
+            lambda a, b: list(self.rpc(lambda: fetch(a, b), "eth_getLogs")),
+            start,
+            end,
+            self.log_window,
+        )
 
     @property
     def chain_id(self) -> int:
@@ -321,6 +332,10 @@ class ChainClient:
 
     def balance(self, address: str) -> int:
         return int(self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address))))
+
+    def current_fees(self) -> dict[str, int]:
+        """EIP-1559 fees a fresh transaction pays now (base fee re-read at most every 10 s)."""
+        return self._fees()
 
     def _fees(self) -> dict[str, int]:
         cached = self._fee_cache
@@ -407,7 +422,7 @@ class ChainClient:
         ``min_gas`` covers calls whose cost depends on what lands first: an estimate
         taken before another sender's transaction can be too low once it is mined."""
         sent = self._send(fn, sender, value=value, gas=gas, min_gas=min_gas)
-        return self._settle(sent, self._receipt(sent.tx_hash, f"receipt of {sent.name}"))
+        return self._settle(sent, self._receipt(sent.pending, sent.tx_hash))
 
     def _send(
         self,
@@ -431,21 +446,36 @@ class ChainClient:
                 gas = max(int(est or 0), min_gas)
             nonce = self._next_nonce(sender.address)
             tx = fn.build_transaction(
-                {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id, **self._fees()}
-            )
-            raw = sender.sign_transaction(tx).raw_transaction
+                {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id,
+                 **self._fees_for(sender.address, nonce)}
+            )  # fmt: skip
             try:
-                tx_hash = self._send_raw(raw, f"send {name}")
+                pending = self._sign_send(sender, tx, f"send {name}")
             except Exception as exc:
                 self._nonces.pop(sender.address, None)  # re-read from the chain next time
                 rev = revert_from_exception(exc, name)
                 if rev is None:
                     raise
                 raise rev from exc
-            self._nonces[sender.address] = nonce + 1
             if forget:
                 self._forget_reads()
-        return SentTx(fn, params, sender.address, name, tx_hash, fixed)
+        return SentTx(fn, params, sender.address, name, pending.hashes[0], fixed, pending)
+
+    def _fees_for(self, address: str, nonce: int) -> dict[str, int]:
+        """Fees for a new transaction; more than a given-up one with the same nonce paid."""
+        fees = self._fees()
+        stale = self._replacing.get(address)
+        if stale is not None and int(stale["nonce"]) == nonce:
+            return bumped_fees(stale, fees)
+        return fees
+
+    def _sign_send(self, sender: LocalAccount, tx: dict[str, Any], what: str) -> Pending:
+        """Sign and send ``tx`` (the caller holds the lock); the sender's nonce moves on."""
+        raw = sender.sign_transaction(tx).raw_transaction
+        tx_hash = self._send_raw(raw, what)
+        self._nonces[sender.address] = int(tx["nonce"]) + 1
+        self._replacing.pop(sender.address, None)
+        return Pending(sender, dict(tx), [tx_hash], what.removeprefix("send "))
 
     def _settle(self, sent: SentTx, receipt: Any) -> TxReceipt:
         """Count and record a mined transaction; raise its revert if it failed."""
@@ -455,7 +485,7 @@ class ChainClient:
             TxRecord(
                 sender=sent.sender,
                 action=sent.name,
-                tx_hash="0x" + bytes(sent.tx_hash).hex(),
+                tx_hash="0x" + bytes(receipt.get("transactionHash", sent.tx_hash)).hex(),
                 block=int(receipt["blockNumber"]),
                 gas_used=int(receipt["gasUsed"]),
                 ok=receipt["status"] == 1,
@@ -555,26 +585,27 @@ class ChainClient:
                 "gas": 21_000,
                 "nonce": nonce,
                 "chainId": self.chain_id,
-                **self._fees(),
+                **self._fees_for(sender.address, nonce),
             }
-            raw = sender.sign_transaction(tx).raw_transaction
-            tx_hash = self._send_raw(raw, "send ETH")
-            self._nonces[sender.address] = nonce + 1
+            pending = self._sign_send(sender, tx, "send ETH")
             self._forget_reads()
-        return self._receipt(tx_hash, "receipt")
+        return self._receipt(pending, pending.hashes[0])
 
-    def _receipt(self, tx_hash: Any, what: str) -> TxReceipt:
-        """Wait for a receipt, polling at a rate that suits the chain."""
-        poll = RECEIPT_POLL_DEV_S if self.is_dev else RECEIPT_POLL_S
-        receipt = self.rpc(
-            lambda: self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.receipt_timeout_s, poll_latency=poll
-            ),
-            what,
-        )
-        if self.kind != EMBEDDED:  # our own reads see our write from now on
-            self._saw_head(int(receipt["blockNumber"]))
-        return receipt
+    def _receipt(self, pending: Pending | None, tx_hash: Any) -> TxReceipt:
+        """Wait for the receipt of ``pending`` (any of its versions), re-sending it with the
+        same nonce and higher fees while it is not mined (resend.py)."""
+        if self.kind == EMBEDDED or pending is None:  # py-evm mined it as it was sent
+            return self.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash), "receipt")
+        try:
+            receipt = self.waiter.wait(pending)
+        except TxNotMinedError:
+            with self._lock:  # the next transaction of this sender replaces this one
+                if self._nonces.get(pending.account.address) == pending.nonce + 1:
+                    self._nonces[pending.account.address] = pending.nonce
+                    self._replacing[pending.account.address] = dict(pending.tx)
+            raise
+        self._saw_head(int(receipt["blockNumber"]))  # our own reads see our write from now on
+        return receipt  # type: ignore[no-any-return]
 
     # -- dev-chain controls (embedded and anvil) -----------------------------------------------
     def _tester(self) -> Any:

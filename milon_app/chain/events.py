@@ -53,25 +53,23 @@ class EventCursor:
             del name
 
     def poll(self) -> list[ChainEvent]:
-        """Events from ``next_block`` up to the latest (minus confirmations) block."""
+        """Events from ``next_block`` up to the latest (minus confirmations) block.
+
+        Read in pages the RPC accepts (log_scan.py); ``next_block`` moves on after each."""
         head = self.client.block_number() - self.confirmations
         out: list[ChainEvent] = []
         while self.next_block <= head:
             end = min(head, self.next_block + self.batch_blocks - 1)
-            flt: Any = {
-                "address": list(self._by_address),
-                "fromBlock": self.next_block,
-                "toBlock": end,
-            }
-            logs: Any = self.client.rpc(self._getter(flt), "eth_getLogs")
+            logs: Any = self.client.get_logs(self._fetch, self.next_block, end)
             for entry in logs:
                 out.append(self._decode(entry))
             self.next_block = end + 1
         out.sort(key=lambda e: (e.block, e.log_index))
         return out
 
-    def _getter(self, flt: Any) -> Any:
-        return lambda: self.client.w3.eth.get_logs(flt)
+    def _fetch(self, start: int, end: int) -> Any:
+        flt: Any = {"address": list(self._by_address), "fromBlock": start, "toBlock": end}
+        return self.client.w3.eth.get_logs(flt)
 
     def _decode(self, entry: Any) -> ChainEvent:
         address = entry["address"]

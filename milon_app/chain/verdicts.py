@@ -63,10 +63,13 @@ def _round_logs(milon: Milon, name: str, job_id: int, r: int, from_block: int | 
     suite = milon.suite
     event = getattr(suite.jobs.events, name)
     start = suite.manifest.deployed_block if from_block is None else from_block
-    logs: Any = milon.client.rpc(
-        lambda: event().get_logs(argument_filters={"jobId": job_id, "round": r}, from_block=start),
-        f"{name} logs",
-    )
+    client = milon.client
+
+    def fetch(a: int, b: int) -> Any:
+        flt = {"jobId": job_id, "round": r}
+        return event().get_logs(argument_filters=flt, from_block=a, to_block=b)
+
+    logs: Any = client.get_logs(fetch, start, client.block_number())
     return [log["args"] for log in logs]
 
 

@@ -265,8 +265,8 @@ class Session:
         return root
 
     def _start_rpc(self, step: Progress) -> None:
-        from milon_app.chain.client import ChainClient
         from milon_app.chain.deploy import Suite
+        from milon_app.chain.from_config import connect_from_settings
         from milon_app.chain.manifest import Manifest
         from milon_app.daemon.runner import local_data_from_config
         from milon_app.node.transports import config_transport_factory
@@ -276,9 +276,7 @@ class Session:
             raise ConfigError("chain.manifest is empty: give the deployment manifest's path")
         self._warm_up(step, builtin_data=bool(c.node.dataset))
         step(f"connecting to {c.chain.rpc_url}", 0.2)
-        self.client = ChainClient.connect(
-            c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
-        )
+        self.client = connect_from_settings(c.chain)
         self.suite = Suite.attach(self.client, Manifest.load(Path(c.chain.manifest)))
         step("starting your node", 0.5)
         make = config_transport_factory(c, self.suite, self.bus)
