@@ -8,7 +8,6 @@ transient RPC failures with backoff, and turns every revert into a
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import threading
@@ -25,6 +24,8 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from milon_app.chain.artifacts import load_artifact
+from milon_app.chain.connectivity import Connectivity
+from milon_app.chain.dev_controls import EMBEDDED, DevChainControls
 from milon_app.chain.errors import (
     ContractRevert,
     RpcUnavailableError,
@@ -34,7 +35,6 @@ from milon_app.chain.errors import (
 from milon_app.chain.log_scan import DEFAULT_MAX_BLOCKS, LogWindow, scan_logs
 from milon_app.chain.resend import Pending, ReceiptWaiter, TxNotMinedError, bumped_fees
 from milon_app.chain.rpc_retry import RetryPolicy, RpcGaveUp, call_with_retry
-from milon_app.chain.rpc_retry import is_transient as _is_transient
 from milon_app.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ T = TypeVar("T")
 
 # Well-known public test mnemonic of anvil/hardhat: THROWAWAY dev keys, never for real funds.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-EMBEDDED = "embedded"
 DEVNET_CHAIN_ID = 31_337  # anvil/hardhat's default chain id: a local devnet
 EMBEDDED_CHAIN_ID = 131_277_322_940_537  # eth-tester's: the embedded chain, also when served
 EMBEDDED_TX_GAS = 8_000_000
@@ -51,7 +50,14 @@ EMBEDDED_TX_GAS = 8_000_000
 # call; after this client's own transaction the head moves to its receipt's block at once.
 HEAD_FRESH_S = 0.25
 RECEIPT_POLL_DEV_S = 0.01  # a devnet mines at once: web3's 0.1 s poll would dominate a tx
-__all__ = ["ChainClient", "RetryPolicy", "SentTx", "TxRecord", "dev_accounts_from_mnemonic"]
+__all__ = [
+    "EMBEDDED",
+    "ChainClient",
+    "RetryPolicy",
+    "SentTx",
+    "TxRecord",
+    "dev_accounts_from_mnemonic",
+]
 
 
 def dev_accounts_from_mnemonic(count: int) -> list[LocalAccount]:
@@ -97,7 +103,7 @@ def _read_key(fn: Any) -> tuple[str, str]:
     return (str(fn.address), str(fn._encode_transaction_data()))
 
 
-class ChainClient:
+class ChainClient(Connectivity, DevChainControls):
     """Thread-safe: one lock serialises nonce use per client."""
 
     def __init__(
@@ -202,53 +208,6 @@ class ChainClient:
                 f"RPC {rpc_url} serves chain id {chain_id}, expected {expected_chain_id}"
             )
         return client
-
-    # -- connectivity --------------------------------------------------------------------------
-    def add_status_listener(self, listener: Callable[[bool, str], None]) -> None:
-        """Call ``listener(connected, detail)`` whenever the endpoint goes away or comes back."""
-        self._status_listeners.append(listener)
-
-    def remove_status_listener(self, listener: Callable[[bool, str], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._status_listeners.remove(listener)
-
-    def _set_connected(self, connected: bool, detail: str = "") -> None:
-        if connected == self.connected:
-            return
-        self.connected = connected
-        if connected:
-            log.info("RPC %s reachable again", self.rpc_url or self.kind)
-        else:
-            log.warning("RPC %s unreachable: %s", self.rpc_url or self.kind, detail)
-        for listener in list(self._status_listeners):
-            try:
-                listener(connected, detail)
-            except Exception:  # a listener must not break chain calls
-                log.exception("chain status listener failed")
-
-    def probe(self, timeout_s: float = 2.0) -> int:
-        """One ``eth_blockNumber`` with a short timeout and no retries: a health check.
-
-        A stopped or hung endpoint is noticed within ``timeout_s`` even while
-        other calls wait out their longer timeouts. Raises RpcUnavailableError.
-        """
-        if self.kind == EMBEDDED:
-            return self.block_number()
-        if self._probe_w3 is None:
-            from milon_app.chain.rpc_failover import FailoverProvider
-
-            self._probe_w3 = Web3(FailoverProvider(self.rpc_urls, timeout_s))
-        try:
-            block = int(self._probe_w3.eth.block_number)
-        except Exception as exc:
-            if not _is_transient(exc):
-                raise
-            detail = f"RPC {self.rpc_url} does not answer ({type(exc).__name__})"
-            self._set_connected(False, detail)
-            raise RpcUnavailableError(detail) from exc
-        self.last_block = max(self.last_block, block)
-        self._set_connected(True)
-        return block
 
     # -- plumbing ------------------------------------------------------------------------------
     def rpc(self, fn: Callable[[], T], what: str = "RPC call") -> T:
@@ -606,50 +565,6 @@ class ChainClient:
             raise
         self._saw_head(int(receipt["blockNumber"]))  # our own reads see our write from now on
         return receipt  # type: ignore[no-any-return]
-
-    # -- dev-chain controls (embedded and anvil) -----------------------------------------------
-    def _tester(self) -> Any:
-        return self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
-
-    @property
-    def evm_lock(self) -> threading.RLock:
-        """Held around every call into the embedded EVM (py-evm is not thread-safe); the
-        JSON-RPC server that serves this chain to another process takes it too."""
-        return self._lock
-
-    def mine(self, blocks: int = 1) -> None:
-        self._forget_reads()  # views that read block.number or timestamp change
-        if self.kind == EMBEDDED:
-            with self._lock:
-                self._tester().mine_blocks(blocks)
-        else:
-            self.rpc(lambda: self.w3.provider.make_request("anvil_mine", [hex(blocks)]))  # type: ignore[arg-type]
-
-    def increase_time(self, seconds: int) -> None:
-        """Move chain time forward and mine a block carrying the new time."""
-        self._forget_reads()
-        if self.kind == EMBEDDED:
-            with self._lock:
-                self._tester().time_travel(self.now() + int(seconds) + 1)
-        else:
-            self.rpc(lambda: self.w3.provider.make_request("evm_increaseTime", [int(seconds)]))  # type: ignore[arg-type]
-            self.rpc(lambda: self.w3.provider.make_request("evm_mine", []))  # type: ignore[arg-type]
-        self._fee_cache = None
-
-    def snapshot(self) -> Any:
-        """Save chain state (dev chains only); pass the id to :meth:`revert`."""
-        if self.kind == EMBEDDED:
-            with self._lock:
-                return self._tester().take_snapshot()
-        return self.rpc(lambda: self.w3.provider.make_request("evm_snapshot", []))["result"]  # type: ignore[arg-type]
-
-    def revert(self, snapshot_id: Any) -> None:
-        if self.kind == EMBEDDED:
-            with self._lock:
-                self._tester().revert_to_snapshot(snapshot_id)
-        else:
-            self.rpc(lambda: self.w3.provider.make_request("evm_revert", [snapshot_id]))  # type: ignore[arg-type]
-        self.forget_nonces()
 
     def _forget_reads(self) -> None:
         with self._lock:
