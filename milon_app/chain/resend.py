@@ -173,9 +173,13 @@ class ReceiptWaiter:
             delay = min(cap, delay * 2)
 
     def _find(self, pending: Pending) -> Any:
+        """The receipt of a mined version, or None. With several versions the sender's nonce
+        is asked first (one request): only once it moved past ours can one be mined."""
         from web3.exceptions import TransactionNotFound
 
         c = self.client
+        if len(pending.hashes) > 1 and not self._nonce_used(pending):
+            return None
         for tx_hash in reversed(pending.hashes):
 
             def ask(h: Any = tx_hash) -> Any:
