@@ -14,11 +14,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
+from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, NO_PRIVACY, PrivacySpec
 from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, end_job, run_rounds
 from milon_app.demo_rounds import RoundRow
 from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
@@ -55,6 +56,10 @@ class DemoOptions:
     committee: int = 0  # validator committee size; 0: the governed default (all when fewer)
     partition: str = "iid"  # how members' data is split: iid, dirichlet:ALPHA, shards:K
     validation: str = "owner"  # committee's held-out data: the owner's, or each member's own
+    dp: str = "none"  # the job's differential privacy: none or client-dp (compute.privacy_spec)
+    dp_epsilon: float = 0.0
+    dp_delta: float = DEFAULT_DELTA
+    dp_clip: float = DEFAULT_CLIP
 
     def check(self) -> None:
         if not 2 <= self.nodes <= 64:
@@ -92,6 +97,17 @@ class DemoOptions:
         from milon_app.compute.partition import parse_partition
 
         parse_partition(self.partition)
+        self.privacy  # noqa: B018 - checks the --dp options
+
+    @property
+    def privacy(self) -> PrivacySpec:
+        if self.dp == "none":
+            return NO_PRIVACY
+        raw = {"mode": self.dp, "epsilon": self.dp_epsilon, "delta": self.dp_delta}
+        try:
+            return PrivacySpec.from_dict({**raw, "clip": self.dp_clip})
+        except BadInputError as exc:
+            raise BadInputError(str(exc).replace("privacy.", "--dp-", 1)) from None
 
     @property
     def epochs(self) -> int:
@@ -122,6 +138,7 @@ class DemoReport:
     wall_seconds: float = 0.0
     job_id: int = 0
     total_gas: int = 0
+    privacy: dict[str, Any] = field(default_factory=dict)  # mode, epsilon_spent, delta, ...
 
 
 def model_for(dataset: str, n_features: int, n_classes: int) -> Any:
@@ -191,6 +208,8 @@ def _data(opts: DemoOptions) -> _Data:
     from milon_app.node.validation_data import split_holdout
 
     work_load = load_workload(opts.model, opts.dataset, opts.seed)  # mismatches end here
+    if opts.privacy.enabled:  # the setting travels in the spec, whose hash the job records
+        work_load = replace(work_load, spec=work_load.spec.with_privacy(opts.privacy))
     x_train, y_train = work_load.data.x_train, work_load.data.y_train
     held = None
     if opts.validation == "owner":
@@ -319,6 +338,7 @@ def _finish(
     report.rewards, report.slashed = settle(nodes, fed, stake_before)
     end_job(chain.client, owner, [*nodes, owner], report.job_id, stop)
     report.final_accuracy = report.rounds[-1].accuracy if report.rounds else None
+    report.privacy = privacy_report(data.work_load.spec.privacy, opts.rounds, report.rounds)
     check_stop(stop)
     if opts.governance:
         report.governance = govern(chain.suite, chain.owner, chain.members)
@@ -329,3 +349,18 @@ def _finish(
         report.centralized_accuracy = baseline_accuracy(
             data.work_load.spec, data.train, (d.x_test, d.y_test), base_epochs, opts.seed
         )
+
+
+def privacy_report(privacy: PrivacySpec, rounds: int, rows: list[RoundRow]) -> dict[str, Any]:
+    """The report's ``privacy``: the job's setting and the epsilon spent by the member that
+    released the most updates (one per round it trained in)."""
+    from milon_app.federation.privacy import summary
+
+    taken: dict[str, int] = {}
+    for row in rows:
+        for who, epochs in row.epochs.items():
+            taken[who] = taken.get(who, 0) + (1 if epochs > 0 else 0)
+    out = summary(privacy, rounds, max(taken.values(), default=0))
+    out.setdefault("epsilon_spent", 0.0)
+    out.setdefault("delta", 0.0)
+    return out

@@ -7,7 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from milon_app.cli.context import Context
+from milon_app.cli.privacy_args import add_dp_arguments, privacy_text
 from milon_app.cli.registry import REGISTRY
+from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA
 
 ETHER = 10**18
 
@@ -75,6 +77,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         default="libp2p",
         help="libp2p hosts on 127.0.0.1 (default) or an in-process hub (for tests)",
     )
+    add_dp_arguments(p)
 
 
 def _short(addr: str) -> str:
@@ -148,6 +151,7 @@ def _render(data: dict[str, Any]) -> str:
         f"governance: '{gov['description']}' -> {gov['state']} "
         f"(slash fraction now {gov['slash_bps_after'] / 100:g}%)"
     )
+    console.print(f"privacy: {privacy_text(data['privacy'])}", markup=False)
     console.print(f"total gas {data['total_gas']:,}  wall time {data['wall_seconds']:.1f} s")
     return buf.getvalue()
 
@@ -177,6 +181,10 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         committee=args.committee,
         partition=args.partition,
         validation=args.validation,
+        dp=args.dp or "none",
+        dp_epsilon=args.dp_epsilon or 0.0,
+        dp_delta=args.dp_delta if args.dp_delta is not None else DEFAULT_DELTA,
+        dp_clip=args.dp_clip if args.dp_clip is not None else DEFAULT_CLIP,
     )
     opts.check()
     with stderr_progress() as bar:

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from milon_app.cli import chain_session as S
 from milon_app.cli.context import Context
+from milon_app.cli.privacy_args import add_dp_arguments, apply_privacy, privacy_text
 from milon_app.cli.registry import REGISTRY
 from milon_app.errors import BadInputError, NotFoundError
+from milon_app.federation.privacy import planned_rounds
+from milon_app.federation.privacy import summary as privacy_summary
 from milon_app.federation.types import RULE_NAMES
 
 if TYPE_CHECKING:
@@ -165,6 +168,7 @@ def _configure_create(p: argparse.ArgumentParser) -> None:
         "--round-duration", default="600", metavar="SECONDS", help="training window (600)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (0)")
+    add_dp_arguments(p)
     start = p.add_mutually_exclusive_group()
     start.add_argument(
         "--init-weights",
@@ -266,7 +270,9 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     committee = S.positive_int(args.committee, "--committee", minimum=0, maximum=255)
     max_samples = S.positive_int(args.max_samples, "--max-samples", minimum=0, maximum=2**64 - 1)
     round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
-    spec, dataset = resolve_model(args.model), resolve_dataset(args.dataset)
+    spec, dataset = apply_privacy(resolve_model(args.model), args), resolve_dataset(args.dataset)
+    rounds = planned_rounds(epochs, per_round)
+    privacy = privacy_summary(spec.privacy, rounds)  # the accountant refuses what it cannot meet
     # the store is opened (and its folder created) only once every check has passed
     limit, source = DEFAULT_LIMITS["weights"], f"seed {args.seed}"
     given = None
@@ -316,13 +322,15 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     data["escrow"] = S.format_amount(escrow)
     data["blob_store"] = str(store.root)
     data["initial_weights"] = source
+    data["privacy"] = privacy
     ctx.emit(
         data,
         lambda d: (
             f"created job {d['id']} in federation {d['federation']}: {d['total_epochs']} epochs, "
             f"{d['escrow']} MILON escrowed\ninitial weights: {d['initial_weights']} "
             f"({d['initial_model_hash'][:16]}…)\nspecs and initial weights stored in "
-            f"{d['blob_store']}; members fetch them from this node while it runs"
+            f"{d['blob_store']}; members fetch them from this node while it runs\n"
+            f"privacy: {privacy_text(d['privacy'])}"
         ),
     )
     return 0

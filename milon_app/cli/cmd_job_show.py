@@ -12,8 +12,9 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from milon_app.cli import chain_session as S
-from milon_app.cli.cmd_job import ZERO, existing_job, job_row, milon_of
+from milon_app.cli.cmd_job import ZERO, _blob_store, existing_job, job_row, milon_of
 from milon_app.cli.context import Context
+from milon_app.cli.privacy_args import privacy_text
 from milon_app.cli.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -43,8 +44,30 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     r = data["current_round"]
     data["round"] = round_data(m, job_id, r, now) if r > 0 else None
     data["capacities"] = capacity_data(m, job_id) if data["status"] == "open" else []
+    data["privacy"] = privacy_data(ctx, m, job_id)
     ctx.emit(data, render_show)
     return 0
+
+
+def privacy_data(ctx: Context, m: Milon, job_id: int) -> dict[str, Any]:
+    """The job's privacy setting, from its model spec when this node's store holds it;
+    ``epsilon_spent`` is the most a contributor can have spent (one release per round begun)."""
+    from milon_app.compute.model_spec import ModelSpec
+    from milon_app.errors import MilonError
+    from milon_app.federation.privacy import planned_rounds
+    from milon_app.federation.privacy import summary as privacy_summary
+
+    j = m.job(job_id)
+    digest = j.params.model_spec_hash.hex()
+    store = _blob_store(ctx)
+    if not store.has(digest):
+        return {"mode": "unknown (the model spec is not in this node's blob store)"}
+    try:
+        spec = ModelSpec.from_json(store.get(digest))
+    except MilonError as exc:
+        return {"mode": f"unknown ({exc})"}
+    rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
+    return privacy_summary(spec.privacy, rounds, min(j.current_round, rounds))
 
 
 def capacity_data(m: Milon, job_id: int) -> list[dict[str, Any]]:
@@ -168,6 +191,7 @@ def render_show(d: dict[str, Any]) -> str:
             ("dataset spec", d["dataset_spec_hash"]),
             ("global model", d["global_model_hash"]),
             ("final model", d["final_model_hash"] or "-"),
+            ("privacy", privacy_text(d["privacy"])),
         ]
     )
     if d["capacities"]:

@@ -23,6 +23,7 @@ from milon_app.compute import layers as L
 from milon_app.compute import tasks as T
 from milon_app.compute.blocks import iter_layers
 from milon_app.compute.bounded_json import canonical_json, loads_bounded
+from milon_app.compute.privacy_spec import NO_PRIVACY, PrivacySpec
 from milon_app.errors import BadInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ LOSSES = tuple(T.LOSSES)  # the task each one means: milon_app.compute.tasks
 # rewind the generator under another and break seeded determinism.
 RNG_LOCK = threading.RLock()
 _SQUASHING = ("Sigmoid", "Softmax", "LogSoftmax")
-_TOP_KEYS = {"version", "input_shape", "layers", "loss", "optimizer", "batch_size", "precision"}
+_TOP_KEYS = {
+    "version", "input_shape", "layers", "loss", "optimizer", "batch_size", "precision", "privacy"
+}  # fmt: skip
 # Training arithmetic a job allows. Reduced precision applies on CUDA only (the trainer
 # documents why); "fp32" is the default and is left out of the canonical JSON, so specs
 # written before the key existed keep their hash.
@@ -100,6 +103,7 @@ class ModelSpec:
     batch_size: int = 32
     version: int = SPEC_VERSION
     precision: str = "fp32"
+    privacy: PrivacySpec = NO_PRIVACY  # the job's differential privacy (compute.privacy_spec)
 
     # --- parsing --------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class ModelSpec:
             loss=_loss(obj.get("loss", "cross_entropy")),
             batch_size=_batch_size(obj.get("batch_size", 32)),
             precision=_precision(obj.get("precision", "fp32")),
+            privacy=PrivacySpec.from_dict(obj.get("privacy", {"mode": "none"})),
         )
         spec.check()
         return spec
@@ -236,6 +241,8 @@ class ModelSpec:
         }
         if self.precision != "fp32":  # absent means fp32: older specs keep their hash
             d["precision"] = self.precision
+        if self.privacy.enabled:  # absent means none: older specs keep their hash
+            d["privacy"] = self.privacy.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -247,6 +254,14 @@ class ModelSpec:
     def with_batch_size(self, batch_size: int) -> ModelSpec:
         d = self.to_dict()
         d["batch_size"] = batch_size
+        return ModelSpec.from_dict(d)
+
+    def with_privacy(self, privacy: PrivacySpec) -> ModelSpec:
+        """This spec with another privacy setting (a new spec hash unless mode is none)."""
+        d = self.to_dict()
+        d.pop("privacy", None)
+        if privacy.enabled:
+            d["privacy"] = privacy.to_dict()
         return ModelSpec.from_dict(d)
 
     # --- torch objects ------------------------------------------------------------------------

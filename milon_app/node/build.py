@@ -57,7 +57,10 @@ def options_from_config(
     return NodeOptions(
         roles=tuple(roles if roles is not None else c.node.roles),
         policy=AcceptPolicy(
-            mode=c.node.accept_mode, max_epochs=c.node.max_epochs, hours=c.node.hours()
+            mode=c.node.accept_mode,
+            max_epochs=c.node.max_epochs,
+            hours=c.node.hours(),
+            max_epsilon=c.privacy.max_epsilon,
         ),
         data=data,
         device=c.compute.device,

@@ -25,9 +25,12 @@ from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
+from milon_app.node.privacy_budget import budget, decline_reason, noised
 from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
+    import torch
+
     from milon_app.node.services import RoleServices
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,12 @@ class Contributor:
             return
         if svc.state.assignment_decision(ctx.job_id, r) == "pending-user":
             return
+        b = budget(ctx, svc.state.accepted_rounds(ctx.job_id, r))
+        why = decline_reason(ctx, b, svc.settings().policy.max_epsilon) if b else None
+        if why is not None:
+            log.info("declining job %d round %d: %s", ctx.job_id, r, why)
+            self.respond(ctx.job_id, r, epochs, False, why)
+            return
         accept, reason = svc.settings().policy.decide(epochs)
         if accept is None:
             svc.state.record_assignment(ctx.job_id, r, epochs, "pending-user")
@@ -139,7 +148,7 @@ class Contributor:
         result = self._trained(ctx, r, rnd, epochs)
         if result is None:
             return
-        digest = self._store_update(ctx, rnd, result)
+        digest = self._store_update(ctx, r, rnd, result)
         update_hash = bytes.fromhex(digest)
         salt = self.salt(ctx.job_id, r, update_hash)
         n = svc.settings().behaviour.claimed_samples(result.num_samples)
@@ -173,17 +182,44 @@ class Contributor:
         )
         return result
 
-    def _store_update(self, ctx: JobContext, rnd: Round, result: TrainResult) -> str:
-        """Keep the update in the blob store, pinned to the job, not yet announced."""
+    def _store_update(self, ctx: JobContext, r: int, rnd: Round, result: TrainResult) -> str:
+        """Keep the update in the blob store, pinned to the job, not yet announced; under
+        client-dp clipped and noised first (an attacker then tampers with the noised one)."""
         svc = self.services
         blob = result.update_bytes
         behaviour = svc.settings().behaviour
-        if not behaviour.honest:
+        dp = ctx.spec.privacy.mode == "client-dp"
+        if dp or not behaviour.honest:
             base = fetch_state(rnd.base_model_hash.hex(), svc.transport, svc.store, [], ctx)
-            blob = encode_state(behaviour.tamper(base, result.state))
+            state = result.state
+            if dp:
+                state = self._privatize(ctx, r, base, state)
+            if not behaviour.honest:
+                state = behaviour.tamper(base, state)
+            blob = encode_state(state)
         digest = svc.store.put(blob, "weights", owner=ctx.pin)
         svc.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
         return digest
+
+    def _privatize(
+        self, ctx: JobContext, r: int, base: dict[str, torch.Tensor], state: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        svc = self.services
+        out, sigma, norm = noised(ctx, base, state)
+        b = budget(ctx, svc.state.accepted_rounds(ctx.job_id, r))
+        if b is not None:
+            svc.publish(
+                ev.PrivacySpent(
+                    job_id=ctx.job_id,
+                    round=r,
+                    epsilon_spent=b.epsilon_after,
+                    epsilon_round=b.epsilon_round,
+                    delta=b.delta,
+                    sigma=sigma,
+                    update_norm=norm,
+                )
+            )
+        return out
 
     def _start_training(
         self, ctx: JobContext, r: int, rnd: Round, epochs: int
@@ -297,7 +333,7 @@ class Contributor:
         result = self._trained(ctx, r, rnd, a.epochs)
         if result is None:
             return None
-        digest = self._store_update(ctx, rnd, result)
+        digest = self._store_update(ctx, r, rnd, result)
         if self._opens(ctx.job_id, r, a, bytes.fromhex(digest), n):
             return self._remember(ctx.job_id, r, bytes.fromhex(digest), n)
         svc.publish(

@@ -139,6 +139,29 @@ class TrainingFinished(Event):
 
 
 @dataclass(frozen=True)
+class PrivacySpent(Event):
+    """A client-dp update was clipped and noised: what this node's releases on the job cost."""
+
+    job_id: int = 0
+    round: int = 0
+    epsilon_spent: float = 0.0  # over the rounds this node released on the job, this one included
+    epsilon_round: float = 0.0  # one round alone
+    delta: float = 0.0
+    sigma: float = 0.0  # noise multiplier
+    update_norm: float = 0.0  # the delta's norm before clipping
+
+
+@dataclass(frozen=True)
+class PrivacyPlanSpent(Event):
+    """A client-dp job ran every round its (epsilon, delta) was planned for: its owner opens
+    no more (epochs left over, from rejected updates, stay undone; cancel refunds them)."""
+
+    job_id: int = 0
+    rounds: int = 0
+    epsilon: float = 0.0
+
+
+@dataclass(frozen=True)
 class UpdateCommitted(Event):
     job_id: int = 0
     round: int = 0

@@ -17,6 +17,7 @@ from milon_app.compute.trainer import evaluate
 from milon_app.errors import NetworkError
 from milon_app.node import events as ev
 from milon_app.node.jobs import JobContext, fetch_state, pin_owner
+from milon_app.node.privacy_budget import job_rounds
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +60,7 @@ class Owner:
         # per-job held-out data when jobs differ in dataset (the app); eval_data wins if set
         self.eval_source: Callable[[JobContext], tuple[torch.Tensor, torch.Tensor]] | None = None
         self._waiting: set[int] = set()  # jobs told they wait for members
+        self._privacy_done: set[int] = set()  # client-dp jobs whose planned rounds all ran
 
     def create_job(self, req: JobRequest) -> int:
         svc = self.services
@@ -149,6 +151,17 @@ class Owner:
             else:
                 return
         if job.status is not JobStatus.OPEN:
+            return
+        if ctx.spec.privacy.enabled and r >= job_rounds(ctx):
+            # every planned round was released: one more would break the job's (epsilon, delta)
+            # promise, and every member declines it; the owner cancels for the rest of the escrow
+            if ctx.job_id not in self._privacy_done:
+                self._privacy_done.add(ctx.job_id)
+                svc.publish(
+                    ev.PrivacyPlanSpent(
+                        job_id=ctx.job_id, rounds=r, epsilon=ctx.spec.privacy.epsilon
+                    )
+                )
             return
         try:
             svc.milon.start_round(svc.account, ctx.job_id)

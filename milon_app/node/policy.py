@@ -17,6 +17,7 @@ class AcceptPolicy:
     mode: str = "auto"  # auto: accept within limits; manual: leave it to the user; never
     max_epochs: int = 10_000
     hours: tuple[int, int] | None = None  # local hours [start, end) when work is accepted
+    max_epsilon: float = 0.0  # privacy ceiling per job (config privacy.max_epsilon); 0: none
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "manual", "never"):
@@ -27,6 +28,8 @@ class AcceptPolicy:
             start, end = self.hours
             if not (0 <= start <= 23 and 0 <= end <= 24 and start != end):
                 raise BadInputError(f"accept policy hours {self.hours}: expected [0-23, 0-24)")
+        if not self.max_epsilon >= 0:  # also refuses NaN
+            raise BadInputError(f"privacy max_epsilon must be >= 0, got {self.max_epsilon}")
 
     def decide(self, epochs: int, now: dt.datetime | None = None) -> tuple[bool | None, str]:
         """(True/False, reason) for auto decisions, (None, reason) when the user must decide."""

@@ -187,6 +187,14 @@ class StateDB:
         )
         return str(rows[0][0]) if rows else None
 
+    def accepted_rounds(self, job_id: int, before: int) -> int:
+        """Rounds of a job this node accepted before round ``before`` (privacy accounting)."""
+        rows = self._exec(
+            "SELECT COUNT(*) FROM assignments WHERE job_id=? AND round<? AND decision='accepted'",
+            (job_id, before),
+        )
+        return int(rows[0][0])
+
     def record_commit_intent(
         self, job_id: int, rnd: int, update_hash: bytes, salt: bytes, num_samples: int
     ) -> None:

@@ -1,0 +1,68 @@
+"""``--dp MODE --dp-epsilon E [--dp-delta D] [--dp-clip C]``: a job's privacy setting (issue 23).
+
+The setting goes into the model spec (whose hash is on chain), so ``job create`` and
+``demo`` share these options, and ``job show`` and the demo report describe the same
+numbers: the target, the noise multiplier the accountant gives for the job's rounds, and
+what one round costs a contributor.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, MODES, PrivacySpec
+from milon_app.errors import BadInputError
+
+if TYPE_CHECKING:
+    from milon_app.compute.model_spec import ModelSpec
+
+
+def add_dp_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dp",
+        choices=MODES,
+        default=None,
+        help="differential privacy: none, client-dp (each contributor clips its update and adds "
+        "Gaussian noise) or dp-sgd (not supported yet); default: what the model spec says",
+    )
+    p.add_argument("--dp-epsilon", type=float, metavar="E", help="target epsilon for the job")
+    p.add_argument(
+        "--dp-delta", type=float, metavar="D", help=f"target delta (default {DEFAULT_DELTA:g})"
+    )
+    p.add_argument(
+        "--dp-clip", type=float, metavar="C", help=f"update norm bound (default {DEFAULT_CLIP:g})"
+    )
+
+
+def privacy_from_args(args: argparse.Namespace) -> PrivacySpec | None:
+    """The setting the options ask for; None when ``--dp`` is not given (keep the spec's)."""
+    mode = args.dp
+    extras = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "clip": args.dp_clip}
+    given = {k: v for k, v in extras.items() if v is not None}
+    if mode is None:
+        if given:
+            raise BadInputError(f"--dp-{next(iter(given))} needs --dp client-dp")
+        return None
+    if mode != "none" and "epsilon" not in given:
+        raise BadInputError(f"--dp {mode} needs --dp-epsilon")
+    try:
+        return PrivacySpec.from_dict({"mode": mode, **given})
+    except BadInputError as exc:
+        raise BadInputError(str(exc).replace("privacy.", "--dp-", 1)) from None
+
+
+def apply_privacy(spec: ModelSpec, args: argparse.Namespace) -> ModelSpec:
+    privacy = privacy_from_args(args)
+    return spec if privacy is None else spec.with_privacy(privacy)
+
+
+def privacy_text(d: dict[str, Any]) -> str:
+    if d.get("mode") != "client-dp":
+        return str(d.get("mode", "unknown"))
+    return (
+        f"client-dp, target epsilon {d['epsilon']:g} delta {d['delta']:g} over "
+        f"{d['rounds']} rounds; clip {d['clip']:g}, noise multiplier "
+        f"{d['noise_multiplier']:.3g}; epsilon {d['epsilon_per_round']:.3g} per round, "
+        f"{d['epsilon_spent']:.3g} spent"
+    )

@@ -1,0 +1,80 @@
+"""``--dp`` options of ``milon job create`` and ``milon demo`` (issue 23), and the privacy
+line ``milon job show`` prints from the job's model spec."""
+
+from __future__ import annotations
+
+import argparse
+from types import SimpleNamespace
+
+import pytest
+
+from milon_app.chain.bindings import AggregationRule, Job, JobParams, JobStatus
+from milon_app.cli.cmd_job_show import privacy_data
+from milon_app.cli.main import main
+from milon_app.cli.privacy_args import add_dp_arguments, apply_privacy, privacy_text
+from milon_app.compute.model_spec import digits_mlp
+from milon_app.compute.privacy_spec import PrivacySpec
+from milon_app.errors import BadInputError
+from milon_app.federation import privacy as P
+from milon_app.store.blobs import BlobStore
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_dp_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_dp_options_set_the_spec_privacy():
+    spec = apply_privacy(digits_mlp(), _args("--dp", "client-dp", "--dp-epsilon", "4"))
+    assert spec.privacy == PrivacySpec("client-dp", 4.0, 1e-5, 1.0)
+    spec = apply_privacy(
+        digits_mlp(),
+        _args("--dp", "client-dp", "--dp-epsilon", "4", "--dp-delta", "1e-6", "--dp-clip", "2"),
+    )
+    assert spec.privacy == PrivacySpec("client-dp", 4.0, 1e-6, 2.0)
+    assert apply_privacy(digits_mlp(), _args()) == digits_mlp()  # no --dp: the spec's own
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--dp", "client-dp"), "--dp client-dp needs --dp-epsilon"),
+        (("--dp-epsilon", "4"), "--dp-epsilon needs --dp client-dp"),
+        (("--dp", "client-dp", "--dp-epsilon", "-1"), "--dp-epsilon -1.0 is not in"),
+        (("--dp", "client-dp", "--dp-epsilon", "4", "--dp-delta", "0.5"), "--dp-delta 0.5"),
+        (("--dp", "dp-sgd", "--dp-epsilon", "4"), "'dp-sgd' is not supported yet"),
+    ],
+)
+def test_bad_dp_options_are_refused_by_name(argv, message):
+    with pytest.raises(BadInputError) as err:
+        apply_privacy(digits_mlp(), _args(*argv))
+    assert message in str(err.value)
+
+
+def test_job_create_refuses_dp_sgd_before_touching_a_chain(capsys, tmp_path):
+    code = main(
+        ["--home", str(tmp_path), "job", "create", "--fed", "1", "--epochs", "4",
+         "--model", "digits-mlp", "--dataset", "digits", "--reward-per-epoch", "1",
+         "--dp", "dp-sgd", "--dp-epsilon", "8", "--rpc", "http://127.0.0.1:9"]
+    )  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code != 0 and "not supported yet" in err
+
+
+def test_job_show_reports_the_setting_from_the_stored_spec(tmp_path):
+    spec = digits_mlp().with_privacy(PrivacySpec("client-dp", 8.0, 1e-5, 1.0))
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(spec.to_json().encode(), "model_spec", owner="owner")
+    params = JobParams(
+        1, bytes.fromhex(digest), b"\2" * 32, b"\3" * 32, 40, 10, 1, AggregationRule.FEDAVG, 0, 60
+    )
+    job = Job("0x" + "11" * 20, params, b"\3" * 32, 2, 10, 30, JobStatus.OPEN, b"\0" * 32)
+    m = SimpleNamespace(job=lambda job_id: job)
+    d = privacy_data(SimpleNamespace(data_dir=tmp_path), m, 1)  # type: ignore[arg-type]
+    sigma = P.noise_multiplier(8.0, 1e-5, 4)
+    assert d["noise_multiplier"] == sigma and d["rounds"] == 4
+    assert d["epsilon_spent"] == P.epsilon_spent(sigma, 2, 1e-5)  # two rounds begun
+    assert privacy_text(d).startswith("client-dp, target epsilon 8 delta 1e-05 over 4 rounds")
+    missing = privacy_data(SimpleNamespace(data_dir=tmp_path / "other"), m, 1)  # type: ignore[arg-type]
+    assert missing["mode"].startswith("unknown")

@@ -1,0 +1,118 @@
+"""A contributor's privacy ceiling (issue 23): before accepting a round of a client-dp job
+the node adds this round's epsilon to what it spent on the job and declines, saying why,
+when that would pass its ``privacy.max_epsilon`` or the job's own target."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from milon_app.chain.bindings import AggregationRule, Job, JobParams, JobStatus
+from milon_app.compute.datasets import DatasetSpec
+from milon_app.compute.model_spec import digits_mlp
+from milon_app.compute.privacy_spec import PrivacySpec
+from milon_app.config import config_from_dict
+from milon_app.errors import BadInputError
+from milon_app.federation import privacy as P
+from milon_app.node import events as ev
+from milon_app.node.build import options_from_config
+from milon_app.node.contributor import Contributor
+from milon_app.node.jobs import JobContext
+from milon_app.node.policy import AcceptPolicy
+from milon_app.node.privacy_budget import budget, decline_reason
+from milon_app.node.services import RoleServices, RoleSettings
+from milon_app.node.state import StateDB
+
+ROUNDS = 4  # 48 epochs, 12 a round
+
+
+def _ctx(privacy: PrivacySpec) -> JobContext:
+    params = JobParams(
+        1, b"\1" * 32, b"\2" * 32, b"\3" * 32, 48, 12, 10**18, AggregationRule.FEDAVG, 0, 3600
+    )
+    job = Job("0x" + "11" * 20, params, b"\3" * 32, 1, 0, 48 * 10**18, JobStatus.OPEN, b"\0" * 32)
+    spec = digits_mlp().with_privacy(privacy)
+    return JobContext(7, job, spec, DatasetSpec(kind="builtin", name="digits"))
+
+
+DP8 = PrivacySpec("client-dp", 8.0, 1e-5, 1.0)
+
+
+def test_budget_follows_the_accountant():
+    b = budget(_ctx(DP8), rounds_before=2)
+    assert b is not None
+    sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
+    assert b.sigma == sigma
+    assert b.epsilon_before == P.epsilon_spent(sigma, 2, 1e-5)
+    assert b.epsilon_after == P.epsilon_spent(sigma, 3, 1e-5)
+    assert budget(_ctx(PrivacySpec()), 2) is None  # no privacy: nothing to count
+
+
+def test_ceiling_and_job_target_decline_with_a_reason():
+    ctx = _ctx(DP8)
+    first = budget(ctx, 0)
+    assert first is not None
+    assert decline_reason(ctx, first, 0.0) is None  # no ceiling, within the job's plan
+    assert decline_reason(ctx, first, first.epsilon_after) is None  # exactly at the ceiling
+    why = decline_reason(ctx, first, first.epsilon_round / 2)
+    assert why is not None and "over this node's ceiling privacy.max_epsilon" in why
+    last = budget(ctx, ROUNDS - 1)
+    assert last is not None and decline_reason(ctx, last, 0.0) is None  # the plan's last round
+    extra = budget(ctx, ROUNDS)  # a round past the plan (epochs left by rejected updates)
+    assert extra is not None
+    why = decline_reason(ctx, extra, 0.0)
+    assert why is not None and "over the job's target epsilon=8" in why
+
+
+class _Milon:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, int]] = []
+
+    def accept(self, account: object, job_id: int, r: int) -> None:
+        self.sent.append(("accept", job_id, r))
+
+    def decline(self, account: object, job_id: int, r: int) -> None:
+        self.sent.append(("decline", job_id, r))
+
+
+def _contributor(tmp_path, max_epsilon: float) -> tuple[Contributor, _Milon, list[ev.Event]]:
+    milon, events = _Milon(), []
+    account = SimpleNamespace(address="0x" + "22" * 20)
+    services = RoleServices(
+        milon=milon,  # type: ignore[arg-type]
+        account=account,  # type: ignore[arg-type]
+        state=StateDB(tmp_path / "state.db"),
+        store=None,  # type: ignore[arg-type]
+        transport=None,  # type: ignore[arg-type]
+        worker=None,  # type: ignore[arg-type]
+        publish=events.append,
+        settings=lambda: RoleSettings(policy=AcceptPolicy(max_epsilon=max_epsilon)),
+    )
+    return Contributor(services), milon, events
+
+
+def test_node_declines_the_round_that_would_cross_its_ceiling(tmp_path):
+    ctx = _ctx(DP8)
+    sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
+    ceiling = (P.epsilon_spent(sigma, 2, 1e-5) + P.epsilon_spent(sigma, 3, 1e-5)) / 2
+    node, milon, events = _contributor(tmp_path, ceiling)
+    for r in (1, 2, 3):
+        node._decide(ctx, r, 12, eligible=True)
+    assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
+    said = [e for e in events if isinstance(e, ev.AssignmentDecision)]
+    assert [e.accepted for e in said] == [True, True, False]
+    assert "privacy.max_epsilon" in said[-1].reason and "job 7" in said[-1].reason
+    # a job without privacy is not limited by the ceiling
+    plain = _ctx(PrivacySpec())
+    node._decide(plain, 3, 12, eligible=True)
+    assert milon.sent[-1] == ("accept", 7, 3)
+
+
+def test_config_carries_the_ceiling_to_the_policy():
+    cfg = config_from_dict({"privacy": {"max_epsilon": 4.5}})
+    assert options_from_config(cfg).policy == AcceptPolicy(max_epsilon=4.5)
+    with pytest.raises(BadInputError, match="max_epsilon"):
+        AcceptPolicy(max_epsilon=-1.0)
+    with pytest.raises(BadInputError, match="max_epsilon"):
+        AcceptPolicy(max_epsilon=float("nan"))
