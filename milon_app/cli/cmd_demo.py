@@ -7,9 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from milon_app.cli.context import Context
-from milon_app.cli.privacy_args import add_dp_arguments, privacy_text
+from milon_app.cli.privacy_args import add_dp_arguments, privacy_from_args, privacy_text
 from milon_app.cli.registry import REGISTRY
-from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA
+from milon_app.compute.privacy_spec import NO_PRIVACY
 
 ETHER = 10**18
 
@@ -165,6 +165,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.cli.progress import stderr_progress
     from milon_app.demo import DemoOptions, RoundRow, run_demo
 
+    privacy = privacy_from_args(args) or NO_PRIVACY  # names the --dp option that is wrong
     opts = DemoOptions(
         nodes=args.nodes,
         rounds=args.rounds,
@@ -181,10 +182,10 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         committee=args.committee,
         partition=args.partition,
         validation=args.validation,
-        dp=args.dp or "none",
-        dp_epsilon=args.dp_epsilon or 0.0,
-        dp_delta=args.dp_delta if args.dp_delta is not None else DEFAULT_DELTA,
-        dp_clip=args.dp_clip if args.dp_clip is not None else DEFAULT_CLIP,
+        dp=privacy.mode,
+        dp_epsilon=privacy.epsilon,
+        dp_delta=privacy.delta,
+        dp_clip=privacy.clip,
     )
     opts.check()
     with stderr_progress() as bar:

@@ -61,8 +61,7 @@ def privacy_text(d: dict[str, Any]) -> str:
     if d.get("mode") != "client-dp":
         return str(d.get("mode", "unknown"))
     return (
-        f"client-dp, target epsilon {d['epsilon']:g} delta {d['delta']:g} over "
-        f"{d['rounds']} rounds; clip {d['clip']:g}, noise multiplier "
-        f"{d['noise_multiplier']:.3g}; epsilon {d['epsilon_per_round']:.3g} per round, "
-        f"{d['epsilon_spent']:.3g} spent"
+        f"client-dp: epsilon {d['epsilon_spent']:.3g} spent of {d['epsilon']:g} "
+        f"(delta {d['delta']:g}; {d['epsilon_per_round']:.3g} a round, {d['rounds']} rounds); "
+        f"clip {d['clip']:g}, noise multiplier {d['noise_multiplier']:.3g}"
     )

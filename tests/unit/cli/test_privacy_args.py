@@ -62,6 +62,19 @@ def test_job_create_refuses_dp_sgd_before_touching_a_chain(capsys, tmp_path):
     assert code != 0 and "not supported yet" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--dp", "client-dp"), "--dp client-dp needs --dp-epsilon"),
+        (("--dp", "client-dp", "--dp-epsilon", "300"), "--dp-epsilon 300.0 is not in (0, 100]"),
+    ],
+)
+def test_demo_refuses_bad_dp_options_by_name(capsys, tmp_path, argv, message):
+    code = main(["--home", str(tmp_path), "demo", *argv])
+    _, err = capsys.readouterr()
+    assert code != 0 and message in err
+
+
 def test_job_show_reports_the_setting_from_the_stored_spec(tmp_path):
     spec = digits_mlp().with_privacy(PrivacySpec("client-dp", 8.0, 1e-5, 1.0))
     store = BlobStore(tmp_path / "blobs")
@@ -75,6 +88,6 @@ def test_job_show_reports_the_setting_from_the_stored_spec(tmp_path):
     sigma = P.noise_multiplier(8.0, 1e-5, 4)
     assert d["noise_multiplier"] == sigma and d["rounds"] == 4
     assert d["epsilon_spent"] == P.epsilon_spent(sigma, 2, 1e-5)  # two rounds begun
-    assert privacy_text(d).startswith("client-dp, target epsilon 8 delta 1e-05 over 4 rounds")
+    assert privacy_text(d).startswith(f"client-dp: epsilon {d['epsilon_spent']:.3g} spent of 8 ")
     missing = privacy_data(SimpleNamespace(data_dir=tmp_path / "other"), m, 1)  # type: ignore[arg-type]
     assert missing["mode"].startswith("unknown")
