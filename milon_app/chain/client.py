@@ -33,7 +33,13 @@ from milon_app.chain.errors import (
     revert_from_exception,
 )
 from milon_app.chain.log_scan import DEFAULT_MAX_BLOCKS, LogWindow, scan_logs
-from milon_app.chain.resend import Pending, ReceiptWaiter, TxNotMinedError, bumped_fees
+from milon_app.chain.resend import (
+    Pending,
+    ReceiptWaiter,
+    TxNotMinedError,
+    bumped_fees,
+    nonce_taken,
+)
 from milon_app.chain.rpc_retry import RetryPolicy, RpcGaveUp, call_with_retry
 from milon_app.errors import ChainError
 
@@ -70,6 +76,7 @@ def dev_accounts_from_mnemonic(count: int) -> list[LocalAccount]:
 
 
 TX_HISTORY = 2_000
+NONCE_RETRIES = 3  # nonces taken by another sender with the same key, in a row, before giving up
 
 
 @dataclass(frozen=True)
@@ -403,13 +410,15 @@ class ChainClient(Connectivity, DevChainControls):
             if gas is None:
                 est = self.dev_tx_gas if fixed else self._gas_for(fn, params, name)
                 gas = max(int(est or 0), min_gas)
-            nonce = self._next_nonce(sender.address)
-            tx = fn.build_transaction(
-                {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id,
-                 **self._fees_for(sender.address, nonce)}
-            )  # fmt: skip
             try:
-                pending = self._sign_send(sender, tx, f"send {name}")
+                pending = self._send_next(
+                    sender,
+                    lambda nonce: fn.build_transaction(
+                        {**params, "nonce": nonce, "gas": gas, "chainId": self.chain_id,
+                         **self._fees_for(sender.address, nonce)}
+                    ),
+                    f"send {name}",
+                )  # fmt: skip
             except Exception as exc:
                 self._nonces.pop(sender.address, None)  # re-read from the chain next time
                 rev = revert_from_exception(exc, name)
@@ -419,6 +428,32 @@ class ChainClient(Connectivity, DevChainControls):
             if forget:
                 self._forget_reads()
         return SentTx(fn, params, sender.address, name, pending.hashes[0], fixed, pending)
+
+    def _send_next(
+        self, sender: LocalAccount, build: Callable[[int], dict[str, Any]], what: str
+    ) -> Pending:
+        """Sign and send the transaction ``build`` makes for the sender's next nonce (the caller
+        holds the lock). Another process sending from the same key (``milon job create``
+        beside its owner's daemon) takes nonces this client counted on: the node answers
+        "nonce too low", and the transaction, which was never sent, is built again for the
+        chain's pending nonce. Not when it would replace one of ours given up on: that one
+        may be what was mined, and the next nonce could do the same thing twice."""
+        for attempt in range(NONCE_RETRIES + 1):
+            nonce = self._next_nonce(sender.address)
+            tx = build(nonce)
+            try:
+                return self._sign_send(sender, tx, what)
+            except Exception as exc:
+                stale = self._replacing.get(sender.address)
+                ours = stale is not None and int(stale["nonce"]) == nonce
+                if ours or attempt == NONCE_RETRIES or not nonce_taken(exc):
+                    raise
+                self._nonces.pop(sender.address, None)
+                log.info(
+                    "%s: nonce %d of %s was taken by another sender with this key; "
+                    "building it again for the next free one", what, nonce, sender.address,
+                )  # fmt: skip
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fees_for(self, address: str, nonce: int) -> dict[str, int]:
         """Fees for a new transaction; more than a given-up one with the same nonce paid."""
@@ -537,16 +572,18 @@ class ChainClient(Connectivity, DevChainControls):
 
     def send_eth(self, sender: LocalAccount, to: str, amount_wei: int) -> TxReceipt:
         with self._lock:
-            nonce = self._next_nonce(sender.address)
-            tx: dict[str, Any] = {
-                "to": Web3.to_checksum_address(to),
-                "value": amount_wei,
-                "gas": 21_000,
-                "nonce": nonce,
-                "chainId": self.chain_id,
-                **self._fees_for(sender.address, nonce),
-            }
-            pending = self._sign_send(sender, tx, "send ETH")
+            pending = self._send_next(
+                sender,
+                lambda nonce: {
+                    "to": Web3.to_checksum_address(to),
+                    "value": amount_wei,
+                    "gas": 21_000,
+                    "nonce": nonce,
+                    "chainId": self.chain_id,
+                    **self._fees_for(sender.address, nonce),
+                },
+                "send ETH",
+            )
             self._forget_reads()
         return self._receipt(pending, pending.hashes[0])
 

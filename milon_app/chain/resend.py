@@ -53,6 +53,18 @@ class TxNotMinedError(ChainError):
     so the sender's next transaction replaces it rather than adding a second one."""
 
 
+# What nodes answer a transaction whose nonce another one already used (mined, or pending
+# in the pool): geth, anvil, erigon and besu say "nonce too low", Nethermind "OldNonce"; geth
+# answers "replacement transaction underpriced" while the other one is still pending.
+NONCE_TAKEN = ("nonce too low", "oldnonce", "replacement transaction underpriced")
+
+
+def nonce_taken(exc: BaseException) -> bool:
+    """Whether the node refused a transaction because its nonce is already used."""
+    text = str(exc).lower()
+    return any(needle in text for needle in NONCE_TAKEN)
+
+
 class NonceTakenError(ChainError):
     """Another transaction (sent from elsewhere with the same key) used this nonce."""
 

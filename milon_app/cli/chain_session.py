@@ -168,6 +168,7 @@ def open_chain(ctx: Context, args: argparse.Namespace) -> tuple[ChainClient, Sui
     """Connect and attach to the deployment; refuses the wrong chain or missing contracts."""
     from milon_app.chain.client import ChainClient, RetryPolicy
     from milon_app.chain.deploy import Suite
+    from milon_app.chain.from_config import client_options
     from milon_app.chain.manifest import Manifest
 
     manifest = Manifest.load(manifest_path(ctx, args))
@@ -180,6 +181,7 @@ def open_chain(ctx: Context, args: argparse.Namespace) -> tuple[ChainClient, Sui
         expected_chain_id=ctx.config.chain.expected_chain_id or None,
         dev_accounts=0 if dev is None else dev + 1,
         retry=RetryPolicy(attempts=3),
+        **client_options(ctx.config.chain),  # the daemon's re-send and getLogs limits
     )
     return client, Suite.attach(client, manifest)
 

@@ -139,8 +139,8 @@ class Daemon:
         return unlock_with_store(wallet, store)
 
     def build(self) -> None:
-        from milon_app.chain.client import ChainClient
         from milon_app.chain.deploy import Suite
+        from milon_app.chain.from_config import connect_from_settings
         from milon_app.chain.manifest import Manifest
         from milon_app.node.build import build_node, options_from_config
         from milon_app.node.bus import EventBus
@@ -157,9 +157,7 @@ class Daemon:
         # Local data first: a bad file is refused before the wallet, the chain or the disk
         data, eval_data = local_data_from_config(c) if c.node.dataset else (None, None)
         account = self._unlock()
-        client = ChainClient.connect(
-            c.chain.rpc_url, expected_chain_id=c.chain.expected_chain_id or None
-        )
+        client = connect_from_settings(c.chain)  # rpc_urls failover, re-send and getLogs limits
         suite = Suite.attach(client, Manifest.load(Path(c.chain.manifest)))
         bus = EventBus()
         bus.subscribe(EventLogger(self.log_out))

@@ -245,3 +245,18 @@ def test_several_urls_agree_before_use_and_fail_over(anvil: Anvil, proxy: RpcPro
     # an endpoint that does not answer is left out, the others still used
     dead = f"http://127.0.0.1:{free_port()}"
     assert connect_failover([dead, anvil.url], timeout_s=0.5).rpc_urls == [anvil.url]
+
+
+def test_a_second_process_with_the_same_key_costs_a_rebuild_not_an_error(anvil: Anvil) -> None:
+    """Issue 22 item 7: `milon job create` beside its owner's daemon (one key, two processes,
+    two nonce counters) failed with a raw "nonce too low" traceback. Two clients here are
+    the two processes: each counts nonces itself."""
+    daemon = ChainClient.connect(anvil.url, dev_accounts=4)
+    cli = ChainClient.connect(anvil.url, dev_accounts=4)
+    key, to = daemon.dev_accounts[3], daemon.dev_accounts[2].address
+    before = daemon.balance(to)
+    cli.send_eth(key, to, 1)  # the CLI counts the next nonce as n + 1
+    daemon.send_eth(key, to, 2)  # the daemon reads the chain: it takes n + 1
+    assert cli.send_eth(key, to, 4)["status"] == 1  # n + 1 was taken: built again for n + 2
+    assert daemon.send_eth(key, to, 8)["status"] == 1  # and the daemon's turn again
+    assert daemon.balance(to) - before == 15  # each of the four sent, each once
