@@ -25,7 +25,7 @@ from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
-from milon_app.node.privacy_budget import budget, decline_reason, noised
+from milon_app.node.privacy_budget import budget, decline_reason, noised, rounds_taken
 from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Contributor:
             return
         if svc.state.assignment_decision(ctx.job_id, r) == "pending-user":
             return
-        b = budget(ctx, svc.state.accepted_rounds(ctx.job_id, r))
+        b = budget(ctx, rounds_taken(svc, ctx, r))
         why = decline_reason(ctx, b, svc.settings().policy.max_epsilon) if b else None
         if why is not None:
             log.info("declining job %d round %d: %s", ctx.job_id, r, why)
@@ -206,7 +206,7 @@ class Contributor:
     ) -> dict[str, torch.Tensor]:
         svc = self.services
         out, sigma, norm = noised(ctx, base, state)
-        b = budget(ctx, svc.state.accepted_rounds(ctx.job_id, r))
+        b = budget(ctx, rounds_taken(svc, ctx, r))
         if b is not None:
             svc.publish(
                 ev.PrivacySpent(

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from milon_app.chain.bindings import AssignmentState
 from milon_app.federation import privacy as P
 
 if TYPE_CHECKING:
     import torch
 
     from milon_app.node.jobs import JobContext
+    from milon_app.node.services import RoleServices
 
 # Accounting compares floats computed the same way; this keeps a job planned at exactly its
 # target from being declined by rounding in the last digit.
@@ -35,6 +37,22 @@ class Budget:
     epsilon_after: float
     epsilon_round: float
     delta: float
+
+
+# Assignment states that mean the node took the round: counted as a release whether or not
+# the update was revealed (a node cannot know that an update it committed was never seen).
+_TAKEN = frozenset({AssignmentState.ACCEPTED, AssignmentState.COMMITTED, AssignmentState.REVEALED})
+
+
+def rounds_taken(svc: RoleServices, ctx: JobContext, r: int) -> int:
+    """Rounds of the job before ``r`` this node took: the state DB's count, or the chain's
+    when that is higher (a node that lost its state DB must not forget what it spent)."""
+    local = svc.state.accepted_rounds(ctx.job_id, r)
+    if ctx.spec.privacy.mode != "client-dp":
+        return local
+    me = svc.address
+    on_chain = sum(svc.milon.assignment(ctx.job_id, rr, me).state in _TAKEN for rr in range(1, r))
+    return max(local, on_chain)
 
 
 def job_rounds(ctx: JobContext) -> int:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from milon_app.chain.bindings import AggregationRule, Job, JobParams, JobStatus
+from milon_app.chain.bindings import AggregationRule, AssignmentState, Job, JobParams, JobStatus
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.model_spec import digits_mlp
 from milon_app.compute.privacy_spec import PrivacySpec
@@ -66,23 +66,33 @@ def test_ceiling_and_job_target_decline_with_a_reason():
 
 
 class _Milon:
+    """The chain as far as the contributor's decision reads and writes it."""
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, int, int]] = []
+        self.states: dict[tuple[int, int], AssignmentState] = {}
 
     def accept(self, account: object, job_id: int, r: int) -> None:
         self.sent.append(("accept", job_id, r))
+        self.states[job_id, r] = AssignmentState.REVEALED  # it went on to release an update
 
     def decline(self, account: object, job_id: int, r: int) -> None:
         self.sent.append(("decline", job_id, r))
+        self.states[job_id, r] = AssignmentState.DECLINED
+
+    def assignment(self, job_id: int, r: int, who: str) -> SimpleNamespace:
+        return SimpleNamespace(state=self.states.get((job_id, r), AssignmentState.NONE))
 
 
-def _contributor(tmp_path, max_epsilon: float) -> tuple[Contributor, _Milon, list[ev.Event]]:
-    milon, events = _Milon(), []
+def _contributor(
+    tmp_path, max_epsilon: float, milon: _Milon | None = None, db: str = "state.db"
+) -> tuple[Contributor, _Milon, list[ev.Event]]:
+    milon, events = milon or _Milon(), []
     account = SimpleNamespace(address="0x" + "22" * 20)
     services = RoleServices(
         milon=milon,  # type: ignore[arg-type]
         account=account,  # type: ignore[arg-type]
-        state=StateDB(tmp_path / "state.db"),
+        state=StateDB(tmp_path / db),
         store=None,  # type: ignore[arg-type]
         transport=None,  # type: ignore[arg-type]
         worker=None,  # type: ignore[arg-type]
@@ -107,6 +117,19 @@ def test_node_declines_the_round_that_would_cross_its_ceiling(tmp_path):
     plain = _ctx(PrivacySpec())
     node._decide(plain, 3, 12, eligible=True)
     assert milon.sent[-1] == ("accept", 7, 3)
+
+
+def test_a_node_that_lost_its_state_db_counts_its_rounds_from_the_chain(tmp_path):
+    ctx = _ctx(DP8)
+    sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
+    ceiling = (P.epsilon_spent(sigma, 2, 1e-5) + P.epsilon_spent(sigma, 3, 1e-5)) / 2
+    node, milon, _ = _contributor(tmp_path, ceiling)
+    for r in (1, 2):
+        node._decide(ctx, r, 12, eligible=True)
+    fresh, milon, events = _contributor(tmp_path, ceiling, milon, db="new-state.db")
+    fresh._decide(ctx, 3, 12, eligible=True)  # its new DB remembers nothing; the chain does
+    assert milon.sent[-1] == ("decline", 7, 3)
+    assert "privacy.max_epsilon" in events[-1].reason  # type: ignore[attr-defined]
 
 
 def test_config_carries_the_ceiling_to_the_policy():
