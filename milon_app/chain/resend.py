@@ -156,6 +156,7 @@ class ReceiptWaiter:
         start = time.monotonic()
         deadline = start + self.timeout_s
         resend_after = self.resend_after()
+        last_sent = start
         next_resend = start + resend_after
         delay = FIRST_POLL_S
         while True:
@@ -169,6 +170,13 @@ class ReceiptWaiter:
                     f"{len(pending.hashes)} version(s) with nonce {pending.nonce}; it may "
                     "still be, and the sender's next transaction replaces it"
                 )
+            if now >= next_resend and self.resend_after_s == 0:
+                # The block time was measured up to BLOCK_TIME_FRESH_S ago, maybe over a burst
+                # of instant blocks (a devnet's set-up) before the chain mined on a clock:
+                # measure again before re-sending, and wait on if this one is not late yet.
+                self._block_time = None
+                resend_after, cap = self.resend_after(), poll_cap(self.block_time_s())
+                next_resend = last_sent + resend_after
             if now >= next_resend:
                 if self._nonce_used(pending):
                     receipt = self._find(pending)  # mined between the two reads
@@ -179,7 +187,8 @@ class ReceiptWaiter:
                         "was used by a transaction this node did not send"
                     )
                 self._replace(pending)
-                next_resend = time.monotonic() + resend_after
+                last_sent = time.monotonic()
+                next_resend = last_sent + resend_after
                 delay = FIRST_POLL_S
             time.sleep(min(delay, max(0.0, deadline - now)))
             delay = min(cap, delay * 2)

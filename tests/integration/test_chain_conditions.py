@@ -260,3 +260,20 @@ def test_a_second_process_with_the_same_key_costs_a_rebuild_not_an_error(anvil: 
     assert cli.send_eth(key, to, 4)["status"] == 1  # n + 1 was taken: built again for n + 2
     assert daemon.send_eth(key, to, 8)["status"] == 1  # and the daemon's turn again
     assert daemon.balance(to) - before == 15  # each of the four sent, each once
+
+
+def test_a_chain_that_slowed_is_measured_again_before_a_re_send() -> None:
+    """The block time is kept for minutes; measured during a devnet's instant set-up it said
+    0 s, and a chain mining every 2 s then had each transaction re-sent every 0.5 s with
+    ever higher fees. It is measured again before any re-send."""
+    with Anvil(accounts=2) as node:
+        client = ChainClient.connect(node.url, dev_accounts=2)
+        key, to = client.dev_accounts[0], client.dev_accounts[1].address
+        client.send_eth(key, to, 1)  # measures the instant chain: 0 s
+        assert client.waiter.block_time_s() == 0.0
+        provider = client.w3.provider
+        provider.make_request("anvil_mine", [hex(9), hex(2)])  # history: a block every 2 s
+        assert provider.make_request("evm_setIntervalMining", [2]).get("error") is None
+        for amount in (2, 3):
+            assert client.send_eth(key, to, amount)["status"] == 1
+        assert client.waiter.resends == 0
