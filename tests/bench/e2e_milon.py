@@ -37,6 +37,7 @@ class Run:
     rounds: list[tuple[int, float, float | None]] = field(default_factory=list)
     final_accuracy: float | None = None
     phases: dict[str, float] = field(default_factory=dict)  # setup and per-round phases, s
+    gas_per_round: float | None = None  # every transaction of the job's rounds, / rounds
     note: str = ""
 
     @property
@@ -108,8 +109,9 @@ def _events(log: Path) -> list[dict[str, Any]]:
 
 
 def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
-                poll_s: float | None = None) -> Run:
-    """anvil + 1 owner daemon + ``nodes`` contributor daemons over libp2p on 127.0.0.1."""
+                poll_s: float | None = None, block_time_s: float | None = None) -> Run:
+    """anvil + 1 owner daemon + ``nodes`` contributor daemons over libp2p on 127.0.0.1;
+    ``block_time_s``: anvil mines only every that many seconds (else at once)."""
     from milon_app.chain.bindings import JobStatus
     from tests.helpers.daemon_fed import owner_endpoint, spawn_daemon, start_chain_federation
 
@@ -118,7 +120,7 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
     homes: dict[str, Path] = {}
     marks: dict[str, float] = {}
     t0 = time.time()
-    chain = start_chain_federation(work, "bench", nodes)
+    chain = start_chain_federation(work, "bench", nodes, block_time_s=block_time_s)
     anvil, manifest, milon, fed = chain.anvil, chain.manifest, chain.milon, chain.fed
     owner_acct, accts = chain.deployer, chain.members
     try:
@@ -151,6 +153,8 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
         if res.returncode != 0:
             raise RuntimeError(f"milon job create exited {res.returncode}: {res.stderr[-2000:]}")
         marks["job created"] = time.time()
+        chain.client.note_external_write()
+        first_block = chain.client.block_number()
         job_id = milon.job_count()
         owner_log = homes["owner"] / "daemon.log"
 
@@ -162,6 +166,7 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
 
         _wait(finished, 1800, procs, "the job to complete")
         t_end = time.time()
+        gas = _gas_since(chain.client, first_block)
     except BaseException:
         for name, home in homes.items():
             tail = (home / "daemon.log").read_text(errors="replace")[-1500:]
@@ -177,8 +182,17 @@ def run_daemons(python: str, nodes: int, rounds: int, epochs: int, work: Path,
         f"--epochs-per-round {epochs} --rule fedavg`",
         wall_s=t_end - t0,
     )
+    run.gas_per_round = gas / rounds
     _profile(run, homes, marks, t0, rounds)
     return run
+
+
+def _gas_since(client: Any, first: int) -> int:
+    """Gas used by every transaction mined from block ``first`` on (the job's rounds: every
+    daemon's accepts, commits, reveals, verdicts, confirmations and the keeper's calls)."""
+    client.note_external_write()
+    last = client.block_number()
+    return sum(int(client.w3.eth.get_block(n)["gasUsed"]) for n in range(first, last + 1))
 
 
 def _wait(pred: Any, timeout: float, procs: dict[str, subprocess.Popen[bytes]], what: str) -> None:

@@ -58,10 +58,11 @@ class ChainFederation:
 
 
 def start_chain_federation(
-    tmp: Path, name: str, members: int, *, spare: int = 0
+    tmp: Path, name: str, members: int, *, spare: int = 0, block_time_s: float | None = None
 ) -> ChainFederation:
     """Anvil with ``members + spare + 2`` accounts (spare ones unfunded); the caller stops
-    ``.anvil``."""
+    ``.anvil``. ``block_time_s``: once the suite is deployed and funded (at once), the chain
+    mines only every that many seconds, as a public one does (no instant mining)."""
     anvil = Anvil(accounts=members + spare + 2).start()
     try:
         client = ChainClient.connect(anvil.url, dev_accounts=members + spare + 1)
@@ -74,6 +75,10 @@ def start_chain_federation(
         accounts = client.dev_accounts[1 : members + 1]
         for acct in accounts:
             milon.transfer(owner, acct.address, FUNDS)
+        if block_time_s:  # anvil: interval mining (whole seconds) replaces automining
+            reply = client.w3.provider.make_request("evm_setIntervalMining", [int(block_time_s)])
+            if reply.get("error"):
+                raise RuntimeError(f"evm_setIntervalMining: {reply['error']}")
     except BaseException:
         anvil.stop()
         raise
