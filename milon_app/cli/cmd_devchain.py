@@ -17,6 +17,7 @@ from typing import Any
 
 from milon_app.cli.chain_session import (
     DEVNET_CHAIN_ID,
+    account_address,
     add_chain_args,
     check_address,
     format_amount,
@@ -101,11 +102,12 @@ def _warp(args: argparse.Namespace, ctx: Context) -> int:
 def _configure_fund(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "address", nargs="?",
-        help="the address to fund (default: the wallet of this config, `milon wallet show`)",
+        help="the address to fund (default: the wallet of this config or --keystore, "
+        "as `milon wallet show` prints it)",
     )  # fmt: skip
     p.add_argument("--eth", default="10", help="ETH for gas (default 10)")
     p.add_argument("--milon", default="1000", help="MILON to stake and pay with (default 1000)")
-    add_chain_args(p, account="none")
+    add_chain_args(p, account="read")
     p.set_defaults(what="funding from the test mnemonic")
 
 
@@ -117,12 +119,13 @@ def _configure_fund(p: argparse.ArgumentParser) -> None:
 def _fund(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import Milon
 
-    to = check_address(args.address, "address") if args.address else _own_address(ctx)
+    given = check_address(args.address, "address") if args.address else None
     eth, milon_wei = parse_amount(args.eth, "--eth"), parse_amount(args.milon, "--milon")
     if eth == 0 and milon_wei == 0:
         raise BadInputError("nothing to send: --eth and --milon are both 0")
     client, suite = open_chain(ctx, args)
     _refuse_non_dev(client, args.what)
+    to = given or account_address(ctx, args, client)  # the wallet's keystore, not unlocked
     from milon_app.chain.client import dev_accounts_from_mnemonic
 
     funder = dev_accounts_from_mnemonic(1)[0]  # THROWAWAY: the public test mnemonic's first key
@@ -141,11 +144,3 @@ def _fund(args: argparse.Namespace, ctx: Context) -> int:
                              f"{format_amount(d['milon_wei'])} MILON")  # fmt: skip
     return 0
 
-
-def _own_address(ctx: Context) -> str:
-    """The configured wallet's address, read from its keystore without unlocking it."""
-    from milon_app.cli.cmd_wallet import keystore_path
-    from milon_app.wallet.keystore import Wallet
-
-    args = argparse.Namespace(keystore=None)
-    return str(Wallet.load(keystore_path(args, ctx)).address)
