@@ -438,30 +438,32 @@ class ChainClient(Connectivity, DevChainControls):
         "nonce too low", and the transaction, which was never sent, is built again for the
         chain's pending nonce. Not when it would replace one of ours given up on: that one
         may be what was mined, and the next nonce could do the same thing twice."""
-        for attempt in range(NONCE_RETRIES + 1):
+        retries = 0
+        while True:
             nonce = self._next_nonce(sender.address)
-            tx = build(nonce)
             try:
-                return self._sign_send(sender, tx, what)
+                return self._sign_send(sender, build(nonce), what)
             except Exception as exc:
-                stale = self._replacing.get(sender.address)
-                ours = stale is not None and int(stale["nonce"]) == nonce
-                if ours or attempt == NONCE_RETRIES or not nonce_taken(exc):
+                ours = self._given_up(sender.address, nonce) is not None
+                if ours or retries == NONCE_RETRIES or not nonce_taken(exc):
                     raise
+                retries += 1
                 self._nonces.pop(sender.address, None)
                 log.info(
                     "%s: nonce %d of %s was taken by another sender with this key; "
                     "building it again for the next free one", what, nonce, sender.address,
                 )  # fmt: skip
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _given_up(self, address: str, nonce: int) -> dict[str, Any] | None:
+        """Our transaction given up on (TxNotMinedError) that one with ``nonce`` replaces."""
+        stale = self._replacing.get(address)
+        return stale if stale is not None and int(stale["nonce"]) == nonce else None
 
     def _fees_for(self, address: str, nonce: int) -> dict[str, int]:
         """Fees for a new transaction; more than a given-up one with the same nonce paid."""
         fees = self._fees()
-        stale = self._replacing.get(address)
-        if stale is not None and int(stale["nonce"]) == nonce:
-            return bumped_fees(stale, fees)
-        return fees
+        stale = self._given_up(address, nonce)
+        return bumped_fees(stale, fees) if stale is not None else fees
 
     def _sign_send(self, sender: LocalAccount, tx: dict[str, Any], what: str) -> Pending:
         """Sign and send ``tx`` (the caller holds the lock); the sender's nonce moves on."""

@@ -284,8 +284,9 @@ def run_daemon(cfg_path: Path | None, data_dir: Path, default_config: Path) -> i
     """Run until SIGTERM/SIGINT with ``cfg_path`` (else the user's settings file)."""
     from milon_app.config import load_config, unused_settings
 
-    cfg = load_config(cfg_path, missing_ok=False) if cfg_path else load_config(default_config)
-    log.info("config %s", cfg_path or default_config)
+    path = cfg_path or default_config
+    cfg = load_config(path, missing_ok=cfg_path is None)
+    log.info("config %s", path)
     for problem in unused_settings(cfg):
-        log.warning("config %s: %s", cfg_path or default_config, problem)
+        log.warning("config %s: %s", path, problem)
     return Daemon(cfg, data_dir).run()
