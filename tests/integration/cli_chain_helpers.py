@@ -67,3 +67,30 @@ def write_config(home: Path, **chain: object) -> None:
     cfg = home / "config" / "config.json"
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(json.dumps({"chain": chain}))
+
+
+def job_create_args(*extra: object) -> tuple[object, ...]:
+    """`job create` of a digits MLP job in federation 1, signed by dev account 3, then ``extra``."""
+    return (
+        "job",
+        "create",
+        "--fed",
+        1,
+        "--model",
+        "digits-mlp",
+        "--dataset",
+        "digits",
+        "--epochs",
+        4,
+        "--epochs-per-round",
+        4,
+        "--reward-per-epoch",
+        "2.5",
+        "--rule",
+        "median",
+        "--round-duration",
+        120,
+        "--dev-account",
+        3,
+        *extra,
+    )

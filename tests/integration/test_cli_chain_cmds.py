@@ -9,7 +9,13 @@ import pytest
 
 from milon_app.cli.main import main
 from milon_app.exit_codes import ExitCode
-from tests.integration.cli_chain_helpers import ETHER, register_commands, start_devnet, write_config
+from tests.integration.cli_chain_helpers import (
+    ETHER,
+    job_create_args,
+    register_commands,
+    start_devnet,
+    write_config,
+)
 
 register_commands()
 
@@ -134,7 +140,7 @@ def test_leaving_finishes_the_accepted_rounds_first(milon, chain):
     make_fed(milon)
     for i in (2, 4):  # a round needs two members
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 1, "--dev-account", i))
-    ok(milon(*_job_args()))
+    ok(milon(*job_create_args()))
     chain.client.forget_nonces()
     m = Milon(chain.suite)
     m.start_round(chain.dev(3), 1)
@@ -164,7 +170,7 @@ def test_a_member_rejected_below_the_minimum_is_suspended_and_tops_up(milon, cha
     members = [chain.dev(i) for i in (2, 4, 5)]
     for i in (2, 4, 5):
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
-    args = list(_job_args())
+    args = list(job_create_args())
     args[args.index("--epochs") + 1] = 3
     args[args.index("--epochs-per-round") + 1] = 3
     ok(milon(*args))
@@ -379,32 +385,6 @@ def test_fed_update_bad_inputs(milon, chain, capsys):
 # ---------------------------------------------------------------- jobs
 
 
-def _job_args(*extra):
-    return (
-        "job",
-        "create",
-        "--fed",
-        1,
-        "--model",
-        "digits-mlp",
-        "--dataset",
-        "digits",
-        "--epochs",
-        4,
-        "--epochs-per-round",
-        4,
-        "--reward-per-epoch",
-        "2.5",
-        "--rule",
-        "median",
-        "--round-duration",
-        120,
-        "--dev-account",
-        3,
-        *extra,
-    )
-
-
 def _update(home, seed):
     """A weights blob in the CLI's store (what `job download` exports), as (digest, bytes32)."""
     from milon_app.compute.model_spec import digits_mlp
@@ -459,7 +439,7 @@ def test_job_create_list_show_download_and_rewards(milon, chain, home, tmp_path)
     member, other = chain.dev(2), chain.dev(4)
     for i in (2, 4):  # a round needs two members: nobody judges their own update
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
-    job = ok(milon(*_job_args()))
+    job = ok(milon(*job_create_args()))
     assert job["id"] == 1 and job["escrow"] == "10" and job["rule"] == "median"
     assert job["status"] == "open" and job["reward_per_epoch"] == "2.5"
     from milon_app.store.blobs import BlobStore
@@ -527,7 +507,7 @@ def test_job_show_lists_the_committee_and_a_rejected_update_with_its_reason(milo
     members = [chain.dev(i) for i in (2, 4, 5)]
     for i in (2, 4, 5):
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
-    args = list(_job_args("--committee", 3, "--max-samples", 500))
+    args = list(job_create_args("--committee", 3, "--max-samples", 500))
     args[args.index("--epochs") + 1] = 3
     args[args.index("--epochs-per-round") + 1] = 3
     job = ok(milon(*args))
@@ -565,7 +545,7 @@ def _two_members(milon, chain):
     make_fed(milon)
     for i in (2, 4):
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
-    ok(milon(*_job_args()))
+    ok(milon(*job_create_args()))
     return [chain.dev(2), chain.dev(4)]
 
 
@@ -622,9 +602,9 @@ def test_job_download_needs_the_blob_locally(milon, chain, home, tmp_path):
 
 
 def test_job_create_bad_inputs(milon, tmp_path):
-    fail(milon(*_job_args()), ExitCode.NOT_FOUND, "federation 1 does not exist")
+    fail(milon(*job_create_args()), ExitCode.NOT_FOUND, "federation 1 does not exist")
     make_fed(milon)
-    args = list(_job_args())
+    args = list(job_create_args())
 
     def with_(flag, value):
         a = list(args)
@@ -677,7 +657,7 @@ def test_job_create_with_spec_files(milon, home, tmp_path):
     model.write_text(digits_cnn().to_json())
     data = tmp_path / "dataset.json"
     data.write_text(DatasetSpec(kind="builtin", name="digits", seed=3).to_json())
-    args = list(_job_args())
+    args = list(job_create_args())
     args[args.index("--model") + 1] = model
     args[args.index("--dataset") + 1] = data
     job = ok(milon(*args))
@@ -697,7 +677,7 @@ def test_job_blobs_go_where_the_node_serves_them(milon, chain, home, tmp_path):
     data["node"] = {"data_dir": str(node_dir)}
     cfg.write_text(json.dumps(data))
     make_fed(milon)
-    job = ok(milon(*_job_args()))
+    job = ok(milon(*job_create_args()))
     assert BlobStore(node_dir / "blobs").has(job["model_spec_hash"])
     assert not (home / "data" / "blobs").exists()
 
@@ -709,7 +689,7 @@ def test_job_show_and_fed_show_list_the_capacity_for_the_jobs_model(milon, chain
     a, b = chain.dev(2), chain.dev(4)
     for i in (2, 4):
         ok(milon("fed", "join", 1, "--stake", "10", "--capacity", 5, "--dev-account", i))
-    job = ok(milon(*_job_args()))
+    job = ok(milon(*job_create_args()))
     from milon_app.chain.bindings import Milon
 
     chain.client.forget_nonces()
@@ -733,5 +713,5 @@ def test_job_show_and_fed_show_list_the_capacity_for_the_jobs_model(milon, chain
     assert ok(milon("fed", "show", 1))["member_list"][0]["job_capacity"] is None
     fail(milon("fed", "show", 1, "--job", 2), ExitCode.NOT_FOUND, "job 2 does not exist")
     make_fed(milon)
-    ok(milon(*_job_args("--fed", 2)))
+    ok(milon(*job_create_args("--fed", 2)))
     fail(milon("fed", "show", 1, "--job", 2), ExitCode.BAD_INPUT, "belongs to federation 2")

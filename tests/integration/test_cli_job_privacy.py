@@ -11,12 +11,12 @@ from milon_app.store.blobs import BlobStore
 from tests.integration import test_cli_chain_cmds as C
 
 devnet, chain, home, milon = C.devnet, C.chain, C.home, C.milon  # the fixtures, reused
-ROUNDS = 1  # 4 epochs, 4 a round (C._job_args)
+ROUNDS = 1  # 4 epochs, 4 a round (C.job_create_args)
 
 
 def test_job_create_binds_the_privacy_setting_and_show_reports_it(milon, home):
     C.make_fed(milon)
-    job = C.ok(milon(*C._job_args("--dp", "client-dp", "--dp-epsilon", "8", "--dp-clip", "0.5")))
+    job = C.ok(milon(*C.job_create_args("--dp", "client-dp", "--dp-epsilon", "8", "--dp-clip", "0.5")))
     sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
     assert job["privacy"]["mode"] == "client-dp" and job["privacy"]["rounds"] == ROUNDS
     assert job["privacy"]["noise_multiplier"] == sigma and job["privacy"]["clip"] == 0.5
@@ -28,6 +28,6 @@ def test_job_create_binds_the_privacy_setting_and_show_reports_it(milon, home):
     assert show["privacy"]["epsilon_job"] == P.epsilon_spent(sigma, ROUNDS, 1e-5) <= 8.0
     human = C.ok(milon("job", "show", job["id"], json_out=False))
     assert "client-dp: epsilon 0 spent of 8 (delta 1e-05" in human
-    plain = C.ok(milon(*C._job_args()))
+    plain = C.ok(milon(*C.job_create_args()))
     assert plain["privacy"] == {"mode": "none"}
     assert plain["model_spec_hash"] == digits_mlp().spec_hash()

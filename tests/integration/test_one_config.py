@@ -15,14 +15,14 @@ import pytest
 
 from milon_app.cli.main import main
 from milon_app.exit_codes import ExitCode
-from tests.integration.cli_chain_helpers import ETHER, start_devnet
+from tests.integration.cli_chain_helpers import ETHER, job_create_args, start_devnet
 
 PASSWORD = "throwaway-test-password"  # a THROWAWAY test keystore password
 
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory):
-    net = start_devnet(tmp_path_factory.mktemp("devnet"), accounts=3)
+    net = start_devnet(tmp_path_factory.mktemp("devnet"), accounts=4)  # dev account 3 makes jobs
     yield net
     net.node.stop()
 
@@ -110,28 +110,8 @@ def test_the_window_refuses_a_config_it_would_ignore(tmp_path, run):
 
 def test_job_wait_times_out_on_an_open_job_and_names_an_unknown_one(tmp_path, devnet, run):
     cfg = ["--rpc", devnet.url, "--manifest", devnet.manifest]
-    code, out, err = (
-        run(
-            "--json",
-            "job",
-            "create",
-            "--fed",
-            1,
-            "--model",
-            "digits-mlp",
-            "--dataset",
-            "digits",
-            "--epochs",
-            2,
-            "--reward-per-epoch",
-            1,
-            "--dev-account",
-            2,
-            *cfg,
-        )
-        if _federation(devnet)
-        else (1, "", "no federation")
-    )
+    ensure_federation(devnet)
+    code, out, err = run("--json", *job_create_args(*cfg))
     assert code == 0, err
     job = json.loads(out)["id"]
     code, _out, err = run("job", "wait", job, "--timeout", "0.5", "--poll", "0.1", *cfg)
@@ -143,7 +123,7 @@ def test_job_wait_times_out_on_an_open_job_and_names_an_unknown_one(tmp_path, de
     assert code == ExitCode.BAD_INPUT and "--poll must be" in err
 
 
-def _federation(devnet) -> bool:
+def ensure_federation(devnet) -> None:
     """Federation 1 on this devnet (the first test may have made it already)."""
     from milon_app.chain.bindings import Milon
 
@@ -151,4 +131,3 @@ def _federation(devnet) -> bool:
     devnet.client.note_external_write()
     if m.federation_count() == 0:
         m.create_federation(devnet.dev(1), "jobs", b"\0" * 32, 10 * ETHER)
-    return True

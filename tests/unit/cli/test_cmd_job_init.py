@@ -44,10 +44,10 @@ def test_job_starts_from_given_weights_and_round_one_trains_them(milon, chain, t
     # not what encode_state would write for a seeded init: metadata, another seed
     path = released(tmp_path, digits_mlp().build(42).state_dict(), metadata={"from": "test"})
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    job = C.ok(milon(*C._job_args("--init-weights", path)))
+    job = C.ok(milon(*C.job_create_args("--init-weights", path)))
     assert job["initial_model_hash"] == digest == job["global_model_hash"]
     assert job["initial_weights"] == str(path)
-    human = C.ok(milon(*C._job_args("--init-weights", path), json_out=False))
+    human = C.ok(milon(*C.job_create_args("--init-weights", path), json_out=False))
     assert f"initial weights: {path} ({digest[:16]}" in human
     chain.client.forget_nonces()
     m = Milon(chain.suite)
@@ -108,13 +108,13 @@ def test_bad_init_weights_are_refused_before_the_chain(milon, chain, tmp_path, m
 
     C.make_fed(milon)
     before = Milon(chain.suite).balance(chain.dev(3).address)
-    C.fail(milon(*C._job_args("--init-weights", make(tmp_path))), code, needle)
+    C.fail(milon(*C.job_create_args("--init-weights", make(tmp_path))), code, needle)
     nothing_written(chain, before)
 
 
 def test_init_weights_and_init_from_job_exclude_each_other(milon, tmp_path):
     with pytest.raises(SystemExit) as gone:
-        milon(*C._job_args("--init-weights", tmp_path / "w", "--init-from-job", 1))
+        milon(*C.job_create_args("--init-weights", tmp_path / "w", "--init-from-job", 1))
     assert gone.value.code == ExitCode.USAGE
 
 
@@ -122,11 +122,11 @@ def test_job_starts_from_a_completed_jobs_final_model(milon, chain, home, tmp_pa
     from milon_app.chain.bindings import Milon
 
     members = C._two_members(milon, chain)
-    C.fail(milon(*C._job_args("--init-from-job", 1)), ExitCode.BAD_INPUT, "not completed")
+    C.fail(milon(*C.job_create_args("--init-from-job", 1)), ExitCode.BAD_INPUT, "not completed")
     _updates, final = C._play_round(chain, home, 1, members)
     before = Milon(chain.suite).balance(chain.dev(3).address)
-    C.fail(milon(*C._job_args("--init-from-job", 9)), ExitCode.NOT_FOUND, "job 9 does not exist")
-    other = C._job_args("--init-from-job", 1)
+    C.fail(milon(*C.job_create_args("--init-from-job", 9)), ExitCode.NOT_FOUND, "job 9 does not exist")
+    other = C.job_create_args("--init-from-job", 1)
     other = (*other[:5], "digits-cnn", *other[6:])
     C.fail(milon(*other), ExitCode.BAD_INPUT, "its model spec", "differs from this job's")
     from milon_app.store.blobs import BlobStore
@@ -134,11 +134,11 @@ def test_job_starts_from_a_completed_jobs_final_model(milon, chain, home, tmp_pa
     store = BlobStore(home / "data" / "blobs")
     blob = store.get(final)
     assert store.delete(final)
-    C.fail(milon(*C._job_args("--init-from-job", 1)), ExitCode.NOT_FOUND, "not in the local store")
+    C.fail(milon(*C.job_create_args("--init-from-job", 1)), ExitCode.NOT_FOUND, "not in the local store")
     m = Milon(chain.suite)
     assert m.job_count() == 1 and m.balance(chain.dev(3).address) == before
     store.put(blob, "weights")
-    job = C.ok(milon(*C._job_args("--init-from-job", 1)))
+    job = C.ok(milon(*C.job_create_args("--init-from-job", 1)))
     assert job["id"] == 2 and job["initial_model_hash"] == final
     assert job["initial_weights"] == "job 1's final model"
     assert "job:2" in store.pins.owners(final)  # served to job 2's members too
