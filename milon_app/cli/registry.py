@@ -84,6 +84,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_job",
     "milon_app.cli.cmd_job_show",
     "milon_app.cli.cmd_job_wait",
+    "milon_app.cli.cmd_job_cancel",
     "milon_app.cli.cmd_gov",
     "milon_app.cli.cmd_gov_params",
     "milon_app.cli.cmd_rewards",
