@@ -50,24 +50,10 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def privacy_data(ctx: Context, m: Milon, job_id: int) -> dict[str, Any]:
-    """The job's privacy setting, from its model spec when this node's store holds it;
-    ``epsilon_spent`` is the most a contributor can have spent (one release per round begun)."""
-    from milon_app.compute.model_spec import ModelSpec
-    from milon_app.errors import MilonError
-    from milon_app.federation.privacy import planned_rounds
-    from milon_app.federation.privacy import summary as privacy_summary
+    """The job's privacy setting, read as the window's owner dashboard reads it."""
+    from milon_app.session.privacy_view import job_privacy
 
-    j = m.job(job_id)
-    digest = j.params.model_spec_hash.hex()
-    store = _blob_store(ctx)
-    if not store.has(digest):
-        return {"mode": "unknown (the model spec is not in this node's blob store)"}
-    try:
-        spec = ModelSpec.from_json(store.get(digest))
-    except MilonError as exc:
-        return {"mode": f"unknown ({exc})"}
-    rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
-    return privacy_summary(spec.privacy, rounds, min(j.current_round, rounds))
+    return job_privacy(m, _blob_store(ctx), job_id)
 
 
 def capacity_data(m: Milon, job_id: int) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class EventBridge(QObject):
     training = Signal(object)  # TrainingProgress
     training_finished = Signal(object)
     assignment = Signal(object)  # EpochsAssigned, AssignmentDecision
+    privacy = Signal(object)  # PrivacySpent, PrivacyPlanSpent
     round_changed = Signal(object)  # RoundStarted, VerdictsTallied, RoundFinalized, timeouts
     committee = Signal(object)  # CommitteeDrawn, VerdictSubmitted, ModelConfirmed: duty
     job_changed = Signal(object)  # JobCreated, JobCompleted
@@ -41,6 +42,7 @@ class EventBridge(QObject):
         ((ev.TrainingProgress,), "training"),
         ((ev.TrainingFinished,), "training_finished"),
         ((ev.EpochsAssigned, ev.AssignmentDecision), "assignment"),
+        ((ev.PrivacySpent, ev.PrivacyPlanSpent), "privacy"),
         (
             (ev.RoundStarted, ev.VerdictsTallied, ev.RoundFinalized, ev.RoundEvaluated,
              ev.RoundTimedOut, ev.UpdateCommitted, ev.UpdateRevealed),

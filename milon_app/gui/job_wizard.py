@@ -8,6 +8,7 @@ what to fix in red under its fields.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,8 +27,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from milon_app.errors import MilonError
 from milon_app.federation.types import RULE_NAMES
 from milon_app.gui.context import GuiContext
+from milon_app.gui.privacy_fields import PrivacyFields
 from milon_app.gui.tasks import describe_error
 from milon_app.gui.widgets import ERROR_COLOR, error_label, form_box, hint
 from milon_app.session import job_form as F
@@ -164,6 +167,7 @@ class TrainingPage(QWizardPage):
         self.committee.setSpecialValueText("governed default")
         self.committee_hint = hint("")
         self.shared = QCheckBox("Shared data: split my copy of the dataset into one shard a member")
+        self.privacy = PrivacyFields()
         self.estimate = QLabel("")
         self.estimate.setObjectName("estimate")
         self.estimate.setWordWrap(True)
@@ -183,6 +187,7 @@ class TrainingPage(QWizardPage):
                 ],
             )
         )
+        layout.addWidget(self.privacy)
         layout.addWidget(
             hint(
                 "Each round's epochs are split across the federation's members by capacity; "
@@ -196,6 +201,13 @@ class TrainingPage(QWizardPage):
         for spin in (self.rounds, self.epochs, self.committee):
             spin.valueChanged.connect(self.update_estimate)
         self.reward.textChanged.connect(self.update_estimate)
+        self.privacy.changed.connect(self.update_estimate)  # clears the page's last error
+
+    def initializePage(self) -> None:
+        # the privacy fields start from what the chosen spec carries (the model page has
+        # refused a bad spec before this one is shown)
+        with contextlib.suppress(MilonError):
+            self.privacy.follow(F.resolve_spec(self.w.form()))
 
     def update_estimate(self) -> None:
         self.error.setText("")
@@ -255,7 +267,7 @@ class JobWizard(QWizard):
         self.model_page.update_view()
         self.training_page.update_estimate()
         self.setButtonText(QWizard.WizardButton.FinishButton, "Create job")
-        self.resize(640, 520)
+        self.resize(640, 680)
         core = ctx.session.core
         ctx.runner.run(
             lambda: F.read_facts(core), self._got_facts, self._facts_failed, what="read federations"
@@ -298,6 +310,7 @@ class JobWizard(QWizard):
             committee=t.committee.value(),
             shared=t.shared.isChecked(),
             init_weights=m.weights_path.text(),
+            privacy=t.privacy.entries(),
         )
 
     def choose_spec_file(self) -> None:

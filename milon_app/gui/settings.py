@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from milon_app.config import Config, Paths, config_from_dict, describe, load_config, save_config
-from milon_app.errors import ConfigError
+from milon_app.errors import BadInputError, ConfigError
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tasks import describe_error
 from milon_app.gui.widgets import error_label, hint
+from milon_app.node.build import options_from_config
 
 RESTART_NOTE = "Changes to the network (chain.*, p2p.*) and wallet apply after MILON restarts."
 _BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
@@ -158,7 +159,12 @@ class SettingsDialog(QDialog):
                 data.setdefault(section, {})[name] = value
             else:
                 data[key] = value
-        return config_from_dict(data)
+        cfg = config_from_dict(data)
+        try:  # what the node refuses at start (node.accept_mode, privacy.max_epsilon >= 0, ...)
+            options_from_config(cfg)
+        except BadInputError as exc:
+            raise ConfigError(f"not saved: {exc}") from None
+        return cfg
 
     def save(self) -> bool:
         try:

@@ -9,6 +9,7 @@ the same rules hold for any other front-end.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,10 @@ from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
 from milon_app.compute.datasets import BUILTINS, DatasetSpec
 from milon_app.compute.model_spec import ModelSpec, digits_cnn, digits_mlp, tabular_mlp
 from milon_app.errors import BadInputError, NotFoundError
+from milon_app.federation.privacy import planned_rounds
+from milon_app.federation.privacy import summary as privacy_summary
 from milon_app.federation.types import RULE_NAMES
+from milon_app.session.privacy_view import privacy_from_entries
 from milon_app.units import format_amount, parse_amount
 
 if TYPE_CHECKING:
@@ -121,6 +125,9 @@ class JobForm:
     shared: bool = False
     seed: int = 0
     init_weights: str = ""  # a .safetensors file to start from (fine-tuning); "": seeded init
+    # The privacy fields as typed ({"mode": "client-dp", "epsilon": "8", ...}); None: the
+    # spec's own setting (a JSON spec may carry one), as `job create` without --dp.
+    privacy: Mapping[str, str] | None = None
 
     @property
     def total_epochs(self) -> int:
@@ -314,6 +321,8 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
     check_fits(spec, form.dataset)
     init = load_init_weights(form, spec)
     check_numbers(form, facts)
+    if form.privacy is not None:
+        spec = spec.with_privacy(privacy_from_entries(form.privacy))
     fed = facts.federation(form.fed_id)
     return JobRequest(
         fed_id=form.fed_id,
@@ -333,4 +342,7 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
 def submit(core: NodeCore, form: JobForm) -> int:
     """Blocking: re-read the chain (the balance may have moved), check, publish the job."""
     req = build_request(form, read_facts(core))
+    # the accountant refuses what it cannot meet, as `job create` does (its first use
+    # imports opacus, seconds: here on the worker, never in build_request on the GUI thread)
+    privacy_summary(req.spec.privacy, planned_rounds(req.total_epochs, req.epochs_per_round))
     return core.owner.create_job(req)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from milon_app.chain.bindings import Job, JobStatus, Param
+from milon_app.session.privacy_view import dashboard_text, job_privacy
 from milon_app.session.rounds import round_phase, votes_against, votes_for
 from milon_app.units import short_address
 
@@ -92,6 +93,7 @@ class JobDetail:
     verdicts: dict[int, list[VerdictRow]] = field(default_factory=dict)  # by round
     committee: list[CommitteeRow] = field(default_factory=list)  # the current round's
     phase: str = ""  # the current round's phase, in words
+    privacy: str = ""  # the setting and epsilon a round / for the job / spent (dashboard_text)
 
     @property
     def points(self) -> tuple[list[int], list[float]]:
@@ -223,6 +225,7 @@ def read_detail(session: Session, job_id: int, job: Job, cache: VerdictCache) ->
         verdicts=verdicts,
         committee=committee,
         phase=phase,
+        privacy=dashboard_text(job_privacy(m, core.store, job_id, job)),
     )
 
 

@@ -104,6 +104,7 @@ class OwnerTab(Tab):
         self.detail = QGroupBox("Job")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.privacy = hint("")  # the job's privacy setting and epsilon spent
         self.export_button = QPushButton("Export model…")
         self.export_button.setToolTip(
             "Download the final model (the current one while training) as safetensors + ONNX"
@@ -144,6 +145,7 @@ class OwnerTab(Tab):
         split.setSizes([660, 440])
         dv = QVBoxLayout(self.detail)
         dv.addLayout(head)
+        dv.addWidget(self.privacy)
         dv.addWidget(split, 1)
 
         layout = QVBoxLayout(self)
@@ -207,6 +209,7 @@ class OwnerTab(Tab):
     def _show_detail(self, d: JobDetail) -> None:
         self.detail.setTitle(f"Job {d.job_id}")
         self.summary.setText(d.summary)
+        self.privacy.setText(d.privacy)
         fill(
             self.rounds,
             [

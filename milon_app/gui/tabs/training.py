@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from milon_app.gui.context import GuiContext
 from milon_app.gui.tabs.base import Tab
+from milon_app.gui.tabs.training_privacy import EVENTS as PRIVACY_EVENTS
+from milon_app.gui.tabs.training_privacy import PrivacyLine
 from milon_app.gui.widgets import hint
 from milon_app.node import events as ev
 from milon_app.session.metrics import MetricRow, MetricsStore, write_rows
@@ -52,6 +54,7 @@ class TrainingView:
     jobs: list[int]
     job_id: int | None
     results: list[tuple[int, float | None]] | None  # None: no local node owns the job
+    privacy: dict[str, Any] | None = None  # the job's setting and target (job_privacy)
     db_rows: dict[str, list[MetricRow]] = field(default_factory=dict)
 
 
@@ -87,10 +90,14 @@ class TrainingTab(Tab):
         self._dirty = False
         self._dots: bool | None = None  # whether the step curves show dots (set on redraw)
         self._shown: dict[int, tuple[Any, ...]] = {}  # per curve: what its points end with
+        self.privacy = PrivacyLine()
         self._build()
         b = ctx.bridge
         for signal in (b.training, b.training_finished, b.round_changed):
             signal.connect(self._on_event)
+        for signal in (b.privacy, b.assignment):
+            signal.connect(self._on_privacy)
+        self.privacy.handle_all(ctx.session.bus.history(*PRIVACY_EVENTS))
         # what happened before this tab existed (the bridge already queues what comes next)
         self.store.handle_all(
             ctx.session.bus.history(
@@ -159,6 +166,7 @@ class TrainingTab(Tab):
         outer = QVBoxLayout(self)
         outer.addLayout(top)
         outer.addWidget(self.progress)
+        outer.addWidget(self.privacy.label)
         outer.addWidget(self.stack, 1)
         outer.addWidget(self.message)
 
@@ -261,13 +269,21 @@ class TrainingTab(Tab):
         if isinstance(e, ev.RoundFinalized) and e.job_id == self._job_id:
             self.refresh()  # an owned job's accuracy is in the owner's database
 
+    def _on_privacy(self, e: ev.Event) -> None:
+        if self.privacy.handle(e) and getattr(e, "job_id", None) == self._job_id:
+            self.privacy.show(self._job_id, self._node)
+
     def load(self) -> TrainingView:
+        from milon_app.session.privacy_view import job_privacy
+
         session = self.ctx.session
         core = session.core
         job = self._job_id
         view = TrainingView(jobs=core.state.jobs(), job_id=job, results=None)
         if job is None:
             return view
+        if job in view.jobs:  # a job of this node's chain (not a Simulate-tab run's)
+            view.privacy = job_privacy(core.milon, core.store, job)
         done = self._backfilled
         for node in session.local_nodes():
             info = node.state.job_info(job)
@@ -285,6 +301,8 @@ class TrainingTab(Tab):
             self._backfilled = self._backfilled | pairs
             if data.results is not None:
                 self.store.set_results(data.job_id, data.results)
+            if data.privacy is not None:
+                self.privacy.set_setting(data.job_id, data.privacy)
         self._sync_combos(data.jobs)
         if data.job_id == self._job_id:
             self.redraw()
@@ -297,6 +315,7 @@ class TrainingTab(Tab):
     def redraw(self) -> None:
         self._dirty = False
         job, node = self._job_id, self._node
+        self.privacy.show(job, node)
         self.export_button.setEnabled(job is not None)
         series = self.store.series(node, job) if job is not None and self.store.has(
             node, job) else None

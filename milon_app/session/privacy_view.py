@@ -1,0 +1,86 @@
+"""A job's privacy setting as the front-ends read and show it (issue 23), without Qt.
+
+``milon job show`` and the window's owner dashboard read the same numbers the same way
+(:func:`job_privacy`: the setting from the job's model spec, the accountant's figures for
+its planned rounds, and the most a contributor can have spent); the create-job wizard
+turns its typed entries into the checked setting ``milon job create --dp`` builds
+(:func:`privacy_from_entries`), so a bad value is refused with the field named before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from milon_app.compute.privacy_spec import PrivacySpec
+from milon_app.errors import BadInputError
+
+if TYPE_CHECKING:
+    from milon_app.chain.bindings import Job, Milon
+    from milon_app.store.blobs import BlobStore
+
+
+def job_privacy(m: Milon, store: BlobStore, job_id: int, job: Job | None = None) -> dict[str, Any]:
+    """The job's privacy summary, from its model spec when ``store`` holds it (else a mode
+    that says why not); ``epsilon_spent`` is the most a contributor can have spent: one
+    release per round begun. Blocking: reads the job from the chain unless given."""
+    from milon_app.compute.model_spec import ModelSpec
+    from milon_app.errors import MilonError
+    from milon_app.federation.privacy import planned_rounds, summary
+
+    j = job if job is not None else m.job(job_id)
+    digest = j.params.model_spec_hash.hex()
+    if not store.has(digest):
+        return {"mode": "unknown (the model spec is not in this node's blob store)"}
+    try:
+        spec = ModelSpec.from_json(store.get(digest))
+    except MilonError as exc:
+        return {"mode": f"unknown ({exc})"}
+    rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
+    return summary(spec.privacy, rounds, min(j.current_round, rounds))
+
+
+def dashboard_text(d: Mapping[str, Any]) -> str:
+    """The owner's line: the setting, epsilon per round, for the whole job, spent so far
+    (each part only where the mode's summary gives it)."""
+    if "epsilon" not in d:
+        return f"Privacy: {d.get('mode', 'unknown')}"
+    parts = [f"Privacy: {d['mode']}, target epsilon {d['epsilon']:g} (delta {d['delta']:g})"]
+    if "clip" in d:
+        parts[0] += f", clip {d['clip']:g}"
+    if "epsilon_per_round" in d and "epsilon_job" in d:
+        parts.append(
+            f"epsilon {d['epsilon_per_round']:.3g} a round, {d['epsilon_job']:.3g} for the "
+            f"job's {d.get('rounds', '?')} rounds"
+        )
+    if "epsilon_spent" in d:
+        parts.append(
+            f"spent so far: at most {d['epsilon_spent']:.3g} by a contributor in every round "
+            "begun"
+        )
+    return " · ".join(parts)
+
+
+def spent_text(mode: str, spent: float, target: float | None, delta: float) -> str:
+    """The Training tab's line: what a node's releases on the job cost, against the target."""
+    of = f" of target {target:g}" if target is not None else ""
+    return f"Privacy: {mode} · epsilon spent {spent:.3g}{of} (delta {delta:g})"
+
+
+def privacy_from_entries(entries: Mapping[str, str]) -> PrivacySpec:
+    """The wizard's typed entries (``mode`` and the numbers as text; blank: the default) as a
+    checked setting; every error names ``privacy.<field>``, as PrivacySpec.from_dict does."""
+    mode = entries.get("mode", "none")
+    obj: dict[str, Any] = {"mode": mode}
+    if mode != "none":
+        for key, text in entries.items():
+            if key == "mode" or not text.strip():
+                continue
+            try:
+                obj[key] = float(text.strip())  # from_dict refuses inf and nan, naming the field
+            except ValueError:
+                raise BadInputError(
+                    f"privacy.{key} must be a number, got {text.strip()!r}"
+                ) from None
+    return PrivacySpec.from_dict(obj)
