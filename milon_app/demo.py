@@ -56,7 +56,7 @@ class DemoOptions:
     committee: int = 0  # validator committee size; 0: the governed default (all when fewer)
     partition: str = "iid"  # how members' data is split: iid, dirichlet:ALPHA, shards:K
     validation: str = "owner"  # committee's held-out data: the owner's, or each member's own
-    dp: str = "none"  # the job's differential privacy: none or client-dp (compute.privacy_spec)
+    dp: str = "none"  # the job's differential privacy: none, client-dp, dp-sgd (privacy_spec)
     dp_epsilon: float = 0.0
     dp_delta: float = DEFAULT_DELTA
     dp_clip: float = DEFAULT_CLIP
@@ -210,6 +210,10 @@ def _data(opts: DemoOptions) -> _Data:
     work_load = load_workload(opts.model, opts.dataset, opts.seed)  # mismatches end here
     if opts.privacy.enabled:  # the setting travels in the spec, whose hash the job records
         work_load = replace(work_load, spec=work_load.spec.with_privacy(opts.privacy))
+    if opts.privacy.mode == "dp-sgd":  # a layer DP-SGD cannot train is refused before the job
+        from milon_app.compute.dp_sgd import check_spec
+
+        check_spec(work_load.spec)
     x_train, y_train = work_load.data.x_train, work_load.data.y_train
     held = None
     if opts.validation == "owner":
@@ -339,6 +343,8 @@ def _finish(
     end_job(chain.client, owner, [*nodes, owner], report.job_id, stop)
     report.final_accuracy = report.rounds[-1].accuracy if report.rounds else None
     report.privacy = privacy_report(data.work_load.spec.privacy, opts.rounds, report.rounds)
+    if data.work_load.spec.privacy.mode == "dp-sgd":
+        report.privacy.update(sgd_report(data.work_load.spec.privacy, chain.bus, report.job_id))
     check_stop(stop)
     if opts.governance:
         report.governance = govern(chain.suite, chain.owner, chain.members)
@@ -364,3 +370,25 @@ def privacy_report(privacy: PrivacySpec, rounds: int, rows: list[RoundRow]) -> d
     out.setdefault("epsilon_spent", 0.0)
     out.setdefault("delta", 0.0)
     return out
+
+
+def sgd_report(privacy: PrivacySpec, bus: Any, job_id: int) -> dict[str, Any]:
+    """dp-sgd's figures as the members computed them (their PrivacySpent events): the most
+    any member spent, with its noise multiplier and sample rate (both depend on its data
+    size), and each member's epsilon."""
+    from milon_app.node.events import PrivacySpent
+
+    spent: dict[str, PrivacySpent] = {}
+    for e in bus.history(PrivacySpent):
+        if e.job_id == job_id and (e.node not in spent or e.round > spent[e.node].round):
+            spent[e.node] = e
+    out: dict[str, Any] = {"epsilon": privacy.epsilon, "delta": privacy.delta, "clip": privacy.clip}
+    if not spent:
+        return {**out, "epsilon_spent": 0.0, "members": {}}
+    top = max(spent.values(), key=lambda e: e.epsilon_spent)
+    return out | {
+        "epsilon_spent": top.epsilon_spent,
+        "noise_multiplier": top.sigma,
+        "sample_rate": top.sample_rate,
+        "members": {who: e.epsilon_spent for who, e in sorted(spent.items())},
+    }

@@ -24,14 +24,19 @@ def add_dp_arguments(p: argparse.ArgumentParser) -> None:
         choices=MODES,
         default=None,
         help="differential privacy: none, client-dp (each contributor clips its update and adds "
-        "Gaussian noise) or dp-sgd (not supported yet); default: what the model spec says",
+        "Gaussian noise) or dp-sgd (per-sample clipping and noise in every training step, "
+        "Opacus); default: what the model spec says",
     )
     p.add_argument("--dp-epsilon", type=float, metavar="E", help="target epsilon for the job")
     p.add_argument(
         "--dp-delta", type=float, metavar="D", help=f"target delta (default {DEFAULT_DELTA:g})"
     )
     p.add_argument(
-        "--dp-clip", type=float, metavar="C", help=f"update norm bound (default {DEFAULT_CLIP:g})"
+        "--dp-clip",
+        type=float,
+        metavar="C",
+        help=f"client-dp: update norm bound; dp-sgd: per-sample gradient norm bound "
+        f"(default {DEFAULT_CLIP:g})",
     )
 
 
@@ -42,7 +47,7 @@ def privacy_from_args(args: argparse.Namespace) -> PrivacySpec | None:
     given = {k: v for k, v in extras.items() if v is not None}
     if mode is None:
         if given:
-            raise BadInputError(f"--dp-{next(iter(given))} needs --dp client-dp")
+            raise BadInputError(f"--dp-{next(iter(given))} needs --dp client-dp or dp-sgd")
         return None
     if mode != "none" and "epsilon" not in given:
         raise BadInputError(f"--dp {mode} needs --dp-epsilon")
@@ -54,10 +59,25 @@ def privacy_from_args(args: argparse.Namespace) -> PrivacySpec | None:
 
 def apply_privacy(spec: ModelSpec, args: argparse.Namespace) -> ModelSpec:
     privacy = privacy_from_args(args)
-    return spec if privacy is None else spec.with_privacy(privacy)
+    out = spec if privacy is None else spec.with_privacy(privacy)
+    if out.privacy.mode == "dp-sgd":  # a layer DP-SGD cannot train ends here, named
+        from milon_app.compute.dp_sgd import check_spec
+
+        check_spec(out)
+    return out
 
 
 def privacy_text(d: dict[str, Any]) -> str:
+    if d.get("mode") == "dp-sgd":
+        if "epsilon" not in d:
+            return "dp-sgd"
+        text = f"dp-sgd: target epsilon {d['epsilon']:g} (delta {d['delta']:g}), clip {d['clip']:g}"
+        if "noise_multiplier" in d:
+            text += (
+                f"; epsilon {d['epsilon_spent']:.3g} spent, noise multiplier "
+                f"{d['noise_multiplier']:.3g}, sample rate {d['sample_rate']:.3g}"
+            )
+        return text
     if d.get("mode") != "client-dp":
         return str(d.get("mode", "unknown"))
     return (

@@ -15,7 +15,7 @@ from typing import Any
 from milon_app.errors import BadInputError
 
 MODES = ("none", "client-dp", "dp-sgd")
-SUPPORTED_MODES = ("none", "client-dp")
+SUPPORTED_MODES = MODES
 # (epsilon, delta) a job may ask for: epsilon above 100 protects nothing a reader could name,
 # delta must stay well below 1/n for any realistic n.
 MAX_EPSILON = 100.0

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from milon_app.compute import dp_sgd
 from milon_app.compute import tasks as T
 from milon_app.compute.hardware import select_device
 from milon_app.compute.model_spec import ModelSpec
@@ -65,6 +66,7 @@ class TrainResult:
     epochs: int
     wall_s: float
     samples_per_s: float
+    privacy: dict[str, Any] | None = None  # dp-sgd: compute.dp_sgd.plan_summary of this run
 
 
 StateLike = Mapping[str, "torch.Tensor"] | bytes | None
@@ -128,11 +130,14 @@ def train(
     threads: int | None = None,
     report_interval_s: float = 0.1,
     compile_model: bool = False,
+    dp_max_epochs: int | None = None,
 ) -> TrainResult:
     """Train ``epochs`` epochs from ``global_state`` (None: fresh init from ``seed``).
 
     ``compile_model`` is this machine's choice, not the job's: ``torch.compile`` the
-    model, or train eagerly where it cannot compile (logged at debug level)."""
+    model, or train eagerly where it cannot compile (logged at debug level). A dp-sgd
+    spec trains with :mod:`milon_app.compute.dp_sgd`, its noise calibrated for
+    ``dp_max_epochs`` epochs (the job's bound; default ``epochs``)."""
     import torch
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
@@ -153,21 +158,29 @@ def train(
         layout = _memory_format(spec, model, dev)
         if layout is not None:  # a documented form of Module.to that the stubs lack
             model.to(memory_format=layout)  # type: ignore[call-overload]
+        dp_info: dict[str, Any] | None = None  # dp-sgd: the privacy figures of this run
         with spec.seeded_rng(seed, dev):  # dropout draws from the global RNG
-            train_loss, t_loop = _loop(
-                spec,
-                model,
-                _to_device(x, dev, layout),
-                _to_device(y, dev, None),
-                epochs,
-                dev,
-                seed,
-                progress,
-                cancel,
-                report_interval_s,
-                amp=_autocast_dtype(spec, dev),
-                compile_model=compile_model,
-            )
+            if spec.privacy.mode == "dp-sgd":  # per-sample clipping and noise (compute.dp_sgd)
+                dp_data = (x.to(dev), y.to(dev))
+                limits = (epochs, dp_max_epochs or epochs, seed)
+                train_loss, t_loop, dp_info = dp_sgd.run(
+                    spec, model, dp_data, limits, progress, cancel, report_interval_s
+                )
+            else:
+                train_loss, t_loop = _loop(
+                    spec,
+                    model,
+                    _to_device(x, dev, layout),
+                    _to_device(y, dev, None),
+                    epochs,
+                    dev,
+                    seed,
+                    progress,
+                    cancel,
+                    report_interval_s,
+                    amp=_autocast_dtype(spec, dev),
+                    compile_model=compile_model,
+                )
         # one copy per tensor (a device's .to("cpu") is that copy), in the standard layout
         state = {
             k: v.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
@@ -193,6 +206,7 @@ def train(
         epochs=epochs,
         wall_s=time.perf_counter() - t_start,
         samples_per_s=n * epochs / t_loop if t_loop > 0 else 0.0,
+        privacy=dp_info,
     )
 
 

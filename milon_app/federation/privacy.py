@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 SENSITIVITY_PER_CLIP = 2.0  # replace-one adjacency: two clipped deltas differ by <= 2 * clip
 EPSILON_TOLERANCE = 0.01  # the noise search stops within this of the target (never above it)
 MAX_RELEASES = 10_000
+MAX_STEPS = 10_000_000  # dp-sgd: optimizer steps a contributor may run on one job
 
 
 def planned_rounds(total_epochs: int, epochs_per_round: int) -> int:
@@ -46,20 +47,25 @@ def planned_rounds(total_epochs: int, epochs_per_round: int) -> int:
     return math.ceil(total_epochs / epochs_per_round)
 
 
-def _check(epsilon: float, delta: float, releases: int) -> None:
+def _check(epsilon: float, delta: float, releases: int, sample_rate: float = 1.0) -> None:
     if not (math.isfinite(epsilon) and epsilon > 0):
         raise BadInputError(f"epsilon must be a positive number, got {epsilon}")
     if not 0 < delta < 1:
         raise BadInputError(f"delta must be in (0, 1), got {delta}")
-    if not 1 <= releases <= MAX_RELEASES:
+    if not 0 < sample_rate <= 1:
+        raise BadInputError(f"sample rate must be in (0, 1], got {sample_rate}")
+    if sample_rate == 1.0 and not 1 <= releases <= MAX_RELEASES:
         raise BadInputError(f"rounds must be in 1..{MAX_RELEASES}, got {releases}")
+    if not 1 <= releases <= MAX_STEPS:
+        raise BadInputError(f"steps must be in 1..{MAX_STEPS}, got {releases}")
 
 
 @functools.lru_cache(maxsize=256)
-def noise_multiplier(epsilon: float, delta: float, rounds: int) -> float:
-    """The smallest sigma (within EPSILON_TOLERANCE) whose ``rounds`` releases at sample
-    rate 1 cost at most (epsilon, delta) under the RDP accountant."""
-    _check(epsilon, delta, rounds)
+def noise_multiplier(epsilon: float, delta: float, rounds: int, sample_rate: float = 1.0) -> float:
+    """The smallest sigma (within EPSILON_TOLERANCE) whose ``rounds`` releases (client-dp)
+    or steps (dp-sgd) at ``sample_rate`` cost at most (epsilon, delta) under the RDP
+    accountant (Poisson sampling)."""
+    _check(epsilon, delta, rounds, sample_rate)
     from opacus.accountants.utils import get_noise_multiplier
 
     with _quiet():
@@ -67,7 +73,7 @@ def noise_multiplier(epsilon: float, delta: float, rounds: int) -> float:
             get_noise_multiplier(
                 target_epsilon=epsilon,
                 target_delta=delta,
-                sample_rate=1.0,
+                sample_rate=sample_rate,
                 steps=rounds,
                 accountant="rdp",
                 epsilon_tolerance=EPSILON_TOLERANCE,
@@ -76,17 +82,18 @@ def noise_multiplier(epsilon: float, delta: float, rounds: int) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def epsilon_spent(sigma: float, releases: int, delta: float) -> float:
-    """Epsilon after ``releases`` rounds at noise multiplier ``sigma`` (0 for none)."""
+def epsilon_spent(sigma: float, releases: int, delta: float, sample_rate: float = 1.0) -> float:
+    """Epsilon after ``releases`` rounds (or dp-sgd steps at ``sample_rate``) at noise
+    multiplier ``sigma`` (0 for none)."""
     if releases == 0:
         return 0.0
-    _check(1.0, delta, releases)
+    _check(1.0, delta, releases, sample_rate)
     if not (math.isfinite(sigma) and sigma > 0):
         raise BadInputError(f"noise multiplier must be positive, got {sigma}")
     from opacus.accountants import RDPAccountant
 
     acct = RDPAccountant()
-    acct.history = [(sigma, 1.0, releases)]  # (noise multiplier, sample rate, steps)
+    acct.history = [(sigma, sample_rate, releases)]  # (noise multiplier, sample rate, steps)
     with _quiet():
         return float(acct.get_epsilon(delta))
 

@@ -16,7 +16,7 @@ import hmac
 import logging
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import Assignment, AssignmentState, Round
 from milon_app.chain.errors import ContractRevert
@@ -25,7 +25,7 @@ from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
-from milon_app.node.privacy_budget import budget, decline_reason, noised, rounds_taken
+from milon_app.node.privacy_budget import decline_reason, noised, round_budget
 from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Contributor:
             return
         if svc.state.assignment_decision(ctx.job_id, r) == "pending-user":
             return
-        b = budget(ctx, rounds_taken(svc, ctx, r))
+        b = round_budget(svc, ctx, r, epochs)
         why = decline_reason(ctx, b, svc.settings().policy.max_epsilon) if b else None
         if why is not None:
             log.info("declining job %d round %d: %s", ctx.job_id, r, why)
@@ -197,6 +197,8 @@ class Contributor:
             if not behaviour.honest:
                 state = behaviour.tamper(base, state)
             blob = encode_state(state)
+        elif result.privacy is not None:  # dp-sgd: the noise is in the training
+            self._spent(ctx, r, result.epochs, result.privacy["noise_multiplier"], 0.0)
         digest = svc.store.put(blob, "weights", owner=ctx.pin)
         svc.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
         return digest
@@ -204,9 +206,14 @@ class Contributor:
     def _privatize(
         self, ctx: JobContext, r: int, base: dict[str, torch.Tensor], state: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        svc = self.services
         out, sigma, norm = noised(ctx, base, state)
-        b = budget(ctx, rounds_taken(svc, ctx, r))
+        self._spent(ctx, r, 1, sigma, norm)
+        return out
+
+    def _spent(self, ctx: JobContext, r: int, epochs: int, sigma: float, norm: float) -> None:
+        """Tell what this round's release costs on top of the node's earlier ones."""
+        svc = self.services
+        b = round_budget(svc, ctx, r, epochs)
         if b is not None:
             svc.publish(
                 ev.PrivacySpent(
@@ -217,9 +224,9 @@ class Contributor:
                     delta=b.delta,
                     sigma=sigma,
                     update_norm=norm,
+                    sample_rate=b.sample_rate,
                 )
             )
-        return out
 
     def _start_training(
         self, ctx: JobContext, r: int, rnd: Round, epochs: int
@@ -259,6 +266,8 @@ class Contributor:
                 )
             )
             return lazy
+        sgd = ctx.spec.privacy.mode == "dp-sgd"  # its noise is calibrated for the job's epochs
+        dp: dict[str, Any] = {"dp_max_epochs": ctx.job.params.total_epochs} if sgd else {}
         return svc.worker.submit(
             ctx.spec,
             state,
@@ -268,6 +277,7 @@ class Contributor:
             device=settings.device,
             progress=progress,
             threads=settings.threads,
+            **dp,
         )
 
     def salt(self, job_id: int, r: int, update_hash: bytes) -> bytes:

@@ -140,7 +140,8 @@ class TrainingFinished(Event):
 
 @dataclass(frozen=True)
 class PrivacySpent(Event):
-    """A client-dp update was clipped and noised: what this node's releases on the job cost."""
+    """A client-dp update was clipped and noised, or a dp-sgd update trained: what this node's
+    releases on the job cost."""
 
     job_id: int = 0
     round: int = 0
@@ -148,7 +149,8 @@ class PrivacySpent(Event):
     epsilon_round: float = 0.0  # one round alone
     delta: float = 0.0
     sigma: float = 0.0  # noise multiplier
-    update_norm: float = 0.0  # the delta's norm before clipping
+    update_norm: float = 0.0  # the delta's norm before clipping (client-dp; 0 under dp-sgd)
+    sample_rate: float = 1.0  # dp-sgd: the node's Poisson sample rate; client-dp: 1
 
 
 @dataclass(frozen=True)

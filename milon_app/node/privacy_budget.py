@@ -1,4 +1,4 @@
-"""The contributor's side of client-level differential privacy (issue 23).
+"""The contributor's side of differential privacy (issue 23): client-dp and dp-sgd.
 
 Before accepting a round of a ``client-dp`` job the node checks that the release would
 keep it within both the job's own (epsilon, delta) and its owner's ceiling
@@ -6,6 +6,13 @@ keep it within both the job's own (epsilon, delta) and its owner's ceiling
 (:func:`milon_app.federation.privacy.privatize`) before anything is stored or committed.
 A noised update cannot be trained again bit for bit: after a lost state DB the reveal
 finds it in the blob store (as every update), never by retraining.
+
+Under ``dp-sgd`` the noise is in the training (:mod:`milon_app.compute.dp_sgd`); a round
+costs the RDP epsilon of its epochs' steps at the node's sample rate, on top of the epochs
+the node accepted on the job before (the state DB's assignments, or the chain's when the
+DB lost them). The noise is calibrated so that the job's ``total_epochs`` (the most epochs
+any member can be given) stay within the job's target; a member given more (rejected
+updates' epochs come back to the pool) declines once the next round would cross it.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from milon_app.chain.bindings import AssignmentState
+from milon_app.chain.bindings import Assignment, AssignmentState
+from milon_app.compute import dp_sgd
 from milon_app.federation import privacy as P
 
 if TYPE_CHECKING:
@@ -37,6 +45,7 @@ class Budget:
     epsilon_after: float
     epsilon_round: float
     delta: float
+    sample_rate: float = 1.0  # dp-sgd: the node's q; client-dp releases on all its data
 
 
 # Assignment states that mean the node took the round: counted as a release whether or not
@@ -50,9 +59,48 @@ def rounds_taken(svc: RoleServices, ctx: JobContext, r: int) -> int:
     local = svc.state.accepted_rounds(ctx.job_id, r)
     if ctx.spec.privacy.mode != "client-dp":
         return local
+    return max(local, len(_taken_on_chain(svc, ctx, r)))
+
+
+def epochs_taken(svc: RoleServices, ctx: JobContext, r: int) -> int:
+    """Epochs of the job before round ``r`` this node accepted (dp-sgd accounting): the state
+    DB's sum, or the chain's assignment records' when that is higher."""
+    local = svc.state.accepted_epochs(ctx.job_id, r)
+    return max(local, sum(a.epochs for a in _taken_on_chain(svc, ctx, r)))
+
+
+def _taken_on_chain(svc: RoleServices, ctx: JobContext, r: int) -> list[Assignment]:
     me = svc.address
-    on_chain = sum(svc.milon.assignment(ctx.job_id, rr, me).state in _TAKEN for rr in range(1, r))
-    return max(local, on_chain)
+    rows = (svc.milon.assignment(ctx.job_id, rr, me) for rr in range(1, r))
+    return [a for a in rows if a.state in _TAKEN]
+
+
+def sgd_plan(svc: RoleServices, ctx: JobContext, r: int) -> dp_sgd.Plan:
+    """This node's dp-sgd noise and sampling on the job: its data size, the spec's batch,
+    the job's ``total_epochs`` as the bound."""
+    n = int(svc.training_data(ctx, r)[0].shape[0])
+    return dp_sgd.plan(ctx.spec.privacy, n, ctx.spec.batch_size, ctx.job.params.total_epochs)
+
+
+def sgd_budget(plan: dp_sgd.Plan, epochs_before: int, epochs: int) -> Budget:
+    """The cost of ``epochs`` more epochs of ``plan`` after ``epochs_before``."""
+    return Budget(
+        sigma=plan.noise_multiplier,
+        rounds_before=epochs_before,
+        epsilon_before=plan.epsilon(epochs_before),
+        epsilon_after=plan.epsilon(epochs_before + epochs),
+        epsilon_round=plan.epsilon(epochs),
+        delta=plan.delta,
+        sample_rate=plan.sample_rate,
+    )
+
+
+def round_budget(svc: RoleServices, ctx: JobContext, r: int, epochs: int) -> Budget | None:
+    """The cost of taking round ``r`` (``epochs`` epochs) of ``ctx``'s job; None: no privacy."""
+    mode = ctx.spec.privacy.mode
+    if mode == "dp-sgd":
+        return sgd_budget(sgd_plan(svc, ctx, r), epochs_taken(svc, ctx, r), epochs)
+    return budget(ctx, rounds_taken(svc, ctx, r)) if mode == "client-dp" else None
 
 
 def job_rounds(ctx: JobContext) -> int:
@@ -86,9 +134,10 @@ def decline_reason(ctx: JobContext, b: Budget, max_epsilon: float) -> str | None
             f"privacy.max_epsilon={max_epsilon:g} (delta={b.delta:g})"
         )
     if b.epsilon_after > priv.epsilon + EPSILON_SLACK:
+        more = "epochs than the job's total" if priv.mode == "dp-sgd" else "rounds than planned"
         return (
             f"privacy: {after} this round = {b.epsilon_after:.3g}, over the job's target "
-            f"epsilon={priv.epsilon:g} (more rounds than the job planned)"
+            f"epsilon={priv.epsilon:g} (more {more})"
         )
     return None
 

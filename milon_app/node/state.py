@@ -195,6 +195,15 @@ class StateDB:
         )
         return int(rows[0][0])
 
+    def accepted_epochs(self, job_id: int, before: int) -> int:
+        """Epochs of a job this node accepted before round ``before`` (dp-sgd accounting)."""
+        rows = self._exec(
+            "SELECT COALESCE(SUM(epochs), 0) FROM assignments "
+            "WHERE job_id=? AND round<? AND decision='accepted'",
+            (job_id, before),
+        )
+        return int(rows[0][0])
+
     def record_commit_intent(
         self, job_id: int, rnd: int, update_hash: bytes, salt: bytes, num_samples: int
     ) -> None:

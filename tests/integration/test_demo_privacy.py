@@ -48,6 +48,7 @@ def test_honest_noised_updates_pass_and_a_sign_flipper_is_still_caught(monkeypat
 def test_demo_refuses_bad_dp_options():
     with pytest.raises(BadInputError, match=r"--dp-epsilon 0.0 is not in \(0, 100\]"):
         DemoOptions(dp="client-dp").check()
-    with pytest.raises(BadInputError, match="dp-sgd' is not supported yet"):
-        DemoOptions(dp="dp-sgd", dp_epsilon=8.0).check()
+    with pytest.raises(BadInputError, match=r"--dp-epsilon 0.0 is not in \(0, 100\]"):
+        DemoOptions(dp="dp-sgd").check()
     DemoOptions(dp="client-dp", dp_epsilon=8.0).check()
+    DemoOptions(dp="dp-sgd", dp_epsilon=8.0).check()

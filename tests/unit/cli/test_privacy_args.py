@@ -43,7 +43,7 @@ def test_dp_options_set_the_spec_privacy():
         (("--dp-epsilon", "4"), "--dp-epsilon needs --dp client-dp"),
         (("--dp", "client-dp", "--dp-epsilon", "-1"), "--dp-epsilon -1.0 is not in"),
         (("--dp", "client-dp", "--dp-epsilon", "4", "--dp-delta", "0.5"), "--dp-delta 0.5"),
-        (("--dp", "dp-sgd", "--dp-epsilon", "4"), "'dp-sgd' is not supported yet"),
+        (("--dp", "dp-sgd"), "--dp dp-sgd needs --dp-epsilon"),
     ],
 )
 def test_bad_dp_options_are_refused_by_name(argv, message):
@@ -52,14 +52,14 @@ def test_bad_dp_options_are_refused_by_name(argv, message):
     assert message in str(err.value)
 
 
-def test_job_create_refuses_dp_sgd_before_touching_a_chain(capsys, tmp_path):
+def test_job_create_refuses_dp_sgd_on_batchnorm_before_touching_a_chain(capsys, tmp_path):
     code = main(
         ["--home", str(tmp_path), "job", "create", "--fed", "1", "--epochs", "4",
-         "--model", "digits-mlp", "--dataset", "digits", "--reward-per-epoch", "1",
+         "--model", "resnet8-cifar", "--dataset", "cifar10", "--reward-per-epoch", "1",
          "--dp", "dp-sgd", "--dp-epsilon", "8", "--rpc", "http://127.0.0.1:9"]
     )  # fmt: skip
     _, err = capsys.readouterr()
-    assert code != 0 and "not supported yet" in err
+    assert code != 0 and "dp-sgd cannot train layer" in err and "BatchNorm2d" in err
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def test_defaults_fill_delta_and_clip():
     [
         ("client-dp", "privacy must be an object"),
         ({"mode": "local"}, "privacy.mode 'local' is not one of none, client-dp, dp-sgd"),
-        ({"mode": "dp-sgd", "epsilon": 8}, "privacy.mode 'dp-sgd' is not supported yet"),
+        ({"mode": "dp-sgd"}, "privacy.epsilon is required for mode 'dp-sgd'"),
         ({"mode": "client-dp"}, "privacy.epsilon is required"),
         ({**DP, "epsilon": 0}, "privacy.epsilon 0 is not in (0, 100]"),
         ({**DP, "epsilon": float("inf")}, "privacy.epsilon inf is not in"),
