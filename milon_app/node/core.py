@@ -29,6 +29,7 @@ from milon_app.node.bus import EventBus
 from milon_app.node.chain_watch import backoff_delays
 from milon_app.node.committee import Committee
 from milon_app.node.contributor import Contributor
+from milon_app.node.job_retry import JobRetry
 from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
 from milon_app.node.owner import Owner
@@ -140,6 +141,7 @@ class NodeCore:
         self._contexts: dict[int, JobContext] = {}
         self._validation: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._memberships: dict[int, Member] = {}  # dropped when a registry event names us
+        self._retry = JobRetry()  # jobs whose last step failed wait before the next try
         self._cursor: EventCursor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -342,8 +344,25 @@ class NodeCore:
         self.peer_info.step()  # the chain's peer info = the addresses published now
         now = self.suite.client.now()
         for job_id in self.state.jobs():
-            self._reconcile(job_id, now)
+            if self._retry.due(job_id):
+                self._step_job(job_id, now)
         return self.contributor.busy
+
+    def _step_job(self, job_id: int, now: int) -> None:
+        """One job's step; its failure is reported and retried later, never passed on to the
+        jobs after it (a job anyone can create must not stall the others)."""
+        try:
+            self._reconcile(job_id, now)
+        except RpcUnavailableError:
+            raise  # the chain is down for every job: the loop backs off as a whole
+        except Exception as exc:
+            wait = self._retry.failed(job_id)
+            if not isinstance(exc, MilonError):
+                log.exception("job %d failed", job_id)
+            message = f"{exc if isinstance(exc, MilonError) else repr(exc)}; retry in {wait:g}s"
+            self.publish(ev.NodeError(where=f"job {job_id}", message=message))
+        else:
+            self._retry.succeeded(job_id)
 
     def _on_chain_event(self, e: ChainEvent) -> None:
         a, me = e.args, self.address
