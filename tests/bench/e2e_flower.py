@@ -56,9 +56,10 @@ def _env(repo: Path, work: Path, bin_dir: Path) -> dict[str, str]:
     }
 
 
-def _bench_config(work: Path, clients: int, rounds: int, epochs: int, name: str) -> Path:
+def _bench_config(work: Path, clients: int, rounds: int, epochs: int, name: str,
+                  extra: dict[str, Any] | None = None) -> Path:
     cfg = {"clients": clients, "rounds": rounds, "seed": 0, "epochs_per_round": epochs,
-           "threads": 1, "out": str(work / f"{name}-result.json")}
+           "threads": 1, "out": str(work / f"{name}-result.json"), **(extra or {})}
     path = work / f"{name}-config.json"
     path.write_text(json.dumps(cfg))
     return path
@@ -148,10 +149,11 @@ def _result(run: Run, out: Path, t0: float, t_end: float) -> Run:
 
 
 def run_simulation(repo: Path, work: Path, bin_dir: Path, clients: int, rounds: int,
-                   epochs: int) -> Run:
-    """``run_simulation`` (Ray backend) in one driver process; Ray's workers are its children."""
+                   epochs: int, extra: dict[str, Any] | None = None) -> Run:
+    """``run_simulation`` (Ray backend) in one driver process; Ray's workers are its children.
+    ``extra`` goes into the app's config (the privacy section: DP, dataset, model)."""
     work.mkdir(parents=True, exist_ok=True)
-    cfg = _bench_config(work, clients, rounds, epochs, "sim")
+    cfg = _bench_config(work, clients, rounds, epochs, "sim", extra)
     script = repo / "tests" / "bench" / "flower_app" / "run_sim.py"
     run = Run("Flower", "simulation (Ray)", f"1 + Ray workers ({clients} virtual nodes)",
               f"build/flower-venv/bin/python tests/bench/flower_app/run_sim.py CONFIG "

@@ -50,6 +50,7 @@ SECTIONS: dict[str, str] = {  # key -> title, in report order
     "robustness": "Robustness",
     "gui": "GUI responsiveness",
     "verdicts": "Verdicts",
+    "privacy": "Privacy",
 }
 LIMIT_S = {"full": 1800, "quick": 300}  # per section: a hung section cannot stall the suite
 VERSIONS = ["torch", "web3", "py-evm", "libp2p", "PySide6-Essentials", "matplotlib", "flwr"]

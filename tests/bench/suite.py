@@ -25,7 +25,7 @@ class BenchContext:
 
 @dataclass
 class SectionResult:
-    key: str  # "trainer", "e2e", "transfer", "chain", "scale", "robustness", "gui", "verdicts"
+    key: str  # "trainer", "e2e", ..., "verdicts", "privacy": report.SECTIONS
     title: str
     command: str  # the command that reproduces exactly this section's figures
     markdown: str  # tables and prose; plots are referenced as ![..](benchmarks/<file>.png)

@@ -24,7 +24,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "tests" / "bench" / "report.py"
-SECTIONS = ["trainer", "e2e", "transfer", "chain", "scale", "robustness", "gui", "verdicts"]
+SECTIONS = ["trainer", "e2e", "transfer", "chain", "scale", "robustness", "gui", "verdicts",
+            "privacy"]
 LIMIT_S = 900
 
 
@@ -74,7 +75,8 @@ def test_png_check_rejects_a_damaged_file(tmp_path: Path) -> None:
 
 # The sections CI runs: the rest (e2e: a demo and daemons; gui: the window's stall
 # benchmark; verdicts: committee-judged federations) take ~130 s together in quick mode and
-# exercise paths the demo, daemon and GUI tests already run; they run with --long.
+# exercise paths the demo, daemon and GUI tests already run; they run with --long. So does
+# privacy (three demo jobs and the attack: ~150 s in quick mode).
 CI_SECTIONS = ["trainer", "transfer", "chain", "scale", "robustness"]
 
 

@@ -10,6 +10,7 @@ import sys
 
 from flower_digits import task
 from flower_digits.client_app import app as client_app
+from flower_digits.client_app import dp_app
 from flower_digits.server_app import app as server_app
 from flwr.simulation import run_simulation
 
@@ -19,7 +20,8 @@ def main() -> None:
     cfg = task.bench_config()
     run_simulation(
         server_app=server_app,
-        client_app=client_app,
+        # the privacy section's client-side DP clips on the client (fixedclipping_mod)
+        client_app=dp_app if cfg.get("noise_multiplier") is not None else client_app,
         num_supernodes=int(cfg["clients"]),
         # every client runs at once, as MILON's contributor processes do (share the cores)
         backend_config={

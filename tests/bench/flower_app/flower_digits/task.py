@@ -13,13 +13,16 @@ import hashlib
 import json
 import os
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from milon_app.compute.datasets import Dataset, DatasetSpec, load_dataset
 from milon_app.compute.model_spec import ModelSpec, digits_mlp
 from milon_app.compute.partition import partition_iid
+
+if TYPE_CHECKING:
+    from milon_app.demo_data import Workload
 
 CONFIG_ENV = "MILON_FLOWER_BENCH_CONFIG"
 
@@ -34,20 +37,40 @@ def bench_config(run_config: dict[str, Any] | None = None) -> dict[str, Any]:
     return cfg
 
 
-def spec() -> ModelSpec:
-    return digits_mlp()
+def spec(model: str = "", data: str = "") -> ModelSpec:
+    """The digits MLP, or (the privacy section) the spec ``milon demo --model --dataset`` runs."""
+    return workload(model, data).spec if model or data else digits_mlp()
 
 
 @lru_cache(maxsize=2)
-def dataset(seed: int) -> Dataset:
+def dataset(seed: int, data: str = "", model: str = "") -> Dataset:
     """The same split MILON's demo and daemons use (test_fraction 0.2)."""
+    if model or data:
+        return workload(model, data, seed).data
     return load_dataset(DatasetSpec(kind="builtin", name="digits", test_fraction=0.2, seed=seed))
 
 
-def partition(index: int, clients: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    data = dataset(seed)
-    idx = torch.as_tensor(partition_iid(int(data.x_train.shape[0]), clients, seed)[index])
-    return data.x_train[idx], data.y_train[idx]
+@lru_cache(maxsize=2)
+def workload(model: str, data: str, seed: int = 0) -> Workload:
+    """``milon demo --model M --dataset D``'s model and data (an image folder, a spec file)."""
+    from milon_app.demo_data import load_workload
+
+    return load_workload(model, data or "digits", seed)
+
+
+def partition(
+    index: int, clients: int, seed: int, data: str = "", model: str = "", holdout: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Client ``index``'s IID share of the training split; with ``holdout`` of what is left
+    once the demo's owner has held its validation samples out (as ``milon demo`` splits)."""
+    data_ = dataset(seed, data, model)
+    x, y = data_.x_train, data_.y_train
+    if holdout:
+        from milon_app.node.validation_data import split_holdout
+
+        (x, y), _held = split_holdout(x, y, seed)
+    idx = torch.as_tensor(partition_iid(int(x.shape[0]), clients, seed)[index])
+    return x[idx], y[idx]
 
 
 def epochs_for(index: int, clients: int, epochs_per_round: int) -> int:
