@@ -64,6 +64,11 @@ class ChainSettings:
         "The widest block range asked of eth_getLogs at once (narrowed further while the "
         "provider refuses)",
     )
+    confirmations: int = _f(
+        0,
+        "Blocks a commit, reveal or vote must be buried under before the node counts it as "
+        "done and moves on (0: at once, for devnets; public chains: see docs/cli.md)",
+    )
 
 
 @dataclass

@@ -310,8 +310,8 @@ class Milon:
     def _tx(self, fn: Any, sender: LocalAccount) -> TxReceipt:
         return self.client.transact(fn, sender)
 
-    def _call(self, fn: Any) -> Any:
-        return self.client.call(fn)
+    def _call(self, fn: Any, block: int | str = "latest") -> Any:
+        return self.client.call(fn, block)
 
     # -- token ------------------------------------------------------------------------------
     def balance(self, who: str) -> int:
@@ -435,15 +435,16 @@ class Milon:
         self.client.transact(fn, sender, min_gas=_start_gas(members, min(members, k)))
         return self.job(job_id).current_round
 
-    def round(self, job_id: int, r: int) -> Round:
-        return _build(Round, self._call(self.suite.jobs.functions.round(job_id, r)))
+    def round(self, job_id: int, r: int, block: int | str = "latest") -> Round:
+        """Round ``r`` of a job; ``block``: as of that block (a confirmed read)."""
+        return _build(Round, self._call(self.suite.jobs.functions.round(job_id, r), block))
 
     def round_members(self, job_id: int, r: int) -> list[str]:
         return list(self._call(self.suite.jobs.functions.roundMembers(job_id, r)))
 
-    def assignment(self, job_id: int, r: int, who: str) -> Assignment:
+    def assignment(self, job_id: int, r: int, who: str, block: int | str = "latest") -> Assignment:
         fn = self.suite.jobs.functions.assignment(job_id, r, who)
-        return _build(Assignment, self._call(fn))
+        return _build(Assignment, self._call(fn, block))
 
     def accept(self, sender: LocalAccount, job_id: int, r: int) -> TxReceipt:
         return self._tx(self.suite.jobs.functions.accept(job_id, r), sender)

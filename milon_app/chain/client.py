@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from eth_account import Account
@@ -33,6 +34,7 @@ from milon_app.chain.errors import (
     revert_from_exception,
 )
 from milon_app.chain.log_scan import DEFAULT_MAX_BLOCKS, LogWindow, scan_logs
+from milon_app.chain.nonce_gap import SignedTxs, heal, unmined
 from milon_app.chain.resend import (
     Pending,
     ReceiptWaiter,
@@ -125,12 +127,15 @@ class ChainClient(Connectivity, DevChainControls):
         resend_after_s: float = 0.0,
         getlogs_max_blocks: int = DEFAULT_MAX_BLOCKS,
         rpc_urls: list[str] | None = None,
+        confirmations: int = 0,
     ) -> None:
         """``receipt_timeout_s``: how long a transaction may stay unmined before the client
         gives up on it; ``resend_after_s``: before it is re-sent with the same nonce and
         higher fees (0: about four blocks); ``getlogs_max_blocks``: the widest
         ``eth_getLogs`` asked for (narrowed further when a provider refuses);
-        ``rpc_urls``: every endpoint ``w3`` fails over between (rpc_failover.py)."""
+        ``rpc_urls``: every endpoint ``w3`` fails over between (rpc_failover.py);
+        ``confirmations``: how deep a step's block must be before it counts as done
+        (confirmations.py)."""
         self.w3 = w3
         self.kind = kind
         self.rpc_url = rpc_url
@@ -141,6 +146,10 @@ class ChainClient(Connectivity, DevChainControls):
             self, resend_after_s=resend_after_s, timeout_s=receipt_timeout_s
         )
         self.log_window = LogWindow(getlogs_max_blocks)
+        if confirmations < 0:
+            raise ChainError(f"confirmations must be 0 or more, got {confirmations}")
+        self.confirmations = confirmations
+        self.signed = SignedTxs()  # recent signed bytes per nonce, re-sent after a reorg
         # A sender's transaction given up on (TxNotMinedError) keeps its nonce: the next one
         # from that sender reuses it, paying more than the last version, so it replaces it.
         self._replacing: dict[str, dict[str, Any]] = {}
@@ -285,6 +294,20 @@ class ChainClient(Connectivity, DevChainControls):
             if self._head is None or block >= self._head[1]:
                 self._head = (time.monotonic(), block)
 
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of the canonical block ``number`` (None: no such block yet)."""
+        block = self.rpc(lambda: self.w3.eth.get_block(number), "eth_getBlock")
+        return None if block is None else bytes(block["hash"])
+
+    def heal_nonce_gap(self, address: str) -> int:
+        """Send again what a reorganisation dropped of ``address``'s transactions
+        (nonce_gap.py); how many were sent."""
+        return heal(self, address)
+
+    def unmined(self, address: str) -> int:
+        """How many of ``address``'s transactions from this client are not mined yet."""
+        return unmined(self, address)
+
     def _read_block(self) -> int:
         """The block a "latest" read is pinned to on an RPC chain (see HEAD_FRESH_S)."""
         head = self._head
@@ -292,9 +315,10 @@ class ChainClient(Connectivity, DevChainControls):
             return self.block_number()
         return head[1]
 
-    def now(self) -> int:
-        """Timestamp of the latest block (contract deadlines compare against this)."""
-        return int(self.rpc(lambda: self.w3.eth.get_block("latest"), "eth_getBlock")["timestamp"])
+    def now(self, block: Any = "latest") -> int:
+        """Timestamp of the latest block, or of ``block`` (contract deadlines compare
+        against this)."""
+        return int(self.rpc(lambda: self.w3.eth.get_block(block), "eth_getBlock")["timestamp"])
 
     def balance(self, address: str) -> int:
         return int(self.rpc(lambda: self.w3.eth.get_balance(Web3.to_checksum_address(address))))
@@ -469,6 +493,7 @@ class ChainClient(Connectivity, DevChainControls):
         """Sign and send ``tx`` (the caller holds the lock); the sender's nonce moves on."""
         raw = sender.sign_transaction(tx).raw_transaction
         tx_hash = self._send_raw(raw, what)
+        self.signed.add(sender.address, int(tx["nonce"]), raw)
         self._nonces[sender.address] = int(tx["nonce"]) + 1
         self._replacing.pop(sender.address, None)
         return Pending(sender, dict(tx), [tx_hash], what.removeprefix("send "))
@@ -489,10 +514,11 @@ class ChainClient(Connectivity, DevChainControls):
             )
         )
         if receipt["status"] != 1:
-            if sent.fixed:
-                block = int(receipt["blockNumber"])
-                raise self._revert_of(sent.fn, sent.params, block, sent.tx_hash, sent.name)
-            raise ContractRevert("TransactionFailed", (sent.tx_hash.hex(),), sent.name)
+            # Named by a replay: with a fixed gas limit nothing checked it before it left, and
+            # an estimated one can fail when another transaction lands first (a step sent
+            # again after a reorganisation, whose dropped first version came back before it).
+            block = int(receipt["blockNumber"])
+            raise self._revert_of(sent.fn, sent.params, block, sent.tx_hash, sent.name)
         return receipt  # type: ignore[no-any-return]
 
     def _fixed_gas(self) -> bool:
@@ -504,17 +530,20 @@ class ChainClient(Connectivity, DevChainControls):
     ) -> ContractRevert:
         """The named revert of a transaction mined as failed: the call replayed on the state
         before its block (a devnet mines one transaction per block), as an estimate would
-        have raised it; TransactionFailed when the replay does not revert."""
+        have raised it, else on the block's end state (transactions sent again after a
+        reorganisation land in one block with the one that failed because of them);
+        TransactionFailed when neither replay reverts."""
         failed = ContractRevert("TransactionFailed", (bytes(tx_hash).hex(),), name)
         if not hasattr(fn, "call"):
             return failed
-        try:
-            self.rpc(lambda: fn.call(params, block_identifier=block - 1), f"replay {name}")
-        except ChainError as exc:
-            return exc if isinstance(exc, ContractRevert) else failed
-        except Exception as exc:
-            rev = revert_from_exception(exc, name)
-            return failed if rev is None else rev
+        for at in (block - 1, block):
+            try:
+                self.rpc(partial(fn.call, params, block_identifier=at), f"replay {name}")
+            except ChainError as exc:
+                return exc if isinstance(exc, ContractRevert) else failed
+            except Exception as exc:
+                rev = revert_from_exception(exc, name)
+                return failed if rev is None else rev
         return failed
 
     def _send_raw(self, raw: bytes, what: str) -> Any:

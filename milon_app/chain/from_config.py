@@ -25,7 +25,10 @@ def client_options(chain: ChainSettings) -> dict[str, Any]:
         raise ConfigError(
             f"chain.getlogs_max_blocks must be at least 1, got {chain.getlogs_max_blocks}"
         )
+    if chain.confirmations < 0:
+        raise ConfigError(f"chain.confirmations must be 0 or more, got {chain.confirmations}")
     return {
+        "confirmations": int(chain.confirmations),
         "resend_after_s": float(chain.tx_resend_s),
         "receipt_timeout_s": float(chain.tx_timeout_s),
         "getlogs_max_blocks": int(chain.getlogs_max_blocks),

@@ -186,6 +186,11 @@ class ReceiptWaiter:
                         f"{pending.what}: nonce {pending.nonce} of {pending.account.address} "
                         "was used by a transaction this node did not send"
                     )
+                if self.client.heal_nonce_gap(pending.account.address):
+                    last_sent = time.monotonic()  # a reorg dropped nonces below ours: back
+                    next_resend = last_sent + resend_after
+                    delay = FIRST_POLL_S
+                    continue
                 self._replace(pending)
                 last_sent = time.monotonic()
                 next_resend = last_sent + resend_after
@@ -227,6 +232,7 @@ class ReceiptWaiter:
         raw = pending.account.sign_transaction(tx).raw_transaction
         pending.tx = tx
         pending.hashes.append(Web3.keccak(raw))
+        c.signed.add(pending.account.address, pending.nonce, raw)
         self.resends += 1
         log.warning(
             "%s not mined after %.1fs: re-sent with nonce %d, fee cap %d, tip %d",

@@ -119,10 +119,16 @@ def test_poll_and_resend_pace_follow_the_block_time():
 
 def test_chain_settings_bounds_and_defaults():
     assert client_options(ChainSettings()) == {
+        "confirmations": 0,
         "resend_after_s": 0.0,
         "receipt_timeout_s": 120.0,
         "getlogs_max_blocks": 1_000,
     }
-    for bad in ({"tx_resend_s": -1.0}, {"tx_timeout_s": 0.0}, {"getlogs_max_blocks": 0}):
+    for bad in (
+        {"tx_resend_s": -1.0},
+        {"tx_timeout_s": 0.0},
+        {"getlogs_max_blocks": 0},
+        {"confirmations": -1},
+    ):
         with pytest.raises(ConfigError, match="chain."):
             client_options(ChainSettings(**bad))  # type: ignore[arg-type]

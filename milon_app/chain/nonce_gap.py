@@ -1,0 +1,96 @@
+"""Nonces after a reorganisation: the transactions it dropped are sent again, byte for byte.
+
+A reorganisation can drop mined transactions, and a provider may not put them back in its
+pool (anvil's ``anvil_reorg`` does not; geth does). The sender's nonce on chain then falls
+below the one this client counts on, and every new transaction waits behind the gap for
+good. The client keeps the last signed bytes of each recent nonce; when the chain's nonce
+is behind, those are sent again in order: the same content with the same nonce, so a
+dropped step comes back as it was and nothing can be mined twice. A nonce whose bytes are
+unknown (sent by another process) cannot be filled: the count is reset to the chain's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from functools import partial
+from typing import TYPE_CHECKING
+
+from web3 import Web3
+
+from milon_app.chain.rpc_retry import rpc_error_message
+from milon_app.errors import ChainError
+
+if TYPE_CHECKING:
+    from milon_app.chain.client import ChainClient
+
+log = logging.getLogger(__name__)
+KEEP = 64  # recent nonces per sender whose signed bytes are kept
+
+
+class SignedTxs:
+    """The last signed bytes of each of a sender's recent nonces (newest version wins)."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self.keep = keep
+        self._raw: dict[str, OrderedDict[int, bytes]] = {}
+
+    def add(self, sender: str, nonce: int, raw: bytes) -> None:
+        recent = self._raw.setdefault(sender, OrderedDict())
+        recent[nonce] = bytes(raw)
+        recent.move_to_end(nonce)
+        while len(recent) > self.keep:
+            recent.popitem(last=False)
+
+    def get(self, sender: str, nonce: int) -> bytes | None:
+        return self._raw.get(sender, OrderedDict()).get(nonce)
+
+
+def heal(client: ChainClient, sender: str) -> int:
+    """Send again the transactions of ``sender`` a reorganisation dropped (see the module
+    docstring); returns how many were sent. Nothing when the chain is not behind."""
+    if client.kind == "embedded":
+        return 0
+    address = Web3.to_checksum_address(sender)
+    with client._lock:
+        counted = client._nonces.get(sender)
+        if counted is None:
+            return 0
+        chain = int(
+            client.rpc(lambda: client.w3.eth.get_transaction_count(address, "pending"), "nonce")
+        )
+        if chain >= counted:
+            return 0
+        sent = 0
+        for nonce in range(chain, counted):
+            raw = client.signed.get(sender, nonce)
+            if raw is None:
+                log.warning(
+                    "nonce %d of %s was dropped by a reorganisation and is not ours to send "
+                    "again: counting from the chain's nonce %d", nonce, sender, chain,
+                )  # fmt: skip
+                client._nonces.pop(sender, None)
+                return sent
+            try:
+                client.rpc(partial(client.w3.eth.send_raw_transaction, raw), "re-send dropped")
+            except ChainError:
+                raise
+            except Exception as exc:  # "already known", "nonce too low": it is in the pool
+                log.info("re-send of dropped nonce %d answered: %s", nonce, rpc_error_message(exc))
+            sent += 1
+        log.warning(
+            "a reorganisation dropped %d transaction(s) of %s (nonces %d-%d): sent again",
+            sent, sender, chain, counted - 1,
+        )  # fmt: skip
+        client._forget_reads()
+        return sent
+
+
+def unmined(client: ChainClient, sender: str) -> int:
+    """How many of ``sender``'s transactions this client sent are not mined yet."""
+    counted = client._nonces.get(sender)
+    if counted is None or client.kind == "embedded":
+        return 0
+    address = Web3.to_checksum_address(sender)
+    mined = int(client.rpc(lambda: client.w3.eth.get_transaction_count(address, "latest"), "nonce"))
+    return max(0, counted - mined)
