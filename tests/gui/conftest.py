@@ -16,8 +16,11 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def running_session(tmp_path: Path, key: bytes, transport: str) -> Iterator[Any]:
-    """A started session on the simulated network (no welcome job), stopped afterwards."""
+def running_session(
+    tmp_path: Path, key: bytes, transport: str, cfg: Any = None
+) -> Iterator[Any]:
+    """A started session on the simulated network (no welcome job), stopped afterwards;
+    ``cfg``: the user's config (default: every default)."""
     from eth_account import Account
 
     from milon_app.config import Config
@@ -25,7 +28,7 @@ def running_session(tmp_path: Path, key: bytes, transport: str) -> Iterator[Any]
 
     # Tests that create their own jobs count them: no welcome job (test_welcome_job_gui.py).
     opts = SessionOptions(transport=transport, tick_s=0.1, welcome_job=False)
-    s = Session(Config(), tmp_path, Account.from_key(key), opts)
+    s = Session(cfg or Config(), tmp_path, Account.from_key(key), opts)
     s.start()
     try:
         yield s

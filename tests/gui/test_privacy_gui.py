@@ -4,12 +4,26 @@ simulated members training the client-dp job)."""
 
 from __future__ import annotations
 
-from milon_app.compute.model_spec import ModelSpec
+import pytest
+
+from milon_app.compute.datasets import DatasetSpec
+from milon_app.compute.model_spec import ModelSpec, digits_mlp
 from milon_app.compute.privacy_spec import SUPPORTED_MODES, PrivacySpec
-from milon_app.config import Paths, load_config
+from milon_app.config import Config, Paths, load_config
 from milon_app.federation import privacy as P
-from tests.gui.conftest import wait_until
+from tests.gui.conftest import running_session, wait_until
 from tests.gui.test_owner_tab import FINISH, NEXT, choose, click, ready_wizard, wait_view
+
+CEILING = 1.0  # this node's privacy.max_epsilon: below what one round of an epsilon-8 job costs
+ETHER = 10**18
+
+
+@pytest.fixture
+def session(tmp_path):
+    """The tests' session (conftest's), its user with a privacy ceiling in the config."""
+    cfg = Config()
+    cfg.privacy.max_epsilon = CEILING
+    yield from running_session(tmp_path, b"\x11" * 32, "inprocess", cfg)  # THROWAWAY test key
 
 
 def test_settings_privacy_ceiling_is_saved_for_the_node_and_bad_values_refused(qtbot, tmp_path):
@@ -110,3 +124,31 @@ def job_privacy_text(session, job_id, job_privacy):
     from milon_app.session.privacy_view import dashboard_text
 
     return dashboard_text(job_privacy(session.milon, session.core.store, job_id))
+
+
+def test_a_round_declined_for_privacy_shows_the_reason_on_the_training_tab(qtbot, ctx, session):
+    from milon_app.gui.tabs.training import TrainingTab
+    from milon_app.node.owner import JobRequest
+
+    training = TrainingTab(ctx)
+    qtbot.addWidget(training)
+    fed = session.sim.fed_id
+    # a member with the largest capacity: the round's split gives it epochs
+    session.core.join(fed, 25 * ETHER, 10_000, f"node:{session.address}")
+    job = session.core.owner.create_job(
+        JobRequest(
+            fed_id=fed,
+            spec=digits_mlp().with_privacy(PrivacySpec("client-dp", 8.0)),
+            dataset=DatasetSpec(kind="builtin", name="digits", test_fraction=0.2),
+            total_epochs=8,
+            epochs_per_round=8,
+            reward_per_epoch=ETHER,
+        )
+    )
+    wait_until(qtbot, lambda: training.job_id == job, 60_000)
+    training.select(node=session.address)
+    label = training.privacy.label
+    wait_until(qtbot, lambda: "declined" in label.text(), 90_000)
+    assert "Round 1 declined: privacy:" in label.text()
+    assert f"over this node's ceiling privacy.max_epsilon={CEILING:g}" in label.text()
+    assert "epsilon spent 0 of target 8 (delta 1e-05)" in label.text()  # it released nothing

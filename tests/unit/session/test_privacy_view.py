@@ -1,0 +1,53 @@
+"""The wizard's privacy entries and the dashboard's privacy line, without a window."""
+
+from __future__ import annotations
+
+import pytest
+
+from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, NO_PRIVACY, PrivacySpec
+from milon_app.errors import BadInputError
+from milon_app.federation import privacy as P
+from milon_app.session.privacy_view import dashboard_text, privacy_from_entries, spent_text
+
+
+def test_entries_build_what_job_create_dp_builds():
+    got = privacy_from_entries({"mode": "client-dp", "epsilon": " 8 ", "delta": "", "clip": "0.5"})
+    assert got == PrivacySpec("client-dp", 8.0, DEFAULT_DELTA, 0.5)
+    assert privacy_from_entries({"mode": "client-dp", "epsilon": "2"}).clip == DEFAULT_CLIP
+    # numbers typed before the mode went back to none are not part of the setting
+    assert privacy_from_entries({"mode": "none", "epsilon": "abc"}) == NO_PRIVACY
+
+
+@pytest.mark.parametrize(
+    ("entries", "needle"),
+    [
+        ({"mode": "client-dp", "epsilon": ""}, "privacy.epsilon is required"),
+        ({"mode": "client-dp", "epsilon": "8x"}, "privacy.epsilon must be a number, got '8x'"),
+        ({"mode": "client-dp", "epsilon": "inf"}, "privacy.epsilon inf is not in (0, 100]"),
+        ({"mode": "client-dp", "epsilon": "1", "delta": "nan"}, "privacy.delta nan is not in"),
+        ({"mode": "client-dp", "epsilon": "1", "clip": "-1"}, "privacy.clip -1.0 is not in"),
+        ({"mode": "laplace", "epsilon": "1"}, "privacy.mode 'laplace' is not one of"),
+    ],
+)
+def test_bad_entries_name_the_field(entries, needle):
+    with pytest.raises(BadInputError) as err:
+        privacy_from_entries(entries)
+    assert needle in str(err.value)
+
+
+def test_dashboard_and_training_lines():
+    assert dashboard_text({"mode": "none"}) == "Privacy: none"
+    assert dashboard_text({"mode": "unknown (no spec)"}) == "Privacy: unknown (no spec)"
+    d = P.summary(PrivacySpec("client-dp", 4.0, 1e-5, 2.0), rounds=5, rounds_taken=2)
+    text = dashboard_text(d)
+    assert text.startswith("Privacy: client-dp, target epsilon 4 (delta 1e-05), clip 2 · ")
+    per_job = (
+        f"epsilon {d['epsilon_per_round']:.3g} a round, {d['epsilon_job']:.3g} for the job's 5"
+    )
+    assert per_job in text
+
+    assert f"spent so far: at most {d['epsilon_spent']:.3g}" in text
+    assert 0 < d["epsilon_per_round"] < d["epsilon_spent"] < d["epsilon_job"] <= 4.0
+    line = spent_text("client-dp", 1.23456, 4.0, 1e-5)
+    assert line == "Privacy: client-dp · epsilon spent 1.23 of target 4 (delta 1e-05)"
+    assert spent_text("client-dp", 0.5, None, 1e-5).endswith("spent 0.5 (delta 1e-05)")
