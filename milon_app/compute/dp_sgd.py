@@ -35,10 +35,6 @@ from typing import TYPE_CHECKING, Any
 from milon_app.errors import BadInputError, TrainingError
 from milon_app.federation import privacy as P
 
-# The data needs no gradient, so PyTorch warns that Opacus' backward hooks fire on the
-# modules' outputs: that is what they need (a process-wide filter: training runs in threads).
-warnings.filterwarnings("ignore", message="Full backward hook is firing")
-
 if TYPE_CHECKING:
     import torch
 
@@ -163,6 +159,10 @@ def _train(
 
     x, y = data
     check_model(model)
+    # The data needs no gradient, so PyTorch warns that Opacus' backward hooks fire on the
+    # modules' outputs, which is all they need. A process-wide filter (training runs in
+    # threads, where catch_warnings is unsafe); adding it again replaces the same entry.
+    warnings.filterwarnings("ignore", message="Full backward hook is firing")
     n = int(x.shape[0])
     gsm = GradSampleModule(model, loss_reduction="mean")
     params = [w for w in model.parameters() if w.requires_grad]

@@ -45,6 +45,30 @@ def test_honest_noised_updates_pass_and_a_sign_flipper_is_still_caught(monkeypat
     assert rep.model["spec_hash"] != digits_mlp().spec_hash()  # the setting is in the job
 
 
+def test_dp_sgd_honest_updates_pass_and_a_sign_flipper_is_still_caught(monkeypatch, tmp_path):
+    """dp-sgd: members train with per-sample clipping and noise; the committee accepts the
+    honest ones, a sign-flipper that trained the same way is rejected, and the report gives
+    what the members' accountants said."""
+    seeds = itertools.count(1)
+    monkeypatch.setattr(P, "fresh_seed", lambda: next(seeds))
+    opts = DemoOptions(
+        nodes=4, rounds=2, epochs_per_round=12, byzantine=1, attack="signflip",
+        transport="inprocess", governance=False, baseline=False, workdir=tmp_path,
+        dp="dp-sgd", dp_epsilon=8.0,
+    )  # fmt: skip
+    rep = run_demo(opts)
+    attacker = rep.nodes[-1]["address"]
+    honest = [n["address"] for n in rep.nodes[:-1]]
+    for row in rep.rounds:
+        assert not set(row.rejected) & set(honest), row.rejected
+    assert any(attacker in row.rejected for row in rep.rounds)
+    assert rep.slashed[attacker] > 0 and all(rep.slashed[a] == 0 for a in honest)
+    priv = rep.privacy
+    assert priv["mode"] == "dp-sgd" and priv["delta"] == 1e-5
+    assert 0 < priv["epsilon_spent"] <= 8.0 and 0 < priv["sample_rate"] < 1
+    assert priv["noise_multiplier"] > 0 and set(priv["members"]) <= {*honest, attacker}
+
+
 def test_demo_refuses_bad_dp_options():
     with pytest.raises(BadInputError, match=r"--dp-epsilon 0.0 is not in \(0, 100\]"):
         DemoOptions(dp="client-dp").check()

@@ -1,14 +1,18 @@
-"""A contributor's privacy ceiling (issue 23): before accepting a round of a client-dp job
-the node adds this round's epsilon to what it spent on the job and declines, saying why,
-when that would pass its ``privacy.max_epsilon`` or the job's own target."""
+"""A contributor's privacy ceiling (issue 23): before accepting a round of a client-dp or
+dp-sgd job the node adds this round's epsilon to what it spent on the job and declines,
+saying why, when that would pass its ``privacy.max_epsilon`` or the job's own target.
+Under dp-sgd a round costs the RDP epsilon of its epochs' steps at the node's sample rate
+on top of the epochs it accepted before (its state DB, or the chain's records)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from milon_app.chain.bindings import AggregationRule, AssignmentState, Job, JobParams, JobStatus
+from milon_app.compute import dp_sgd
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.model_spec import digits_mlp
 from milon_app.compute.privacy_spec import PrivacySpec
@@ -20,11 +24,12 @@ from milon_app.node.build import options_from_config
 from milon_app.node.contributor import Contributor
 from milon_app.node.jobs import JobContext
 from milon_app.node.policy import AcceptPolicy
-from milon_app.node.privacy_budget import budget, decline_reason
+from milon_app.node.privacy_budget import budget, decline_reason, round_budget, sgd_budget
 from milon_app.node.services import RoleServices, RoleSettings
 from milon_app.node.state import StateDB
 
 ROUNDS = 4  # 48 epochs, 12 a round
+SAMPLES = 300  # the node's data: 10 steps an epoch at batch 32 (dp-sgd)
 
 
 def _ctx(privacy: PrivacySpec) -> JobContext:
@@ -81,13 +86,15 @@ class _Milon:
         self.states[job_id, r] = AssignmentState.DECLINED
 
     def assignment(self, job_id: int, r: int, who: str) -> SimpleNamespace:
-        return SimpleNamespace(state=self.states.get((job_id, r), AssignmentState.NONE))
+        state = self.states.get((job_id, r), AssignmentState.NONE)
+        return SimpleNamespace(state=state, epochs=0 if state is AssignmentState.NONE else 12)
 
 
 def _contributor(
     tmp_path, max_epsilon: float, milon: _Milon | None = None, db: str = "state.db"
 ) -> tuple[Contributor, _Milon, list[ev.Event]]:
     milon, events = milon or _Milon(), []
+    data = (torch.zeros(SAMPLES, 64), torch.zeros(SAMPLES, dtype=torch.int64))
     account = SimpleNamespace(address="0x" + "22" * 20)
     services = RoleServices(
         milon=milon,  # type: ignore[arg-type]
@@ -98,6 +105,7 @@ def _contributor(
         worker=None,  # type: ignore[arg-type]
         publish=events.append,
         settings=lambda: RoleSettings(policy=AcceptPolicy(max_epsilon=max_epsilon)),
+        training_data=lambda ctx, r: data,
     )
     return Contributor(services), milon, events
 
@@ -139,3 +147,42 @@ def test_config_carries_the_ceiling_to_the_policy():
         AcceptPolicy(max_epsilon=-1.0)
     with pytest.raises(BadInputError, match="max_epsilon"):
         AcceptPolicy(max_epsilon=float("nan"))
+
+
+SGD8 = PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0)
+
+
+def _sgd_plan() -> dp_sgd.Plan:
+    return dp_sgd.plan(SGD8, SAMPLES, 32, 48)  # the job's total_epochs is the bound
+
+
+def test_dp_sgd_round_costs_its_steps_on_top_of_the_epochs_before(tmp_path):
+    node, _, _ = _contributor(tmp_path, 0.0)
+    ctx, p = _ctx(SGD8), _sgd_plan()
+    b = round_budget(node.services, ctx, 1, 12)
+    assert b == sgd_budget(p, 0, 12)
+    assert b.sample_rate == 1 / 10 and b.sigma == p.noise_multiplier
+    assert b.epsilon_after == p.epsilon(12) == b.epsilon_round
+    assert round_budget(node.services, _ctx(PrivacySpec()), 1, 12) is None
+    # the job's bound is within its target; an epoch past it is not, and is declined
+    assert decline_reason(ctx, sgd_budget(p, 36, 12), 0.0) is None
+    why = decline_reason(ctx, sgd_budget(p, 48, 1), 0.0)
+    assert why is not None and "over the job's target epsilon=8 (more epochs" in why
+
+
+@pytest.mark.parametrize("lose_state_db", [False, True])
+def test_dp_sgd_node_declines_past_its_ceiling_even_after_losing_its_state_db(
+    tmp_path, lose_state_db
+):
+    ctx, p = _ctx(SGD8), _sgd_plan()
+    ceiling = (p.epsilon(24) + p.epsilon(36)) / 2
+    node, milon, events = _contributor(tmp_path, ceiling)
+    for r in (1, 2):
+        node._decide(ctx, r, 12, eligible=True)
+    assert node.services.state.accepted_epochs(7, 3) == 24  # what a restart reads
+    if lose_state_db:  # a new DB remembers nothing; the chain's assignments do
+        node, milon, events = _contributor(tmp_path, ceiling, milon, db="new-state.db")
+    node._decide(ctx, 3, 12, eligible=True)
+    assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
+    said = [e for e in events if isinstance(e, ev.AssignmentDecision)]
+    assert "privacy.max_epsilon" in said[-1].reason and "job 7" in said[-1].reason
