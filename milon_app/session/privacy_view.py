@@ -38,7 +38,8 @@ def job_privacy(m: Milon, store: BlobStore, job_id: int, job: Job | None = None)
     except MilonError as exc:
         return {"mode": f"unknown ({exc})"}
     rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
-    return summary(spec.privacy, rounds, min(j.current_round, rounds))
+    # the setting itself for every mode; the accountant's figures where the mode has them
+    return {**spec.privacy.to_dict(), **summary(spec.privacy, rounds, min(j.current_round, rounds))}
 
 
 def dashboard_text(d: Mapping[str, Any]) -> str:
@@ -56,8 +57,7 @@ def dashboard_text(d: Mapping[str, Any]) -> str:
         )
     if "epsilon_spent" in d:
         parts.append(
-            f"spent so far: at most {d['epsilon_spent']:.3g} by a contributor in every round "
-            "begun"
+            f"spent so far: at most {d['epsilon_spent']:.3g} by a contributor in every round begun"
         )
     return " · ".join(parts)
 

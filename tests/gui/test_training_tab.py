@@ -47,7 +47,9 @@ def test_live_series_accuracy_export_and_node_switch(ctx, qtbot, session, tmp_pa
 
     # live: the members' progress events reach the chosen pair's charts
     wait_until(qtbot, lambda: tab.job_id == job and tab.node in peers, 60_000)
-    wait_until(qtbot, lambda: len(tab.loss_curve.getData()[0] or []) > 0, 60_000)
+    # getData() gives None, then an array (whose truth value is an error past one point)
+    wait_until(qtbot, lambda: tab.loss_curve.getData()[0] is not None, 60_000)
+    wait_until(qtbot, lambda: len(tab.loss_curve.getData()[0]) > 0, 60_000)
     assert tab.stack.currentIndex() == 1
     assert "Round" in tab.progress.format()
 

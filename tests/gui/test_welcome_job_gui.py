@@ -46,7 +46,8 @@ def test_a_newcomer_sees_its_assignment_loss_curve_and_reward(qtbot, ctx):
     wait_until(qtbot, lambda: my_rows() > 0, 60_000)
     assert s.milon.job(1).owner == s.sim.peers[0].address  # posted by a simulated member
     wait_until(qtbot, lambda: training.job_id == 1 and training.node == s.address, 60_000)
-    wait_until(qtbot, lambda: len(training.loss_curve.getData()[0] or []) > 0, 60_000)
+    wait_until(qtbot, lambda: training.loss_curve.getData()[0] is not None, 60_000)  # then an array
+    wait_until(qtbot, lambda: len(training.loss_curve.getData()[0]) > 0, 60_000)
     points = len(training.loss_curve.getData()[0])  # a few epochs: each step drawn as a dot
     assert (training.loss_curve.opts["symbol"] is not None) == (points <= 30)
     wait_until(qtbot, lambda: s.milon.claimable(s.address) > 0, 120_000)

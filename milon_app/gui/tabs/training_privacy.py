@@ -63,7 +63,7 @@ class PrivacyLine:
         if spent is not None or "epsilon" in setting:
             target = setting.get("epsilon")
             delta = spent.delta if spent is not None else float(setting.get("delta", 0.0))
-            mode = str(setting.get("mode", "client-dp"))
+            mode = str(setting.get("mode", "differential privacy"))
             line = spent_text(mode, spent.epsilon_spent if spent else 0.0, target, delta)
             if spent is not None:
                 line += f" after round {spent.round} ({spent.epsilon_round:.3g} a round)"

@@ -51,3 +51,8 @@ def test_dashboard_and_training_lines():
     line = spent_text("client-dp", 1.23456, 4.0, 1e-5)
     assert line == "Privacy: client-dp · epsilon spent 1.23 of target 4 (delta 1e-05)"
     assert spent_text("client-dp", 0.5, None, 1e-5).endswith("spent 0.5 (delta 1e-05)")
+
+
+def test_a_mode_without_the_accountants_figures_still_shows_its_target():
+    d = {**PrivacySpec("client-dp", 8.0).to_dict(), "mode": "dp-sgd"}  # job_privacy's keys
+    assert dashboard_text(d) == "Privacy: dp-sgd, target epsilon 8 (delta 1e-05), clip 1"
