@@ -187,7 +187,6 @@ class TrainingPage(QWizardPage):
                 ],
             )
         )
-        layout.addWidget(self.privacy)
         layout.addWidget(
             hint(
                 "Each round's epochs are split across the federation's members by capacity; "
@@ -195,6 +194,7 @@ class TrainingPage(QWizardPage):
                 "Rejected updates are neither paid nor aggregated."
             )
         )
+        layout.addWidget(self.privacy)
         layout.addWidget(self.estimate)
         layout.addWidget(self.error)
         layout.addStretch(1)
