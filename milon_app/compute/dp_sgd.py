@@ -106,11 +106,8 @@ def check_model(model: torch.nn.Module) -> None:
 
     for name, layer in model.named_modules():
         check = ModuleValidator.VALIDATORS.get(type(layer))
-        errors = (
-            check(layer)
-            if check is not None and next(layer.parameters(False), None) is not None
-            else []
-        )
+        trainable = any(w.requires_grad for w in layer.parameters(recurse=False))
+        errors = check(layer) if check is not None and trainable else []
         if errors:
             raise BadInputError(
                 f"dp-sgd cannot train layer {name or 'the model'} ({type(layer).__name__}): "
@@ -135,6 +132,8 @@ def run(
     """Train ``model`` in place with DP-SGD for ``limits`` = (epochs, the job's epoch bound,
     sampling seed); (mean loss of the last epoch, seconds spent, :func:`plan_summary`)."""
     epochs, max_epochs, seed = limits
+    if epochs > max_epochs:  # the noise would be too weak for the target
+        raise BadInputError(f"dp-sgd: {epochs} epochs exceed the bound of {max_epochs}")
     p = plan(spec.privacy, int(data[0].shape[0]), spec.batch_size, max_epochs)
     loss, seconds = _train(spec, model, data, epochs, seed, p, progress, cancel, report_interval_s)
     return loss, seconds, plan_summary(p, epochs)

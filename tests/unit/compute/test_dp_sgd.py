@@ -124,6 +124,12 @@ def test_bad_plans_are_refused(args, message):
         dp_sgd.plan(*args)
 
 
+def test_more_epochs_than_the_bound_are_refused():
+    spec = digits_mlp(16).with_privacy(PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0))
+    with pytest.raises(BadInputError, match="3 epochs exceed the bound of 2"):
+        trainer.train(spec, None, _data(), epochs=3, seed=1, dp_max_epochs=2)
+
+
 def test_plan_noise_grows_with_the_bound():
     p = PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0)
     sigmas = [dp_sgd.plan(p, 360, 32, e).noise_multiplier for e in (10, 40, 160)]
