@@ -76,7 +76,7 @@ def test_png_check_rejects_a_damaged_file(tmp_path: Path) -> None:
 # The sections CI runs: the rest (e2e: a demo and daemons; gui: the window's stall
 # benchmark; verdicts: committee-judged federations) take ~130 s together in quick mode and
 # exercise paths the demo, daemon and GUI tests already run; they run with --long. So does
-# privacy (three demo jobs and the attack: ~150 s in quick mode).
+# privacy (three demo jobs and the attack: 60-150 s in quick mode here, by the load).
 CI_SECTIONS = ["trainer", "transfer", "chain", "scale", "robustness"]
 
 
