@@ -299,10 +299,10 @@ class ChainClient(Connectivity, DevChainControls):
         block = self.rpc(lambda: self.w3.eth.get_block(number), "eth_getBlock")
         return None if block is None else bytes(block["hash"])
 
-    def heal_nonce_gap(self, address: str) -> int:
+    def heal_nonce_gap(self, address: str, below: int | None = None) -> int:
         """Send again what a reorganisation dropped of ``address``'s transactions
-        (nonce_gap.py); how many were sent."""
-        return heal(self, address)
+        (nonce_gap.py), those under nonce ``below`` if given; how many were sent."""
+        return heal(self, address, below)
 
     def unmined(self, address: str) -> int:
         """How many of ``address``'s transactions from this client are not mined yet."""

@@ -46,9 +46,11 @@ class SignedTxs:
         return self._raw.get(sender, OrderedDict()).get(nonce)
 
 
-def heal(client: ChainClient, sender: str) -> int:
+def heal(client: ChainClient, sender: str, below: int | None = None) -> int:
     """Send again the transactions of ``sender`` a reorganisation dropped (see the module
-    docstring); returns how many were sent. Nothing when the chain is not behind."""
+    docstring); returns how many were sent. Nothing when the chain is not behind.
+    ``below``: only nonces under this one (a waiter's own transaction is not in the gap:
+    a lossy provider may have dropped it, and it is re-sent with higher fees instead)."""
     if client.kind == "embedded":
         return 0
     address = Web3.to_checksum_address(sender)
@@ -56,6 +58,7 @@ def heal(client: ChainClient, sender: str) -> int:
         counted = client._nonces.get(sender)
         if counted is None:
             return 0
+        counted = counted if below is None else min(counted, below)
         chain = int(
             client.rpc(lambda: client.w3.eth.get_transaction_count(address, "pending"), "nonce")
         )

@@ -186,7 +186,7 @@ class ReceiptWaiter:
                         f"{pending.what}: nonce {pending.nonce} of {pending.account.address} "
                         "was used by a transaction this node did not send"
                     )
-                if self.client.heal_nonce_gap(pending.account.address):
+                if self.client.heal_nonce_gap(pending.account.address, below=pending.nonce):
                     last_sent = time.monotonic()  # a reorg dropped nonces below ours: back
                     next_resend = last_sent + resend_after
                     delay = FIRST_POLL_S
