@@ -1,8 +1,10 @@
 """The validator role as a committee member: judge every update, vote once, confirm the model.
 
 A node sits on a round's committee when the contract drew it (stake-weighted).
-Its duty has two steps, each done once and remembered in the state DB before
-the transaction leaves, so a restart repeats nothing and sends the same thing:
+Its duty has two steps, each remembered in the state DB before the transaction
+leaves, so a restart sends the same thing. Whether a step is done is read from
+the chain (the seat's voted and confirmed flags), not from the state DB: one a
+reorganisation dropped is sent again, with the same content.
 
 1. **Verdict**: fetch every revealed update (within the job's size bound), judge
    each one with the verdict function on held-out data (its own or the owner's),
@@ -19,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import Param, Round
+from milon_app.chain.confirmations import confirmed_block
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.weights import decode_state
 from milon_app.errors import MilonError
@@ -68,16 +71,38 @@ class Committee:
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
         if not self.seated(ctx.job_id, r):
             return
-        state = self.services.state
+        me = self.services.address
         if rnd.tallied:
-            confirmed = state.confirmation(ctx.job_id, r)
-            done = confirmed is not None and confirmed[1]
-            if rnd.accepted_bits and not done and now <= rnd.confirm_deadline:
+            if (
+                rnd.accepted_bits
+                and now <= rnd.confirm_deadline
+                and not self.services.milon.seat(ctx.job_id, r, me).confirmed
+            ):
                 self._confirm(ctx, r, rnd)
-        elif verdict_open(rnd, now) and now <= rnd.verdict_deadline:
-            voted = state.verdict(ctx.job_id, r)
-            if voted is None or not voted[3]:
-                self._vote(ctx, r, rnd, now)
+        elif (
+            verdict_open(rnd, now)
+            and now <= rnd.verdict_deadline
+            and not self.services.milon.seat(ctx.job_id, r, me).voted
+            and self._verdict_open_confirmed(ctx.job_id, r)
+        ):
+            self._vote(ctx, r, rnd, now)
+
+    def _verdict_open_confirmed(self, job_id: int, r: int) -> bool:
+        """Whether the reveals are over as of the block ``confirmations`` deep: a vote
+        judges the revealed set, which a reorganisation nearer the head could change."""
+        client = self.services.milon.client
+        if client.confirmations == 0:
+            return True
+        block = confirmed_block(client, client.confirmations)
+        rnd = self.services.milon.round(job_id, r, block=block)
+        return verdict_open(rnd, client.now(block))
+
+    def _dropped_came_back(self) -> bool:
+        """A step the state DB has as sent is undone on chain (a reorganisation): send what
+        it dropped of ours again, byte for byte. False when every transaction of ours is
+        mined and none was missing: the step itself is then sent again."""
+        client, me = self.services.milon.client, self.services.address
+        return client.heal_nonce_gap(me) > 0 or client.unmined(me) > 0
 
     # -- verdicts -----------------------------------------------------------------------------
     def _vote(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
@@ -95,8 +120,8 @@ class Committee:
             svc.state.record_verdict(job_id, r, bits, reasons, detail)
         else:
             bits, reasons, detail, sent = stored
-            if sent:
-                return
+            if sent and self._dropped_came_back():
+                return  # the same verdict is back in the pool
         try:
             svc.milon.submit_verdict(svc.account, job_id, r, bits, reasons, rnd.member_count)
         except ContractRevert as exc:
@@ -210,8 +235,8 @@ class Committee:
             svc.state.record_confirmation(job_id, r, digest)
         else:
             digest, sent = stored
-            if sent:
-                return
+            if sent and self._dropped_came_back():
+                return  # the same confirmation is back in the pool
         try:
             svc.milon.confirm(svc.account, job_id, r, bytes.fromhex(digest), rnd.member_count)
         except ContractRevert as exc:

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import Assignment, AssignmentState, Round
+from milon_app.chain.confirmations import Receipts, Status, confirmed_block
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
@@ -35,14 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SALT_DOMAIN = b"milon-commit-salt/v2"
-_SETTLED = frozenset(
-    {
-        AssignmentState.NONE,
-        AssignmentState.DECLINED,
-        AssignmentState.REVEALED,
-        AssignmentState.LAPSED,
-    }
-)
+# States no reorganisation of this node's own steps can undo; a decline or a reveal can be
+# dropped by one, so those are read again while the round is open.
+_SETTLED = frozenset({AssignmentState.NONE, AssignmentState.LAPSED})
 
 
 def commit_salt(
@@ -69,6 +65,14 @@ class Contributor:
         self._training: dict[tuple[int, int], Future[TrainResult]] = {}
         self._settled: set[tuple[int, int]] = set()  # rounds where nothing is left to do
         self.capacity = JobCapacity(services)  # measures and declares each job model's capacity
+        self._receipts: Receipts | None = None  # our commits' blocks (made on first use)
+
+    @property
+    def receipts(self) -> Receipts:
+        if self._receipts is None:
+            client = self.services.milon.client
+            self._receipts = Receipts(client, client.confirmations)
+        return self._receipts
 
     @property
     def busy(self) -> bool:
@@ -96,6 +100,7 @@ class Contributor:
             a.state is AssignmentState.COMMITTED
             and commit_closed(rnd, now)
             and now <= rnd.reveal_deadline
+            and self._commit_final(ctx.job_id, r)
         ):
             self._reveal(ctx, r, rnd, a)
 
@@ -141,6 +146,8 @@ class Contributor:
         svc = self.services
         record = svc.state.commit_record(ctx.job_id, r)
         if record is not None:  # trained before a restart (or the tx was lost): just commit
+            if record.committed and self._dropped_came_back():
+                return  # a reorganisation dropped our commit: it was sent again as it was
             self._commit(ctx.job_id, r, record.update_hash, record.num_samples)
             return
         if now > rnd.commit_deadline:
@@ -296,7 +303,9 @@ class Contributor:
         salt = self.salt(job_id, r, update_hash)
         commitment = svc.milon.commitment(update_hash, n, salt, svc.address, job_id, r)
         try:
-            svc.milon.commit(svc.account, job_id, r, commitment)
+            receipt = svc.milon.commit(svc.account, job_id, r, commitment)
+            if self.receipts.depth:
+                self.receipts.note((job_id, r), receipt)
         except ContractRevert as exc:
             if exc.error_name != "AlreadyCommitted":
                 raise
@@ -312,7 +321,7 @@ class Contributor:
             if record is not None
             else self._recover(ctx, r, rnd, a)
         )
-        if found is None:
+        if found is None or (record is not None and record.revealed and self._dropped_came_back()):
             return
         update_hash, n = found
         digest = update_hash.hex()
@@ -354,6 +363,28 @@ class Contributor:
             )
         )
         return None
+
+    # -- reorganisations ----------------------------------------------------------------------
+    def _commit_final(self, job_id: int, r: int) -> bool:
+        """Whether our commit is ``confirmations`` deep and canonical, so revealing is safe:
+        by its receipt, or (sent before a restart) by a read at the confirmed block."""
+        depth = self.receipts.depth
+        if depth == 0:
+            return True
+        found = self.receipts.status((job_id, r))
+        if found is not None:
+            return found is Status.FINAL
+        svc = self.services
+        block = confirmed_block(svc.milon.client, depth)
+        state = svc.milon.assignment(job_id, r, svc.address, block=block).state
+        return state in (AssignmentState.COMMITTED, AssignmentState.REVEALED)
+
+    def _dropped_came_back(self) -> bool:
+        """A step the state DB has as sent is undone on chain (a reorganisation): send what
+        it dropped of ours again, byte for byte. False when every transaction of ours is
+        mined and none was missing: the step itself is then sent again (the same content)."""
+        client, me = self.services.milon.client, self.services.address
+        return client.heal_nonce_gap(me) > 0 or client.unmined(me) > 0
 
     def _opens(self, job_id: int, r: int, a: Assignment, update_hash: bytes, n: int) -> bool:
         salt = self.salt(job_id, r, update_hash)

@@ -64,12 +64,16 @@ class NodeFed:
             busy = nd.tick() or busy
         return busy
 
-    def until(self, done: Callable[[], bool], max_s: float = 300) -> None:
-        """Tick until ``done()``; when nobody could act, move chain time a minute."""
+    def until(self, done: Callable[[], bool], max_s: float = 300, each: bool = False) -> None:
+        """Tick until ``done()``; when nobody could act, move chain time a minute. ``each``:
+        check after every node's tick, so a test can stop between two steps of a round."""
         deadline = time.monotonic() + max_s
         while time.monotonic() < deadline:
-            block = self.client.block_number()
-            busy = self.tick()
+            block, busy = self.client.block_number(), False
+            for nd in self.everyone:
+                busy = nd.tick() or busy
+                if each and done():
+                    return
             if done():
                 return
             if busy:
@@ -113,9 +117,15 @@ class NodeFed:
             nd.state.close()
 
 
-def node_federation(root: Path, behaviours: list[Behaviour] | None = None, n: int = 4) -> NodeFed:
-    """An owner and ``n`` contributors with IID digits shards, joined and started."""
-    client = ChainClient.embedded()
+def node_federation(
+    root: Path,
+    behaviours: list[Behaviour] | None = None,
+    n: int = 4,
+    client: ChainClient | None = None,
+) -> NodeFed:
+    """An owner and ``n`` contributors with IID digits shards, joined and started;
+    ``client``: another chain than a fresh embedded one (an anvil, with dev accounts)."""
+    client = client or ChainClient.embedded()
     owner_acct, accts = client.dev_accounts[0], client.dev_accounts[1 : n + 1]
     suite = deploy_suite(client, owner_acct, dev=True)
     data = load_dataset(DatasetSpec(kind="builtin", name="digits")).for_model(digits_mlp())
