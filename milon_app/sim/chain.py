@@ -119,7 +119,9 @@ class SimChainClient(ChainClient):
         final (see the module docstring); anything else is read as before."""
         read, jobs = milon.assignment, str(milon.suite.jobs.address)
 
-        def assignment(job_id: int, r: int, who: str) -> Assignment:
+        def assignment(job_id: int, r: int, who: str, block: int | str = "latest") -> Assignment:
+            if block != "latest":  # a read at a confirmed block: never from the caches
+                return read(job_id, r, who, block)
             key = (jobs, job_id, r, who)
             known = self._assignments.get(key)
             if known is not None:
