@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import DEPLOYED_COMMITTEE, AggregationRule
-from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, NO_PRIVACY, PrivacySpec
+from milon_app.compute.privacy_spec import (
+    DEFAULT_CLIP,
+    DEFAULT_DELTA,
+    NO_PRIVACY,
+    PrivacySpec,
+    option_message,
+)
 from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, end_job, run_rounds
 from milon_app.demo_rounds import RoundRow
 from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
@@ -60,6 +66,7 @@ class DemoOptions:
     dp_epsilon: float = 0.0
     dp_delta: float = DEFAULT_DELTA
     dp_clip: float = DEFAULT_CLIP
+    dp_max_epochs: int = 0  # dp-sgd's per-member epoch bound; 0: default_max_epochs()
 
     def check(self) -> None:
         if not 2 <= self.nodes <= 64:
@@ -103,11 +110,29 @@ class DemoOptions:
     def privacy(self) -> PrivacySpec:
         if self.dp == "none":
             return NO_PRIVACY
-        raw = {"mode": self.dp, "epsilon": self.dp_epsilon, "delta": self.dp_delta}
+        raw: dict[str, Any] = {"mode": self.dp, "epsilon": self.dp_epsilon, "delta": self.dp_delta}
+        if self.dp == "dp-sgd":
+            raw["max_epochs"] = self.dp_max_epochs or self.default_max_epochs
+        elif self.dp_max_epochs:
+            raw["max_epochs"] = self.dp_max_epochs  # refused, named, for other modes
         try:
-            return PrivacySpec.from_dict({**raw, "clip": self.dp_clip})
+            privacy = PrivacySpec.from_dict({**raw, "clip": self.dp_clip})
+            privacy.check_job(self.total_epochs)
         except BadInputError as exc:
-            raise BadInputError(str(exc).replace("privacy.", "--dp-", 1)) from None
+            raise BadInputError(option_message(str(exc))) from None
+        return privacy
+
+    @property
+    def total_epochs(self) -> int:
+        return self.rounds * self.epochs
+
+    @property
+    def default_max_epochs(self) -> int:
+        """dp-sgd's bound when --dp-max-epochs is not given: twice a member's equal share of
+        the job (members' shares follow their capacity, and rejected updates' epochs come
+        back), capped at the job's total. A member that reaches it declines the job's later
+        rounds, whose epochs go to the others."""
+        return min(self.total_epochs, -(-2 * self.total_epochs // self.nodes))
 
     @property
     def epochs(self) -> int:
@@ -248,7 +273,7 @@ def _create_job(opts: DemoOptions, owner: NodeCore, fed: int, data: _Data) -> in
             fed_id=fed,
             spec=wl.spec,
             dataset=wl.dataset,
-            total_epochs=opts.rounds * opts.epochs,
+            total_epochs=opts.total_epochs,
             epochs_per_round=opts.epochs,
             reward_per_epoch=ETHER,
             rule=RULES[opts.rule],
@@ -383,6 +408,7 @@ def sgd_report(privacy: PrivacySpec, bus: Any, job_id: int) -> dict[str, Any]:
         if e.job_id == job_id and (e.node not in spent or e.round > spent[e.node].round):
             spent[e.node] = e
     out: dict[str, Any] = {"epsilon": privacy.epsilon, "delta": privacy.delta, "clip": privacy.clip}
+    out["max_epochs"] = privacy.max_epochs  # the demo always sets it (default_max_epochs)
     if not spent:
         return {**out, "epsilon_spent": 0.0, "members": {}}
     top = max(spent.values(), key=lambda e: e.epsilon_spent)

@@ -186,6 +186,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
         dp_epsilon=privacy.epsilon,
         dp_delta=privacy.delta,
         dp_clip=privacy.clip,
+        dp_max_epochs=privacy.max_epochs,
     )
     opts.check()
     with stderr_progress() as bar:

@@ -18,6 +18,7 @@ from milon_app.cli import chain_session as S
 from milon_app.cli.context import Context
 from milon_app.cli.privacy_args import add_dp_arguments, apply_privacy, privacy_text
 from milon_app.cli.registry import REGISTRY
+from milon_app.compute.privacy_spec import option_message
 from milon_app.errors import BadInputError, NotFoundError
 from milon_app.federation.privacy import planned_rounds
 from milon_app.federation.privacy import summary as privacy_summary
@@ -271,6 +272,10 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     max_samples = S.positive_int(args.max_samples, "--max-samples", minimum=0, maximum=2**64 - 1)
     round_s = S.positive_int(args.round_duration, "--round-duration", maximum=30 * 86400)
     spec, dataset = apply_privacy(resolve_model(args.model), args), resolve_dataset(args.dataset)
+    try:  # dp-sgd's --dp-max-epochs (or a spec's max_epochs) within the job's epochs
+        spec.privacy.check_job(epochs)
+    except BadInputError as exc:
+        raise BadInputError(f"{option_message(str(exc))} (--epochs)") from None
     rounds = planned_rounds(epochs, per_round)
     privacy = privacy_summary(spec.privacy, rounds)  # the accountant refuses what it cannot meet
     # the store is opened (and its folder created) only once every check has passed

@@ -1,4 +1,5 @@
-"""``--dp MODE --dp-epsilon E [--dp-delta D] [--dp-clip C]``: a job's privacy setting (issue 23).
+"""``--dp MODE --dp-epsilon E [--dp-delta D] [--dp-clip C] [--dp-max-epochs M]``: a job's
+privacy setting (issue 23).
 
 The setting goes into the model spec (whose hash is on chain), so ``job create`` and
 ``demo`` share these options, and ``job show`` and the demo report describe the same
@@ -11,7 +12,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, MODES, PrivacySpec
+from milon_app.compute.privacy_spec import (
+    DEFAULT_CLIP,
+    DEFAULT_DELTA,
+    MODES,
+    PrivacySpec,
+    option_message,
+)
 from milon_app.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -38,23 +45,36 @@ def add_dp_arguments(p: argparse.ArgumentParser) -> None:
         help=f"client-dp: update norm bound; dp-sgd: per-sample gradient norm bound "
         f"(default {DEFAULT_CLIP:g})",
     )
+    p.add_argument(
+        "--dp-max-epochs",
+        type=int,
+        metavar="M",
+        help="dp-sgd: the most epochs one contributor trains on the job; its noise is sized "
+        "for M (at most the job's total epochs; default: the total)",
+    )
 
 
 def privacy_from_args(args: argparse.Namespace) -> PrivacySpec | None:
     """The setting the options ask for; None when ``--dp`` is not given (keep the spec's)."""
     mode = args.dp
-    extras = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "clip": args.dp_clip}
+    extras = {
+        "epsilon": args.dp_epsilon,
+        "delta": args.dp_delta,
+        "clip": args.dp_clip,
+        "max_epochs": getattr(args, "dp_max_epochs", None),
+    }
     given = {k: v for k, v in extras.items() if v is not None}
     if mode is None:
         if given:
-            raise BadInputError(f"--dp-{next(iter(given))} needs --dp client-dp or dp-sgd")
+            first = next(iter(given)).replace("_", "-")
+            raise BadInputError(f"--dp-{first} needs --dp client-dp or dp-sgd")
         return None
     if mode != "none" and "epsilon" not in given:
         raise BadInputError(f"--dp {mode} needs --dp-epsilon")
     try:
         return PrivacySpec.from_dict({"mode": mode, **given})
     except BadInputError as exc:
-        raise BadInputError(str(exc).replace("privacy.", "--dp-", 1)) from None
+        raise BadInputError(option_message(str(exc))) from None
 
 
 def apply_privacy(spec: ModelSpec, args: argparse.Namespace) -> ModelSpec:
@@ -72,6 +92,8 @@ def privacy_text(d: dict[str, Any]) -> str:
         if "epsilon" not in d:
             return "dp-sgd"
         text = f"dp-sgd: target epsilon {d['epsilon']:g} (delta {d['delta']:g}), clip {d['clip']:g}"
+        if "max_epochs" in d:
+            text += f", at most {d['max_epochs']} epochs a contributor"
         if "noise_multiplier" in d:
             text += (
                 f"; epsilon {d['epsilon_spent']:.3g} spent, noise multiplier "

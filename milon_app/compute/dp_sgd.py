@@ -6,9 +6,10 @@ How to train one member with dp-sgd::
     result = trainer.train(spec, global_state, (x, y), epochs=E, seed=s, dp_max_epochs=T)
     result.privacy  # plan_summary(): noise_multiplier, sample_rate, steps, epsilon_spent, ...
 
-``T`` is the most epochs this member could run in the whole job (the job's
-``total_epochs``; default ``E``): the noise is calibrated so that ``T`` epochs stay within
-the spec's (epsilon, delta). :func:`plan` gives the same figures without training.
+``T`` is the job's ``total_epochs`` (default ``E``); the bound the noise is sized for is
+the spec's ``privacy.max_epochs`` when it sets one (the most epochs one member trains on
+the job), else ``T``: the noise is calibrated so that the bound's epochs stay within the
+spec's (epsilon, delta). :func:`plan` gives the same figures without training.
 
 Every step Poisson-samples the member's data (each sample in with probability ``q``, the
 sampling the RDP accountant assumes), computes per-sample gradients (Opacus'
@@ -129,9 +130,11 @@ def run(
     cancel: threading.Event | None = None,
     report_interval_s: float = 0.1,
 ) -> tuple[float, float, dict[str, Any]]:
-    """Train ``model`` in place with DP-SGD for ``limits`` = (epochs, the job's epoch bound,
-    sampling seed); (mean loss of the last epoch, seconds spent, :func:`plan_summary`)."""
-    epochs, max_epochs, seed = limits
+    """Train ``model`` in place with DP-SGD for ``limits`` = (epochs, the job's total_epochs,
+    sampling seed); (mean loss of the last epoch, seconds spent, :func:`plan_summary`).
+    The noise is sized for the spec's ``max_epochs`` when it sets one."""
+    epochs, total_epochs, seed = limits
+    max_epochs = spec.privacy.epoch_bound(total_epochs)
     if epochs > max_epochs:  # the noise would be too weak for the target
         raise BadInputError(f"dp-sgd: {epochs} epochs exceed the bound of {max_epochs}")
     p = plan(spec.privacy, int(data[0].shape[0]), spec.batch_size, max_epochs)

@@ -29,7 +29,8 @@ EXPLAIN = (
 
 
 class PrivacyFields(QWidget):
-    """Mode, epsilon, delta and clip; ``entries()`` is what the form carries."""
+    """Mode, epsilon, delta, clip and (dp-sgd) max epochs; ``entries()`` is what the form
+    carries."""
 
     changed = Signal()  # after every edit, once the fields are checked
 
@@ -44,6 +45,10 @@ class PrivacyFields(QWidget):
         self.delta.setPlaceholderText(f"{DEFAULT_DELTA:g}")
         self.clip = QLineEdit()
         self.clip.setPlaceholderText(f"{DEFAULT_CLIP:g} (update norm bound)")
+        self.max_epochs = QLineEdit()  # dp-sgd only: the bound each member's noise is sized for
+        self.max_epochs.setPlaceholderText(
+            "the job's total epochs (dp-sgd: most one member trains)"
+        )
         self.error = error_label()
         self._followed = ""  # the spec whose own setting the fields were last set from
         layout = QVBoxLayout(self)
@@ -56,13 +61,14 @@ class PrivacyFields(QWidget):
                     ("Epsilon", self.epsilon),
                     ("Delta", self.delta),
                     ("Clip", self.clip),
+                    ("Max epochs", self.max_epochs),
                 ],
             )
         )
         layout.addWidget(hint(EXPLAIN))
         layout.addWidget(self.error)
         self.mode.currentIndexChanged.connect(self.check)
-        for edit in (self.epsilon, self.delta, self.clip):
+        for edit in (self.epsilon, self.delta, self.clip, self.max_epochs):
             edit.textChanged.connect(self.check)
         self.check()
 
@@ -71,6 +77,8 @@ class PrivacyFields(QWidget):
         if mode == "none":
             return {"mode": mode}
         fields = {"epsilon": self.epsilon, "delta": self.delta, "clip": self.clip}
+        if mode == "dp-sgd":
+            fields["max_epochs"] = self.max_epochs
         return {"mode": mode, **{k: e.text() for k, e in fields.items()}}
 
     def check(self) -> bool:
@@ -78,6 +86,7 @@ class PrivacyFields(QWidget):
         on = self.mode.currentData() != "none"
         for edit in (self.epsilon, self.delta, self.clip):
             edit.setEnabled(on)
+        self.max_epochs.setEnabled(self.mode.currentData() == "dp-sgd")
         try:
             privacy_from_entries(self.entries())
         except Exception as exc:
@@ -100,3 +109,4 @@ class PrivacyFields(QWidget):
         self.epsilon.setText(f"{p.epsilon:g}" if p.enabled else "")
         self.delta.setText(f"{p.delta:g}" if p.enabled else "")
         self.clip.setText(f"{p.clip:g}" if p.enabled else "")
+        self.max_epochs.setText(str(p.max_epochs) if p.max_epochs else "")

@@ -64,6 +64,7 @@ class Owner:
 
     def create_job(self, req: JobRequest) -> int:
         svc = self.services
+        req.spec.privacy.check_job(req.total_epochs)  # dp-sgd's max_epochs fits the job
         limit = svc.store.limit("weights")  # what members will accept to fetch
         initial = initial_blob(req.spec, req.seed, req.init_weights, max_bytes=limit)
         spec_blob = req.spec.to_json().encode()

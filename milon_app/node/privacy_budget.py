@@ -10,9 +10,13 @@ finds it in the blob store (as every update), never by retraining.
 Under ``dp-sgd`` the noise is in the training (:mod:`milon_app.compute.dp_sgd`); a round
 costs the RDP epsilon of its epochs' steps at the node's sample rate, on top of the epochs
 the node accepted on the job before (the state DB's assignments, or the chain's when the
-DB lost them). The noise is calibrated so that the job's ``total_epochs`` (the most epochs
-any member can be given) stay within the job's target; a member given more (rejected
-updates' epochs come back to the pool) declines once the next round would cross it.
+DB lost them). The noise is calibrated so that the job's ``privacy.max_epochs`` (default:
+its ``total_epochs``, the most epochs any member can be given) stay within the job's
+target; a member given more declines once the next round would cross it, and the round's
+epochs go to the members that accepted (the contract's re-split). Epochs a member declines
+may be re-split onto one that accepted before, up to the round's share cap, and it trains
+what it holds when acceptance closes: so the decision budgets for that cap, and a member
+near its bound declines a round that could push it past.
 """
 
 from __future__ import annotations
@@ -46,6 +50,16 @@ class Budget:
     epsilon_round: float
     delta: float
     sample_rate: float = 1.0  # dp-sgd: the node's q; client-dp releases on all its data
+    # dp-sgd: the epochs the noise is sized for, and the epsilon and epochs after this round
+    # if re-splits filled the node's share up to the round's cap (what the decision uses)
+    max_epochs: int = 0
+    epochs_worst: int = 0
+    epsilon_worst: float = 0.0
+
+    @property
+    def epsilon_decide(self) -> float:
+        """What the accept decision weighs: the worst this round can cost."""
+        return max(self.epsilon_after, self.epsilon_worst)
 
 
 # Assignment states that mean the node took the round: counted as a release whether or not
@@ -77,13 +91,16 @@ def _taken_on_chain(svc: RoleServices, ctx: JobContext, r: int) -> list[Assignme
 
 def sgd_plan(svc: RoleServices, ctx: JobContext, r: int) -> dp_sgd.Plan:
     """This node's dp-sgd noise and sampling on the job: its data size, the spec's batch,
-    the job's ``total_epochs`` as the bound."""
+    the job's ``privacy.max_epochs`` (else its ``total_epochs``) as the bound."""
     n = int(svc.training_data(ctx, r)[0].shape[0])
-    return dp_sgd.plan(ctx.spec.privacy, n, ctx.spec.batch_size, ctx.job.params.total_epochs)
+    bound = ctx.spec.privacy.epoch_bound(ctx.job.params.total_epochs)
+    return dp_sgd.plan(ctx.spec.privacy, n, ctx.spec.batch_size, bound)
 
 
-def sgd_budget(plan: dp_sgd.Plan, epochs_before: int, epochs: int) -> Budget:
-    """The cost of ``epochs`` more epochs of ``plan`` after ``epochs_before``."""
+def sgd_budget(plan: dp_sgd.Plan, epochs_before: int, epochs: int, share_cap: int = 0) -> Budget:
+    """The cost of ``epochs`` more epochs of ``plan`` after ``epochs_before``; ``share_cap``:
+    the most the round can give one member (re-splits included), for the worst case."""
+    worst = epochs_before + max(epochs, share_cap)
     return Budget(
         sigma=plan.noise_multiplier,
         rounds_before=epochs_before,
@@ -92,6 +109,9 @@ def sgd_budget(plan: dp_sgd.Plan, epochs_before: int, epochs: int) -> Budget:
         epsilon_round=plan.epsilon(epochs),
         delta=plan.delta,
         sample_rate=plan.sample_rate,
+        max_epochs=plan.max_epochs,
+        epochs_worst=worst,
+        epsilon_worst=plan.epsilon(worst),
     )
 
 
@@ -99,7 +119,8 @@ def round_budget(svc: RoleServices, ctx: JobContext, r: int, epochs: int) -> Bud
     """The cost of taking round ``r`` (``epochs`` epochs) of ``ctx``'s job; None: no privacy."""
     mode = ctx.spec.privacy.mode
     if mode == "dp-sgd":
-        return sgd_budget(sgd_plan(svc, ctx, r), epochs_taken(svc, ctx, r), epochs)
+        cap = svc.milon.round(ctx.job_id, r).share_cap
+        return sgd_budget(sgd_plan(svc, ctx, r), epochs_taken(svc, ctx, r), epochs, cap)
     return budget(ctx, rounds_taken(svc, ctx, r)) if mode == "client-dp" else None
 
 
@@ -127,17 +148,26 @@ def budget(ctx: JobContext, rounds_before: int) -> Budget | None:
 def decline_reason(ctx: JobContext, b: Budget, max_epsilon: float) -> str | None:
     """Why this node must not take the round (None: it may)."""
     priv = ctx.spec.privacy
+    spend = b.epsilon_decide
     after = f"epsilon {b.epsilon_before:.3g} spent on job {ctx.job_id} + {b.epsilon_round:.3g}"
-    if max_epsilon > 0 and b.epsilon_after > max_epsilon + EPSILON_SLACK:
+    if b.epochs_worst:  # dp-sgd: the epochs the round could give it, re-splits included
+        up_to = b.epochs_worst - b.rounds_before
+        after = f"epsilon {b.epsilon_before:.3g} spent on job {ctx.job_id} + up to {up_to} epochs"
+    if max_epsilon > 0 and spend > max_epsilon + EPSILON_SLACK:
         return (
-            f"privacy: {after} this round = {b.epsilon_after:.3g}, over this node's ceiling "
+            f"privacy: {after} this round = {spend:.3g}, over this node's ceiling "
             f"privacy.max_epsilon={max_epsilon:g} (delta={b.delta:g})"
         )
-    if b.epsilon_after > priv.epsilon + EPSILON_SLACK:
-        more = "epochs than the job's total" if priv.mode == "dp-sgd" else "rounds than planned"
+    if spend > priv.epsilon + EPSILON_SLACK:
+        if priv.mode != "dp-sgd":
+            return (
+                f"privacy: {after} this round = {spend:.3g}, over the job's target "
+                f"epsilon={priv.epsilon:g} (more rounds than planned)"
+            )
         return (
-            f"privacy: {after} this round = {b.epsilon_after:.3g}, over the job's target "
-            f"epsilon={priv.epsilon:g} (more {more})"
+            f"privacy: {after} this round would spend {spend:.3g} of the job's target "
+            f"epsilon={priv.epsilon:g}: this node reached the job's max_epochs={b.max_epochs} "
+            f"({b.rounds_before} epochs taken, {b.epochs_worst} after this round)"
         )
     return None
 

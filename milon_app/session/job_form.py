@@ -323,6 +323,7 @@ def build_request(form: JobForm, facts: ChainFacts) -> JobRequest:
     check_numbers(form, facts)
     if form.privacy is not None:
         spec = spec.with_privacy(privacy_from_entries(form.privacy))
+    spec.privacy.check_job(form.total_epochs)  # dp-sgd's max_epochs within the job's epochs
     fed = facts.federation(form.fed_id)
     return JobRequest(
         fed_id=form.fed_id,

@@ -39,7 +39,10 @@ def job_privacy(m: Milon, store: BlobStore, job_id: int, job: Job | None = None)
         return {"mode": f"unknown ({exc})"}
     rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
     # the setting itself for every mode; the accountant's figures where the mode has them
-    return {**spec.privacy.to_dict(), **summary(spec.privacy, rounds, min(j.current_round, rounds))}
+    out = {**spec.privacy.to_dict(), **summary(spec.privacy, rounds, min(j.current_round, rounds))}
+    if spec.privacy.mode == "dp-sgd":  # the bound in force, also where the spec sets none
+        out["max_epochs"] = spec.privacy.epoch_bound(j.params.total_epochs)
+    return out
 
 
 def dashboard_text(d: Mapping[str, Any]) -> str:
@@ -50,6 +53,8 @@ def dashboard_text(d: Mapping[str, Any]) -> str:
     parts = [f"Privacy: {d['mode']}, target epsilon {d['epsilon']:g} (delta {d['delta']:g})"]
     if "clip" in d:
         parts[0] += f", clip {d['clip']:g}"
+    if "max_epochs" in d:
+        parts[0] += f", at most {d['max_epochs']} epochs a contributor"
     if "epsilon_per_round" in d and "epsilon_job" in d:
         parts.append(
             f"epsilon {d['epsilon_per_round']:.3g} a round, {d['epsilon_job']:.3g} for the "
@@ -70,17 +75,22 @@ def spent_text(mode: str, spent: float, target: float | None, delta: float) -> s
 
 def privacy_from_entries(entries: Mapping[str, str]) -> PrivacySpec:
     """The wizard's typed entries (``mode`` and the numbers as text; blank: the default) as a
-    checked setting; every error names ``privacy.<field>``, as PrivacySpec.from_dict does."""
+    checked setting; every error names ``privacy.<field>``, as PrivacySpec.from_dict does.
+    ``max_epochs`` (dp-sgd) is a whole number; a blank one is the job's total epochs."""
     mode = entries.get("mode", "none")
     obj: dict[str, Any] = {"mode": mode}
     if mode != "none":
         for key, text in entries.items():
             if key == "mode" or not text.strip():
                 continue
-            try:
-                obj[key] = float(text.strip())  # from_dict refuses inf and nan, naming the field
-            except ValueError:
-                raise BadInputError(
-                    f"privacy.{key} must be a number, got {text.strip()!r}"
-                ) from None
+            obj[key] = _entry(key, text.strip())
     return PrivacySpec.from_dict(obj)
+
+
+def _entry(key: str, text: str) -> float | int:
+    """One typed number: from_dict refuses inf, nan and out-of-range values, naming the field."""
+    try:
+        return int(text) if key == "max_epochs" else float(text)
+    except ValueError:
+        kind = "a whole number" if key == "max_epochs" else "a number"
+        raise BadInputError(f"privacy.{key} must be {kind}, got {text!r}") from None

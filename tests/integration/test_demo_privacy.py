@@ -48,24 +48,35 @@ def test_honest_noised_updates_pass_and_a_sign_flipper_is_still_caught(monkeypat
 def test_dp_sgd_honest_updates_pass_and_a_sign_flipper_is_still_caught(monkeypatch, tmp_path):
     """dp-sgd: members train with per-sample clipping and noise; the committee accepts the
     honest ones, a sign-flipper that trained the same way is rejected, and the report gives
-    what the members' accountants said."""
+    what the members' accountants said. Each member may train at most 12 of the job's 36
+    epochs (privacy.max_epochs): shares follow capacity (about 1/2/4/5 of 12), so before
+    round 3 the members whose epochs so far plus the round's share cap (6) would pass 12
+    decline, its epochs go to those that accepted, the round still trains all 12 and nobody
+    honest is slashed for declining (epochs and stakes as the chain records them)."""
     seeds = itertools.count(1)
     monkeypatch.setattr(P, "fresh_seed", lambda: next(seeds))
     opts = DemoOptions(
-        nodes=4, rounds=2, epochs_per_round=12, byzantine=1, attack="signflip",
+        nodes=4, rounds=3, epochs_per_round=12, byzantine=1, attack="signflip",
         transport="inprocess", governance=False, baseline=False, workdir=tmp_path,
-        dp="dp-sgd", dp_epsilon=8.0,
+        dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=12,
     )  # fmt: skip
     rep = run_demo(opts)
     attacker = rep.nodes[-1]["address"]
     honest = [n["address"] for n in rep.nodes[:-1]]
+    assert [row.outcome for row in rep.rounds] == ["finalized"] * 3
     for row in rep.rounds:
         assert not set(row.rejected) & set(honest), row.rejected
+        assert sum(row.epochs.values()) == 12  # every epoch trained, declined ones re-split
     assert any(attacker in row.rejected for row in rep.rounds)
     assert rep.slashed[attacker] > 0 and all(rep.slashed[a] == 0 for a in honest)
+    taken = {a: sum(row.epochs[a] for row in rep.rounds) for a in [*honest, attacker]}
+    assert all(epochs <= 12 for epochs in taken.values()), taken
+    last = rep.rounds[-1].epochs
+    declined = [a for a in honest if rep.rounds[0].epochs[a] > 0 and last[a] == 0]
+    assert declined, [row.epochs for row in rep.rounds]  # a member near its bound stepped out
     priv = rep.privacy
-    assert priv["mode"] == "dp-sgd" and priv["delta"] == 1e-5
-    assert 0 < priv["epsilon_spent"] <= 8.0 and 0 < priv["sample_rate"] < 1
+    assert priv["mode"] == "dp-sgd" and priv["delta"] == 1e-5 and priv["max_epochs"] == 12
+    assert 0 < priv["epsilon_spent"] <= 8.0 + 1e-9 and 0 < priv["sample_rate"] < 1
     assert priv["noise_multiplier"] > 0 and set(priv["members"]) <= {*honest, attacker}
 
 
@@ -76,3 +87,21 @@ def test_demo_refuses_bad_dp_options():
         DemoOptions(dp="dp-sgd").check()
     DemoOptions(dp="client-dp", dp_epsilon=8.0).check()
     DemoOptions(dp="dp-sgd", dp_epsilon=8.0).check()
+    with pytest.raises(
+        BadInputError, match="--dp-max-epochs 161 is over the job's total_epochs 160"
+    ):
+        DemoOptions(dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=161).check()
+    with pytest.raises(BadInputError, match="--dp-max-epochs is for mode 'dp-sgd' only"):
+        DemoOptions(dp="client-dp", dp_epsilon=8.0, dp_max_epochs=10).check()
+
+
+@pytest.mark.parametrize(("nodes", "rounds", "bound"), [(4, 8, 80), (2, 3, 30), (64, 1, 10)])
+def test_demo_default_bound_is_twice_a_members_share(nodes, rounds, bound):
+    """4 nodes x 8 rounds x 20 epochs: 160 in all, 40 a member, bound 80; 2 nodes: the total."""
+    opts = DemoOptions(nodes=nodes, rounds=rounds, dp="dp-sgd", dp_epsilon=8.0)
+    assert (
+        opts.privacy.max_epochs
+        == bound
+        == min(opts.total_epochs, -(-2 * opts.total_epochs // nodes))
+    )
+    assert DemoOptions(dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=160).privacy.max_epochs == 160

@@ -134,3 +134,16 @@ def test_plan_noise_grows_with_the_bound():
     p = PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0)
     sigmas = [dp_sgd.plan(p, 360, 32, e).noise_multiplier for e in (10, 40, 160)]
     assert sigmas == sorted(sigmas) and math.isfinite(sigmas[-1])
+
+
+def test_the_specs_max_epochs_sizes_the_noise(monkeypatch):
+    """The spec's max_epochs, not the job's total_epochs the node passes, is the bound."""
+    monkeypatch.setattr(P, "fresh_seed", lambda: 5)
+    bounded = PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0, max_epochs=2)
+    spec = digits_mlp(16).with_privacy(bounded)
+    out = trainer.train(spec, None, _data(), epochs=2, seed=1, dp_max_epochs=40)
+    assert out.privacy is not None and out.privacy["max_epochs"] == 2
+    assert out.privacy["noise_multiplier"] == dp_sgd.plan(bounded, N, 16, 2).noise_multiplier
+    assert out.privacy["epsilon_spent"] == pytest.approx(8.0, rel=0.02)
+    with pytest.raises(BadInputError, match="3 epochs exceed the bound of 2"):
+        trainer.train(spec, None, _data(), epochs=3, seed=1, dp_max_epochs=40)

@@ -22,6 +22,7 @@ HASHES_BEFORE = {
     "text-transformer": "273998734b8ddacbc157a0d132c16766a786b06cfd53295cc755b66975d9fb32",
 }
 DP = {"mode": "client-dp", "epsilon": 8.0, "delta": 1e-5, "clip": 1.0}
+SGD = {**DP, "mode": "dp-sgd"}
 
 
 def test_builtin_specs_hash_as_before_and_carry_no_privacy():
@@ -67,9 +68,31 @@ def test_defaults_fill_delta_and_clip():
         ({**DP, "clip": True}, "privacy.clip must be a number"),
         ({**DP, "sigma": 1}, "privacy has unknown key 'sigma'"),
         ({"mode": "none", "epsilon": 8}, "privacy.epsilon is set but privacy.mode is 'none'"),
+        ({**SGD, "max_epochs": 0}, "privacy.max_epochs 0 is not in [1, 4294967295]"),
+        ({**SGD, "max_epochs": 2**32}, "privacy.max_epochs 4294967296 is not in [1,"),
+        ({**SGD, "max_epochs": 40.0}, "privacy.max_epochs must be an integer, got 40.0"),
+        ({**SGD, "max_epochs": True}, "privacy.max_epochs must be an integer"),
+        ({**DP, "max_epochs": 40}, "privacy.max_epochs is for mode 'dp-sgd' only"),
+        ({"mode": "none", "max_epochs": 40}, "privacy.max_epochs is set but privacy.mode is"),
     ],
 )
 def test_bad_settings_name_the_field(privacy, message):
     with pytest.raises(BadInputError) as err:
         ModelSpec.from_dict({**digits_mlp().to_dict(), "privacy": privacy})
     assert message in str(err.value)
+
+
+def test_max_epochs_is_bound_to_the_job_and_absent_changes_nothing():
+    """Without max_epochs a dp-sgd spec serialises (and hashes) as it did before the field;
+    with it, the bound is in the spec whose hash the job records on chain."""
+    plain = digits_mlp().with_privacy(PrivacySpec.from_dict(SGD))
+    assert json.loads(plain.to_json())["privacy"] == SGD  # no max_epochs key
+    bounded = digits_mlp().with_privacy(PrivacySpec.from_dict({**SGD, "max_epochs": 40}))
+    assert bounded.privacy.max_epochs == 40 and bounded.spec_hash() != plain.spec_hash()
+    assert ModelSpec.from_json(bounded.to_json()) == bounded
+    assert plain.privacy.epoch_bound(160) == 160 and bounded.privacy.epoch_bound(160) == 40
+    bounded.privacy.check_job(40)
+    with pytest.raises(
+        BadInputError, match="privacy.max_epochs 40 is over the job's total_epochs 39"
+    ):
+        bounded.privacy.check_job(39)

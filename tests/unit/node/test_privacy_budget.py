@@ -76,6 +76,8 @@ class _Milon:
     def __init__(self) -> None:
         self.sent: list[tuple[str, int, int]] = []
         self.states: dict[tuple[int, int], AssignmentState] = {}
+        self.share_cap = 12  # the most a round's re-splits can give this node
+        self.epochs = 12  # what each round it took gave it
 
     def accept(self, account: object, job_id: int, r: int) -> None:
         self.sent.append(("accept", job_id, r))
@@ -85,9 +87,14 @@ class _Milon:
         self.sent.append(("decline", job_id, r))
         self.states[job_id, r] = AssignmentState.DECLINED
 
+    def round(self, job_id: int, r: int) -> SimpleNamespace:
+        return SimpleNamespace(share_cap=self.share_cap)
+
     def assignment(self, job_id: int, r: int, who: str) -> SimpleNamespace:
         state = self.states.get((job_id, r), AssignmentState.NONE)
-        return SimpleNamespace(state=state, epochs=0 if state is AssignmentState.NONE else 12)
+        return SimpleNamespace(
+            state=state, epochs=0 if state is AssignmentState.NONE else self.epochs
+        )
 
 
 def _contributor(
@@ -167,7 +174,8 @@ def test_dp_sgd_round_costs_its_steps_on_top_of_the_epochs_before(tmp_path):
     # the job's bound is within its target; an epoch past it is not, and is declined
     assert decline_reason(ctx, sgd_budget(p, 36, 12), 0.0) is None
     why = decline_reason(ctx, sgd_budget(p, 48, 1), 0.0)
-    assert why is not None and "over the job's target epsilon=8 (more epochs" in why
+    assert why is not None and "of the job's target epsilon=8: this node reached" in why
+    assert "max_epochs=48 (48 epochs taken, 49 after this round)" in why
 
 
 @pytest.mark.parametrize("lose_state_db", [False, True])
@@ -186,3 +194,37 @@ def test_dp_sgd_node_declines_past_its_ceiling_even_after_losing_its_state_db(
     assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
     said = [e for e in events if isinstance(e, ev.AssignmentDecision)]
     assert "privacy.max_epsilon" in said[-1].reason and "job 7" in said[-1].reason
+
+
+SGD8_BOUND = PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0, max_epochs=20)
+
+
+def test_dp_sgd_plan_is_sized_for_max_epochs_not_the_jobs_total(tmp_path):
+    """A job that bounds each member to 20 of its 48 epochs: less noise, the same target
+    reached at 20 epochs, and a node at its bound declines saying so."""
+    node, milon, events = _contributor(tmp_path, 0.0)
+    ctx = _ctx(SGD8_BOUND)
+    b = round_budget(node.services, ctx, 1, 8)
+    bounded, whole = dp_sgd.plan(SGD8_BOUND, SAMPLES, 32, 20), _sgd_plan()
+    assert b is not None and b.sigma == bounded.noise_multiplier < whole.noise_multiplier
+    assert b.max_epochs == 20 and bounded.epsilon(20) == pytest.approx(8.0, rel=0.02)
+    assert bounded.epsilon(20) <= 8.0 + 1e-9 < bounded.epsilon(21)
+    milon.share_cap = milon.epochs = 8
+    for r in (1, 2, 3):  # 8 + 8 = 16 epochs; 8 more would be 24 > 20
+        node._decide(ctx, r, 8, eligible=True)
+    assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
+    why = [e for e in events if isinstance(e, ev.AssignmentDecision)][-1].reason
+    assert "this node reached the job's max_epochs=20 (16 epochs taken, 24 after" in why
+
+
+def test_dp_sgd_decision_budgets_for_the_rounds_share_cap(tmp_path):
+    """Epochs another member declines are re-split onto those that accepted, up to the
+    round's share cap, and the node trains what it holds: so a node whose assigned epochs
+    fit but whose cap would not declines (the re-split cannot push it past its bound)."""
+    ctx, p = _ctx(SGD8_BOUND), dp_sgd.plan(SGD8_BOUND, SAMPLES, 32, 20)
+    fits = sgd_budget(p, 16, 4, share_cap=4)
+    assert decline_reason(ctx, fits, 0.0) is None  # exactly the bound
+    capped = sgd_budget(p, 16, 4, share_cap=6)
+    assert capped.epsilon_after == fits.epsilon_after  # what it would spend if nobody declines
+    why = decline_reason(ctx, capped, 0.0)
+    assert why is not None and "+ up to 6 epochs this round" in why and "22 after this" in why

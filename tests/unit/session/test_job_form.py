@@ -23,8 +23,16 @@ FACTS = F.ChainFacts(
 
 
 def form(**kw) -> F.JobForm:
-    base = {"fed_id": 1, "model": "digits_mlp", "dataset": "digits", "rounds": 2,
-            "epochs_per_round": 3, "reward_per_epoch": "1.5", "rule": "fedavg", "committee": 5}
+    base = {
+        "fed_id": 1,
+        "model": "digits_mlp",
+        "dataset": "digits",
+        "rounds": 2,
+        "epochs_per_round": 3,
+        "reward_per_epoch": "1.5",
+        "rule": "fedavg",
+        "committee": 5,
+    }
     base.update(kw)
     return F.JobForm(**base)
 
@@ -81,11 +89,17 @@ def test_model_that_does_not_fit_the_data_is_refused():
         ({"epochs_per_round": 0}, "epochs per round must be at least 1"),
         ({"rounds": 0}, "total rounds must be"),
         ({"rounds": F.MAX_ROUNDS + 1}, "total rounds must be"),
-        ({"committee": 2}, r"committee size 2 is outside the governed bounds: 0 = the governed "
-                           r"default \(7\); otherwise 3\.\.31"),
+        (
+            {"committee": 2},
+            r"committee size 2 is outside the governed bounds: 0 = the governed "
+            r"default \(7\); otherwise 3\.\.31",
+        ),
         ({"committee": 32}, "committee size 32 is outside the governed bounds"),
         ({"rule": "mean"}, "aggregation rule 'mean' is not one of"),
-        ({"reward_per_epoch": "20"}, r"insufficient balance: the job escrows 120 MILON .* hold 100 MILON"),
+        (
+            {"reward_per_epoch": "20"},
+            r"insufficient balance: the job escrows 120 MILON .* hold 100 MILON",
+        ),
         ({"dataset": "mnist"}, "not a built-in one"),
         ({"model": "resnet"}, "is not a template"),
     ],
@@ -137,8 +151,12 @@ def test_spec_file_is_validated(tmp_path: Path):
         (b"\xff\xfe\x00", "not UTF-8"),
         (b"[" * 50 + b"]" * 50, "nested deeper than"),
         (b'{"input_shape": [64]}', "lacks 'layers'"),
-        (json.dumps({**digits_mlp().to_dict(), "layers": [{"type": "Exec", "cmd": "rm"}]}).encode(),
-         "Exec"),
+        (
+            json.dumps(
+                {**digits_mlp().to_dict(), "layers": [{"type": "Exec", "cmd": "rm"}]}
+            ).encode(),
+            "Exec",
+        ),
         (json.dumps({**digits_mlp().to_dict(), "evil": 1}).encode(), "unknown key 'evil'"),
         (b" " * (70 * 1024), "over"),
     ],
@@ -177,3 +195,13 @@ def test_committee_note_says_who_judges():
     )
     assert "4 of the 20" in F.committee_note(form(committee=4), big)
     assert F.committee_note(form(fed_id=9), FACTS) == ""
+
+
+def test_dp_sgd_max_epochs_must_fit_the_jobs_epochs():
+    """The wizard's max epochs (dp-sgd) is checked against rounds x epochs a round (6)."""
+    sgd = {"mode": "dp-sgd", "epsilon": "8", "max_epochs": "6"}
+    assert F.build_request(form(privacy=sgd), FACTS).spec.privacy.max_epochs == 6
+    with pytest.raises(
+        BadInputError, match="privacy.max_epochs 7 is over the job's total_epochs 6"
+    ):
+        F.build_request(form(privacy={**sgd, "max_epochs": "7"}), FACTS)

@@ -27,6 +27,12 @@ def test_entries_build_what_job_create_dp_builds():
         ({"mode": "client-dp", "epsilon": "1", "delta": "nan"}, "privacy.delta nan is not in"),
         ({"mode": "client-dp", "epsilon": "1", "clip": "-1"}, "privacy.clip -1.0 is not in"),
         ({"mode": "laplace", "epsilon": "1"}, "privacy.mode 'laplace' is not one of"),
+        (
+            {"mode": "dp-sgd", "epsilon": "1", "max_epochs": "4.5"},
+            "privacy.max_epochs must be a whole",
+        ),
+        ({"mode": "dp-sgd", "epsilon": "1", "max_epochs": "0"}, "privacy.max_epochs 0 is not in"),
+        ({"mode": "client-dp", "epsilon": "1", "max_epochs": "4"}, "for mode 'dp-sgd' only"),
     ],
 )
 def test_bad_entries_name_the_field(entries, needle):
@@ -56,3 +62,16 @@ def test_dashboard_and_training_lines():
 def test_a_mode_without_the_accountants_figures_still_shows_its_target():
     d = {**PrivacySpec("client-dp", 8.0).to_dict(), "mode": "dp-sgd"}  # job_privacy's keys
     assert dashboard_text(d) == "Privacy: dp-sgd, target epsilon 8 (delta 1e-05), clip 1"
+
+
+def test_dp_sgd_entries_carry_max_epochs_and_the_dashboard_shows_it():
+    got = privacy_from_entries({"mode": "dp-sgd", "epsilon": "8", "max_epochs": " 40 "})
+    assert got == PrivacySpec("dp-sgd", 8.0, DEFAULT_DELTA, DEFAULT_CLIP, max_epochs=40)
+    assert (
+        privacy_from_entries({"mode": "dp-sgd", "epsilon": "8", "max_epochs": ""}).max_epochs == 0
+    )
+    text = dashboard_text({**got.to_dict()})
+    assert (
+        text
+        == "Privacy: dp-sgd, target epsilon 8 (delta 1e-05), clip 1, at most 40 epochs a contributor"
+    )
