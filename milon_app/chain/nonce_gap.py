@@ -97,3 +97,11 @@ def unmined(client: ChainClient, sender: str) -> int:
     address = Web3.to_checksum_address(sender)
     mined = int(client.rpc(lambda: client.w3.eth.get_transaction_count(address, "latest"), "nonce"))
     return max(0, counted - mined)
+
+
+def dropped_came_back(client: ChainClient, sender: str) -> bool:
+    """For a step the state DB has as sent but the chain shows undone (a reorganisation):
+    send again, byte for byte, what it dropped of ``sender``'s transactions. True when that
+    happened or some are still pending (the step is on its way); False when every one is
+    mined and none was missing, so the step itself must be sent again (the same content)."""
+    return heal(client, sender, None) > 0 or unmined(client, sender) > 0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from milon_app.chain.bindings import Param, Round
 from milon_app.chain.confirmations import confirmed_block
 from milon_app.chain.errors import ContractRevert
+from milon_app.chain.nonce_gap import dropped_came_back
 from milon_app.compute.weights import decode_state
 from milon_app.errors import MilonError
 from milon_app.federation.clipping import aggregate_accepted
@@ -97,13 +98,6 @@ class Committee:
         rnd = self.services.milon.round(job_id, r, block=block)
         return verdict_open(rnd, client.now(block))
 
-    def _dropped_came_back(self) -> bool:
-        """A step the state DB has as sent is undone on chain (a reorganisation): send what
-        it dropped of ours again, byte for byte. False when every transaction of ours is
-        mined and none was missing: the step itself is then sent again."""
-        client, me = self.services.milon.client, self.services.address
-        return client.heal_nonce_gap(me) > 0 or client.unmined(me) > 0
-
     # -- verdicts -----------------------------------------------------------------------------
     def _vote(self, ctx: JobContext, r: int, rnd: Round, now: int) -> None:
         svc, job_id = self.services, ctx.job_id
@@ -120,7 +114,7 @@ class Committee:
             svc.state.record_verdict(job_id, r, bits, reasons, detail)
         else:
             bits, reasons, detail, sent = stored
-            if sent and self._dropped_came_back():
+            if sent and dropped_came_back(self.services.milon.client, self.services.address):
                 return  # the same verdict is back in the pool
         try:
             svc.milon.submit_verdict(svc.account, job_id, r, bits, reasons, rnd.member_count)
@@ -235,7 +229,7 @@ class Committee:
             svc.state.record_confirmation(job_id, r, digest)
         else:
             digest, sent = stored
-            if sent and self._dropped_came_back():
+            if sent and dropped_came_back(self.services.milon.client, self.services.address):
                 return  # the same confirmation is back in the pool
         try:
             svc.milon.confirm(svc.account, job_id, r, bytes.fromhex(digest), rnd.member_count)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from milon_app.chain.bindings import Assignment, AssignmentState, Round
 from milon_app.chain.confirmations import Receipts, Status, confirmed_block
 from milon_app.chain.errors import ContractRevert
+from milon_app.chain.nonce_gap import dropped_came_back
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
@@ -146,7 +147,7 @@ class Contributor:
         svc = self.services
         record = svc.state.commit_record(ctx.job_id, r)
         if record is not None:  # trained before a restart (or the tx was lost): just commit
-            if record.committed and self._dropped_came_back():
+            if record.committed and dropped_came_back(svc.milon.client, svc.address):
                 return  # a reorganisation dropped our commit: it was sent again as it was
             self._commit(ctx.job_id, r, record.update_hash, record.num_samples)
             return
@@ -321,7 +322,11 @@ class Contributor:
             if record is not None
             else self._recover(ctx, r, rnd, a)
         )
-        if found is None or (record is not None and record.revealed and self._dropped_came_back()):
+        if found is None or (
+            record is not None
+            and record.revealed
+            and dropped_came_back(self.services.milon.client, self.services.address)
+        ):
             return
         update_hash, n = found
         digest = update_hash.hex()
@@ -378,13 +383,6 @@ class Contributor:
         block = confirmed_block(svc.milon.client, depth)
         state = svc.milon.assignment(job_id, r, svc.address, block=block).state
         return state in (AssignmentState.COMMITTED, AssignmentState.REVEALED)
-
-    def _dropped_came_back(self) -> bool:
-        """A step the state DB has as sent is undone on chain (a reorganisation): send what
-        it dropped of ours again, byte for byte. False when every transaction of ours is
-        mined and none was missing: the step itself is then sent again (the same content)."""
-        client, me = self.services.milon.client, self.services.address
-        return client.heal_nonce_gap(me) > 0 or client.unmined(me) > 0
 
     def _opens(self, job_id: int, r: int, a: Assignment, update_hash: bytes, n: int) -> bool:
         salt = self.salt(job_id, r, update_hash)
