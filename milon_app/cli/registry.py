@@ -81,6 +81,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "milon_app.cli.cmd_status",
     "milon_app.cli.cmd_fed",
     "milon_app.cli.cmd_fed_member",
+    "milon_app.cli.cmd_invite",
     "milon_app.cli.cmd_job",
     "milon_app.cli.cmd_job_show",
     "milon_app.cli.cmd_job_wait",

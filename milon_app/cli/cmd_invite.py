@@ -1,0 +1,239 @@
+"""``milon fed invite ID`` and ``milon join INVITE``: another network in one string.
+
+The invite (:mod:`milon_app.chain.invite`) carries the deployment, its RPC
+URL(s), the federation and peers to dial. Joining trusts nothing in it until
+the chain agrees: every RPC must answer with the invite's chain id, every
+contract address must hold code, the federation must exist. Only then are the
+manifest and the config's chain/p2p settings written, and a setting the config
+already gives another value is refused by name unless ``--force``: a refused
+invite leaves the data folder and the config exactly as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from milon_app.cli import chain_session as S
+from milon_app.cli.cmd_fed import existing_fed, fed_id_arg, milon_of
+from milon_app.cli.context import Context
+from milon_app.cli.registry import REGISTRY
+from milon_app.errors import ConfigError, MilonError, NotFoundError
+
+if TYPE_CHECKING:
+    from milon_app.chain.invite import Invite
+    from milon_app.config import Config
+
+JOIN_RETRIES = 2  # an invite's RPC that does not answer twice is reported, not waited on
+
+
+# ---------------------------------------------------------------- fed invite
+
+
+def _configure_invite(p: argparse.ArgumentParser) -> None:
+    fed_id_arg(p)
+    p.add_argument(
+        "--public-rpc",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="RPC URL the invitee uses (repeat for several; default: the RPC this command "
+        "uses, then config chain.rpc_urls)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="peer multiaddr .../p2p/ID the invitee dials (repeat; default: the running "
+        "daemon's addresses, as `milon status --bootstrap-line` shows them)",
+    )
+    S.add_chain_args(p, account="none")
+
+
+@REGISTRY.command(
+    "fed",
+    "invite",
+    summary="print a one-line invite to a federation (`milon join INVITE` uses it)",
+    configure=_configure_invite,
+)
+def _invite(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.invite import Invite
+
+    m = milon_of(ctx, args)
+    fed_id = existing_fed(m, args.fed_id)
+    urls = list(args.public_rpc) or [str(m.client.rpc_url), *ctx.config.chain.rpc_urls]
+    bootstrap = list(args.bootstrap) or _daemon_bootstrap(ctx)
+    invite = Invite(m.suite.manifest, tuple(dict.fromkeys(urls)), fed_id, tuple(bootstrap))
+    text = invite.encode()
+    data = {"invite": text, **{k: v for k, v in invite.body().items() if k != "contracts"}}
+    ctx.emit(data, lambda d: str(d["invite"]))
+    return 0
+
+
+def _daemon_bootstrap(ctx: Context) -> list[str]:
+    from milon_app.daemon.control import query_status
+
+    try:
+        addrs = query_status(ctx.data_dir, timeout_s=3.0).get("bootstrap") or []
+    except MilonError:
+        addrs = []
+    if not addrs:
+        ctx.info(
+            "no running daemon publishes addresses: the invite has no bootstrap peers "
+            "(pass --bootstrap ADDR)"
+        )
+    return [str(a) for a in addrs]
+
+
+# ---------------------------------------------------------------- join
+
+
+def _configure_join(p: argparse.ArgumentParser) -> None:
+    p.add_argument("invite", metavar="INVITE", help="the milon://join/... string")
+    p.add_argument("--stake", metavar="AMOUNT", help="stake in MILON (default: the minimum)")
+    p.add_argument("--capacity", metavar="N", help="capacity score (default: benchmark now)")
+    p.add_argument("--peer-info", default="", metavar="STR", help="multiaddr(s) to reach you")
+    p.add_argument(
+        "--benchmark-seconds",
+        type=float,
+        default=2.5,
+        metavar="S",
+        help="benchmark length when --capacity is not given (default 2.5)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace chain/p2p settings the config already gives other values",
+    )
+    p.add_argument(
+        "--configure-only",
+        action="store_true",
+        help="check the invite and write the settings, but do not join",
+    )
+    S.add_account_args(p)
+
+
+@REGISTRY.command(
+    "join",
+    summary="join a federation from an invite: check it on chain, configure, stake",
+    configure=_configure_join,
+)
+def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
+    from milon_app.chain.invite import parse_invite
+    from milon_app.config import save_config
+
+    invite = parse_invite(args.invite)
+    config_file = ctx.config_path or ctx.paths.config_file
+    if config_file.suffix == ".toml":
+        raise ConfigError(
+            f"{config_file} is TOML, which `milon join` does not rewrite: use a JSON config "
+            "(or --home), or `milon join --configure-only` with one, and copy its settings"
+        )
+    if args.stake is not None:
+        S.parse_amount(args.stake, "--stake")
+    min_stake = _check_on_chain(invite)
+    manifest_file = ctx.data_dir / "deployments" / _manifest_name(invite)
+    cfg = _configured(ctx.config, invite, manifest_file, force=args.force)
+    text = invite.manifest.to_json()
+    if manifest_file.exists() and manifest_file.read_text("utf-8") != text and not args.force:
+        raise ConfigError(f"{manifest_file} exists with other content (--force replaces it)")
+    invite.manifest.save(manifest_file)
+    save_config(cfg, config_file)
+    ctx.__dict__.pop("config", None)  # the cached config is the one just replaced
+    ctx.info(f"configured {config_file} for chain {invite.manifest.chain_id} ({cfg.chain.rpc_url})")
+    if args.configure_only:
+        data = {
+            "config": str(config_file),
+            "manifest": str(manifest_file),
+            "federation": invite.federation,
+        }
+        ctx.emit(data, lambda d: f"configured; join with `milon fed join {d['federation']}`")
+        return 0
+    from milon_app.cli.cmd_fed_member import _join
+
+    join_args = argparse.Namespace(
+        fed_id=str(invite.federation),
+        stake=args.stake or S.format_amount(min_stake),
+        capacity=args.capacity,
+        peer_info=args.peer_info,
+        benchmark_seconds=args.benchmark_seconds,
+        rpc=None,
+        manifest=None,
+        dev_account=args.dev_account,
+        keystore=args.keystore,
+        secret_store=args.secret_store,
+        password_file=args.password_file,
+    )
+    return _join(join_args, ctx)
+
+
+def _check_on_chain(invite: Invite) -> int:
+    """Every RPC serves the invite's chain, the suite is there, the federation exists;
+    returns its minimum stake."""
+    from milon_app.chain.bindings import Milon
+    from milon_app.chain.client import ChainClient, RetryPolicy
+    from milon_app.chain.deploy import Suite
+    from milon_app.chain.errors import RpcUnavailableError, WrongChainError
+
+    want = invite.manifest.chain_id
+    clients = []
+    for url in invite.rpc_urls:
+        try:
+            client = ChainClient.connect(url, retry=RetryPolicy(attempts=JOIN_RETRIES), timeout_s=5)
+            got = client.chain_id
+        except RpcUnavailableError as exc:
+            raise RpcUnavailableError(f"the invite's RPC {url} is unreachable: {exc}") from None
+        if got != want:
+            raise WrongChainError(
+                f"the invite is for chain id {want} but its RPC {url} serves chain id {got}"
+            )
+        clients.append(client)
+    m = Milon(Suite.attach(clients[0], invite.manifest))  # code at every address
+    count = m.federation_count()
+    if invite.federation > count:
+        raise NotFoundError(
+            f"the invite names federation {invite.federation}, which does not exist on chain "
+            f"{want} ({count} federation(s) there)"
+        )
+    return int(m.federation(invite.federation).min_stake)
+
+
+def _manifest_name(invite: Invite) -> str:
+    registry = invite.manifest.contracts["FederationRegistry"].lower()
+    return f"chain-{invite.manifest.chain_id}-{registry[2:10]}.json"
+
+
+def _configured(cfg: Config, invite: Invite, manifest_file: Path, *, force: bool) -> Config:
+    """The config with the invite's settings; a key already set otherwise is refused."""
+    from milon_app.chain.client import EMBEDDED
+
+    chain, p2p = cfg.chain, cfg.p2p
+    urls = list(invite.rpc_urls)
+    wanted: list[tuple[str, Any, Any, Any]] = [  # key, current, unset value, new
+        ("chain.rpc_url", chain.rpc_url, EMBEDDED, urls[0]),
+        ("chain.rpc_urls", chain.rpc_urls, [], urls[1:]),
+        ("chain.manifest", chain.manifest, "", str(manifest_file)),
+        ("chain.expected_chain_id", chain.expected_chain_id, 0, invite.manifest.chain_id),
+    ]
+    for key, current, unset, new in wanted:
+        if not force and current not in (unset, new):
+            raise ConfigError(
+                f"config key {key} is {current!r}, the invite wants {new!r}: nothing written "
+                "(--force replaces it)"
+            )
+    extra = [a for a in invite.bootstrap if a not in p2p.bootstrap]
+    bootstrap = list(invite.bootstrap) if force else [*p2p.bootstrap, *extra]  # added, not swapped
+    return dataclasses.replace(
+        cfg,
+        chain=dataclasses.replace(
+            chain,
+            rpc_url=urls[0],
+            rpc_urls=urls[1:],
+            manifest=str(manifest_file),
+            expected_chain_id=invite.manifest.chain_id,
+        ),
+        p2p=dataclasses.replace(p2p, bootstrap=bootstrap),
+    )
