@@ -132,8 +132,12 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
             f"{config_file} is TOML, which `milon join` does not rewrite: use a JSON config "
             "(or --home), or `milon join --configure-only` with one, and copy its settings"
         )
-    if args.stake is not None:
+    from milon_app.cli.cmd_fed_member import _capacity, _join
+
+    if args.stake is not None:  # refused before anything is checked or written
         S.parse_amount(args.stake, "--stake")
+    if args.capacity is not None:
+        _capacity(args.capacity)
     min_stake = _check_on_chain(invite)
     manifest_file = ctx.data_dir / "deployments" / _manifest_name(invite)
     cfg = _configured(ctx.config, invite, manifest_file, force=args.force)
@@ -152,8 +156,6 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
         }
         ctx.emit(data, lambda d: f"configured; join with `milon fed join {d['federation']}`")
         return 0
-    from milon_app.cli.cmd_fed_member import _join
-
     join_args = argparse.Namespace(
         fed_id=str(invite.federation),
         stake=args.stake or S.format_amount(min_stake),

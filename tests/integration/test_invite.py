@@ -155,8 +155,18 @@ def test_bad_invite_writes_nothing(case, invite, other_chain, tmp_path, capsys) 
     assert not (joiner / "data" / "deployments").exists()
 
 
-def test_invite_refuses_an_unknown_federation(chain, tmp_path, capsys) -> None:
+def test_invite_refuses_an_unknown_federation(invite, tmp_path, capsys) -> None:
     owner = tmp_path / "owner"
-    write_config(owner, rpc_url=chain.url, manifest=str(chain.manifest))
     code, _, err = run(owner, capsys, "fed", "invite", 4, "--bootstrap", PEER)
     assert code == ExitCode.NOT_FOUND and "federation 4 does not exist" in err
+    # no daemon running and no --bootstrap: an invite without peers, and a note saying so
+    code, out, err = run(owner, capsys, "--json", "fed", "invite", 1)
+    assert code == 0 and json.loads(out)["bootstrap"] == [] and "no running daemon" in err
+
+
+def test_bad_stake_or_capacity_is_refused_before_anything(invite, tmp_path, capsys) -> None:
+    joiner = tmp_path / "joiner"
+    for flag, value in (("--stake", "ten"), ("--capacity", "0")):
+        code, _, err = run(joiner, capsys, "join", invite, flag, value, "--dev-account", 2)
+        assert code == ExitCode.BAD_INPUT and flag in err, err
+    assert not joiner.exists()
