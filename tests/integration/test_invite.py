@@ -170,3 +170,14 @@ def test_bad_stake_or_capacity_is_refused_before_anything(invite, tmp_path, caps
         code, _, err = run(joiner, capsys, "join", invite, flag, value, "--dev-account", 2)
         assert code == ExitCode.BAD_INPUT and flag in err, err
     assert not joiner.exists()
+
+
+def test_a_toml_config_is_not_rewritten(invite, tmp_path, capsys) -> None:
+    node_toml = tmp_path / "node.toml"
+    node_toml.write_text('[chain]\nrpc_url = "embedded"  # a comment save_config would drop\n')
+    before = node_toml.read_bytes()
+    code = main(["--home", str(tmp_path / "h"), "--config", str(node_toml), "join", invite])
+    assert not (tmp_path / "h").exists()
+    err = capsys.readouterr().err
+    assert code == ExitCode.CONFIG and "TOML" in err, err
+    assert node_toml.read_bytes() == before
