@@ -57,11 +57,11 @@ def _configure_join(p: argparse.ArgumentParser) -> None:
 @REGISTRY.command(
     "fed", "join", summary="stake MILON and join a federation", configure=_configure_join
 )
-def _join(args: argparse.Namespace, ctx: Context) -> int:
+def join_federation(args: argparse.Namespace, ctx: Context) -> int:
     stake = S.parse_amount(args.stake, "--stake")
     if stake == 0:
         raise BadInputError("--stake must be more than 0")
-    capacity = None if args.capacity is None else _capacity(args.capacity)
+    capacity = None if args.capacity is None else parse_capacity(args.capacity)
     from milon_app.node.peer_info import MAX_PEER_INFO  # here: keeps the CLI's start light
 
     if len(args.peer_info.encode()) > MAX_PEER_INFO:
@@ -129,7 +129,7 @@ def _check_can_join(m: Milon, fed_id: int, fed: Any, address: str) -> None:
         )
 
 
-def _capacity(text: str) -> int:
+def parse_capacity(text: str) -> int:
     """--capacity as the contract takes it: a uint64 above 0 (it reverts ZeroCapacity)."""
     try:
         return S.positive_int(text, "--capacity", maximum=MAX_CAPACITY)
@@ -205,7 +205,7 @@ def _configure_update(p: argparse.ArgumentParser) -> None:
 def _update(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.bindings import Param
 
-    capacity = None if args.capacity is None else _capacity(args.capacity)
+    capacity = None if args.capacity is None else parse_capacity(args.capacity)
     m, fed_id, sender, before = _member_now(ctx, args)
     if capacity is None:
         capacity = _benchmark(ctx, args.benchmark_seconds, "--measure")

@@ -132,12 +132,12 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
             f"{config_file} is TOML, which `milon join` does not rewrite: use a JSON config "
             "(or --home), or `milon join --configure-only` with one, and copy its settings"
         )
-    from milon_app.cli.cmd_fed_member import _capacity, _join
+    from milon_app.cli.cmd_fed_member import join_federation, parse_capacity
 
     if args.stake is not None:  # refused before anything is checked or written
         S.parse_amount(args.stake, "--stake")
     if args.capacity is not None:
-        _capacity(args.capacity)
+        parse_capacity(args.capacity)
     min_stake = _check_on_chain(invite)
     manifest_file = ctx.data_dir / "deployments" / _manifest_name(invite)
     cfg = _configured(ctx.config, invite, manifest_file, force=args.force)
@@ -146,7 +146,7 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
         raise ConfigError(f"{manifest_file} exists with other content (--force replaces it)")
     invite.manifest.save(manifest_file)
     save_config(cfg, config_file)
-    ctx.__dict__.pop("config", None)  # the cached config is the one just replaced
+    ctx.reload_config()  # the cached config is the one just replaced
     ctx.info(f"configured {config_file} for chain {invite.manifest.chain_id} ({cfg.chain.rpc_url})")
     if args.configure_only:
         data = {
@@ -169,7 +169,7 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
         secret_store=args.secret_store,
         password_file=args.password_file,
     )
-    return _join(join_args, ctx)
+    return join_federation(join_args, ctx)
 
 
 def _check_on_chain(invite: Invite) -> int:

@@ -37,6 +37,10 @@ class Context:
             self.err.write(f"milon: warning: {path}: {problem}\n")
         return cfg
 
+    def reload_config(self) -> None:
+        """Forget the loaded config: a command that rewrote the file reads it again."""
+        self.__dict__.pop("config", None)
+
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:
         """Print ``data`` as JSON with ``--json``, else through ``human`` (or as JSON).
 
