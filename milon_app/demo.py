@@ -27,6 +27,7 @@ from milon_app.compute.privacy_spec import (
     option_message,
 )
 from milon_app.demo_driver import DemoStopped, cancel_if_idle, check_stop, end_job, run_rounds
+from milon_app.demo_privacy import privacy_report, sgd_report
 from milon_app.demo_rounds import RoundRow
 from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
 from milon_app.errors import BadInputError
@@ -104,7 +105,12 @@ class DemoOptions:
         from milon_app.compute.partition import parse_partition
 
         parse_partition(self.partition)
-        self.privacy  # noqa: B018 - checks the --dp options
+        if self.privacy.max_epochs and self.privacy.max_epochs < self.share_cap:
+            raise BadInputError(
+                f"--dp-max-epochs {self.privacy.max_epochs} is below one round's share cap of "
+                f"{self.share_cap} epochs ({self.epochs} a round over {self.nodes} nodes): every "
+                f"member would decline every round"
+            )
 
     @property
     def privacy(self) -> PrivacySpec:
@@ -125,6 +131,14 @@ class DemoOptions:
     @property
     def total_epochs(self) -> int:
         return self.rounds * self.epochs
+
+    @property
+    def share_cap(self) -> int:
+        """The most epochs of a round one member can hold (re-splits included), as the
+        demo's fresh TrainingJobs computes it: the equal share, or up to twice it but at
+        most half the round (its deployed max share parameters, 20,000 and 5,000 bps)."""
+        e, n = self.epochs, self.nodes
+        return max(-(-e // n), min(-(-2 * e // n), -(-e // 2)))
 
     @property
     def default_max_epochs(self) -> int:
@@ -377,44 +391,9 @@ def _finish(
     if opts.baseline:
         base_epochs = max(1, round(opts.epochs * opts.rounds / opts.nodes))
         d = data.work_load.data
+        # one machine runs base_epochs: its dp-sgd noise is sized for them, not the members'
+        spec = data.work_load.spec
+        central = spec.with_privacy(replace(spec.privacy, max_epochs=0))
         report.centralized_accuracy = baseline_accuracy(
-            data.work_load.spec, data.train, (d.x_test, d.y_test), base_epochs, opts.seed
+            central, data.train, (d.x_test, d.y_test), base_epochs, opts.seed
         )
-
-
-def privacy_report(privacy: PrivacySpec, rounds: int, rows: list[RoundRow]) -> dict[str, Any]:
-    """The report's ``privacy``: the job's setting and the epsilon spent by the member that
-    released the most updates (one per round it trained in)."""
-    from milon_app.federation.privacy import summary
-
-    taken: dict[str, int] = {}
-    for row in rows:
-        for who, epochs in row.epochs.items():
-            taken[who] = taken.get(who, 0) + (1 if epochs > 0 else 0)
-    out = summary(privacy, rounds, max(taken.values(), default=0))
-    out.setdefault("epsilon_spent", 0.0)
-    out.setdefault("delta", 0.0)
-    return out
-
-
-def sgd_report(privacy: PrivacySpec, bus: Any, job_id: int) -> dict[str, Any]:
-    """dp-sgd's figures as the members computed them (their PrivacySpent events): the most
-    any member spent, with its noise multiplier and sample rate (both depend on its data
-    size), and each member's epsilon."""
-    from milon_app.node.events import PrivacySpent
-
-    spent: dict[str, PrivacySpent] = {}
-    for e in bus.history(PrivacySpent):
-        if e.job_id == job_id and (e.node not in spent or e.round > spent[e.node].round):
-            spent[e.node] = e
-    out: dict[str, Any] = {"epsilon": privacy.epsilon, "delta": privacy.delta, "clip": privacy.clip}
-    out["max_epochs"] = privacy.max_epochs  # the demo always sets it (default_max_epochs)
-    if not spent:
-        return {**out, "epsilon_spent": 0.0, "members": {}}
-    top = max(spent.values(), key=lambda e: e.epsilon_spent)
-    return out | {
-        "epsilon_spent": top.epsilon_spent,
-        "noise_multiplier": top.sigma,
-        "sample_rate": top.sample_rate,
-        "members": {who: e.epsilon_spent for who, e in sorted(spent.items())},
-    }

@@ -91,6 +91,11 @@ def test_demo_refuses_bad_dp_options():
         BadInputError, match="--dp-max-epochs 161 is over the job's total_epochs 160"
     ):
         DemoOptions(dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=161).check()
+    with pytest.raises(
+        BadInputError, match="--dp-max-epochs 9 is below one round's share cap of 10"
+    ):
+        DemoOptions(dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=9).check()  # 20 epochs, 4 nodes
+    DemoOptions(dp="dp-sgd", dp_epsilon=8.0, dp_max_epochs=10).check()
     with pytest.raises(BadInputError, match="--dp-max-epochs is for mode 'dp-sgd' only"):
         DemoOptions(dp="client-dp", dp_epsilon=8.0, dp_max_epochs=10).check()
 
