@@ -154,3 +154,24 @@ def test_a_round_declined_for_privacy_shows_the_reason_on_the_training_tab(qtbot
     # the target comes with the tab's load on a worker: it may land after the decline
     wait_until(qtbot, lambda: "target" in label.text(), 30_000)
     assert "epsilon spent 0 of target 8 (delta 1e-05)" in label.text()  # it released nothing
+
+
+def test_max_epochs_field_is_for_dp_sgd_only(qtbot):
+    """The wizard's Max epochs: enabled and carried for dp-sgd alone, checked as typed, and
+    set from a spec that carries one."""
+    from milon_app.gui.privacy_fields import PrivacyFields
+
+    fields = PrivacyFields()
+    qtbot.addWidget(fields)
+    choose(fields.mode, "client-dp")
+    fields.epsilon.setText("8")
+    fields.max_epochs.setText("4")
+    assert not fields.max_epochs.isEnabled() and "max_epochs" not in fields.entries()
+    assert fields.error.text() == ""
+    choose(fields.mode, "dp-sgd")
+    assert fields.max_epochs.isEnabled() and fields.entries()["max_epochs"] == "4"
+    assert fields.error.text() == ""
+    fields.max_epochs.setText("4.5")
+    assert "privacy.max_epochs must be a whole number, got '4.5'" in fields.error.text()
+    fields.follow(digits_mlp().with_privacy(PrivacySpec("dp-sgd", 8.0, max_epochs=12)))
+    assert fields.max_epochs.text() == "12" and fields.error.text() == ""
