@@ -20,9 +20,8 @@ from milon_app.cli.privacy_args import add_dp_arguments, apply_privacy, privacy_
 from milon_app.cli.registry import REGISTRY
 from milon_app.compute.privacy_spec import option_message
 from milon_app.errors import BadInputError, NotFoundError
-from milon_app.federation.privacy import planned_rounds
-from milon_app.federation.privacy import summary as privacy_summary
 from milon_app.federation.types import RULE_NAMES
+from milon_app.session.privacy_view import setting_summary
 
 if TYPE_CHECKING:
     from milon_app.chain.bindings import Job, Milon
@@ -276,8 +275,8 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
         spec.privacy.check_job(epochs)
     except BadInputError as exc:
         raise BadInputError(f"{option_message(str(exc))} (--epochs)") from None
-    rounds = planned_rounds(epochs, per_round)
-    privacy = privacy_summary(spec.privacy, rounds)  # the accountant refuses what it cannot meet
+    # the accountant refuses a client-dp target it cannot meet
+    privacy = setting_summary(spec.privacy, epochs, per_round)
     # the store is opened (and its folder created) only once every check has passed
     limit, source = DEFAULT_LIMITS["weights"], f"seed {args.seed}"
     given = None

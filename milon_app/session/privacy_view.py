@@ -27,7 +27,6 @@ def job_privacy(m: Milon, store: BlobStore, job_id: int, job: Job | None = None)
     release per round begun. Blocking: reads the job from the chain unless given."""
     from milon_app.compute.model_spec import ModelSpec
     from milon_app.errors import MilonError
-    from milon_app.federation.privacy import planned_rounds, summary
 
     j = job if job is not None else m.job(job_id)
     digest = j.params.model_spec_hash.hex()
@@ -37,11 +36,23 @@ def job_privacy(m: Milon, store: BlobStore, job_id: int, job: Job | None = None)
         spec = ModelSpec.from_json(store.get(digest))
     except MilonError as exc:
         return {"mode": f"unknown ({exc})"}
-    rounds = planned_rounds(j.params.total_epochs, j.params.epochs_per_round)
-    # the setting itself for every mode; the accountant's figures where the mode has them
-    out = {**spec.privacy.to_dict(), **summary(spec.privacy, rounds, min(j.current_round, rounds))}
-    if spec.privacy.mode == "dp-sgd":  # the bound in force, also where the spec sets none
-        out["max_epochs"] = spec.privacy.epoch_bound(j.params.total_epochs)
+    return setting_summary(
+        spec.privacy, j.params.total_epochs, j.params.epochs_per_round, j.current_round
+    )
+
+
+def setting_summary(
+    privacy: PrivacySpec, total_epochs: int, epochs_per_round: int, rounds_begun: int = 0
+) -> dict[str, Any]:
+    """The setting itself for every mode, the accountant's figures where the mode has them
+    (client-dp; it refuses a target it cannot meet) and dp-sgd's epoch bound in force (the
+    spec's max_epochs, else the job's total): what ``job create`` and ``job show`` print."""
+    from milon_app.federation.privacy import planned_rounds, summary
+
+    rounds = planned_rounds(total_epochs, epochs_per_round)
+    out = {**privacy.to_dict(), **summary(privacy, rounds, min(rounds_begun, rounds))}
+    if privacy.mode == "dp-sgd":
+        out["max_epochs"] = privacy.epoch_bound(total_epochs)
     return out
 
 

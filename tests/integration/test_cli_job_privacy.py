@@ -16,7 +16,9 @@ ROUNDS = 1  # 4 epochs, 4 a round (C.job_create_args)
 
 def test_job_create_binds_the_privacy_setting_and_show_reports_it(milon, home):
     C.make_fed(milon)
-    job = C.ok(milon(*C.job_create_args("--dp", "client-dp", "--dp-epsilon", "8", "--dp-clip", "0.5")))
+    job = C.ok(
+        milon(*C.job_create_args("--dp", "client-dp", "--dp-epsilon", "8", "--dp-clip", "0.5"))
+    )
     sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
     assert job["privacy"]["mode"] == "client-dp" and job["privacy"]["rounds"] == ROUNDS
     assert job["privacy"]["noise_multiplier"] == sigma and job["privacy"]["clip"] == 0.5
@@ -31,3 +33,11 @@ def test_job_create_binds_the_privacy_setting_and_show_reports_it(milon, home):
     plain = C.ok(milon(*C.job_create_args()))
     assert plain["privacy"] == {"mode": "none"}
     assert plain["model_spec_hash"] == digits_mlp().spec_hash()
+    bounded = C.ok(
+        milon(*C.job_create_args("--dp", "dp-sgd", "--dp-epsilon", "8", "--dp-max-epochs", "3"))
+    )
+    assert bounded["privacy"]["max_epochs"] == 3  # of the job's 4 epochs
+    spec = ModelSpec.from_json(BlobStore(home / "data" / "blobs").get(bounded["model_spec_hash"]))
+    assert spec.privacy.max_epochs == 3 and bounded["model_spec_hash"] == spec.spec_hash()
+    human = C.ok(milon("job", "show", bounded["id"], json_out=False))
+    assert "dp-sgd: target epsilon 8 (delta 1e-05), clip 1, at most 3 epochs a contributor" in human
