@@ -15,7 +15,6 @@ from typing import Any
 from milon_app.errors import BadInputError
 
 MODES = ("none", "client-dp", "dp-sgd")
-SUPPORTED_MODES = MODES
 # (epsilon, delta) a job may ask for: epsilon above 100 protects nothing a reader could name,
 # delta must stay well below 1/n for any realistic n.
 MAX_EPSILON = 100.0
@@ -54,11 +53,6 @@ class PrivacySpec:
         mode = obj.get("mode", "none")
         if mode not in MODES:
             raise BadInputError(f"privacy.mode {mode!r} is not one of {', '.join(MODES)}")
-        if mode not in SUPPORTED_MODES:
-            raise BadInputError(
-                f"privacy.mode {mode!r} is not supported yet (supported: "
-                f"{', '.join(SUPPORTED_MODES)})"
-            )
         if mode == "none":
             extra = sorted(set(obj) - {"mode"})
             if extra:

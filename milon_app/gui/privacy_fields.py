@@ -1,7 +1,7 @@
 """The create-job wizard's privacy fields: the setting ``milon job create --dp`` builds.
 
-Only the modes this build supports are offered (``SUPPORTED_MODES``), so a mode added
-there shows up here. The fields hold text; :func:`privacy_from_entries` checks them the
+Every mode of ``privacy_spec.MODES`` is offered, so a mode added there shows up here.
+The fields hold text; :func:`privacy_from_entries` checks them the
 way ``PrivacySpec.from_dict`` checks a spec file, and the error line names the field.
 """
 
@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLineEdit, QVBoxLayout, QWidget
 
 from milon_app.compute.model_spec import ModelSpec
-from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, SUPPORTED_MODES
+from milon_app.compute.privacy_spec import DEFAULT_CLIP, DEFAULT_DELTA, MODES
 from milon_app.gui.tasks import describe_error
 from milon_app.gui.widgets import error_label, form_box, hint
 from milon_app.session.privacy_view import privacy_from_entries
@@ -37,7 +37,7 @@ class PrivacyFields(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.mode = QComboBox()
-        for mode in SUPPORTED_MODES:
+        for mode in MODES:
             self.mode.addItem(MODE_HINTS.get(mode, mode), mode)
         self.epsilon = QLineEdit()
         self.epsilon.setPlaceholderText("target for the whole job, e.g. 8")

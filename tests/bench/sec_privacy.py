@@ -2,7 +2,7 @@
 
 Digits (the demo's default: digits MLP) and a synthetic 32x32 RGB image folder
 (tests/bench/make_image_folder.py shapes1500, a ~10k-parameter CNN). Rows: no privacy,
-MILON client-dp and dp-sgd (when ``privacy_spec.SUPPORTED_MODES`` has it) at each
+MILON client-dp and dp-sgd at each
 epsilon, Flower without DP and with its client-side DP at the same (epsilon, delta),
 clients and rounds (noise multiplier from the same Opacus RDP accountant:
 ``privacy_runs.flower_dp``). Every row's final model is attacked with the loss-threshold
@@ -43,10 +43,7 @@ QUICK: dict[str, Any] = {
 }
 
 
-def _modes() -> list[str]:
-    from milon_app.compute.privacy_spec import SUPPORTED_MODES
-
-    return [m for m in ("client-dp", "dp-sgd") if m in SUPPORTED_MODES]
+PRIVATE_MODES = ("client-dp", "dp-sgd")
 
 
 def _attempt(rows: list[Row], fallback: Row, fn: Any, quick: bool) -> None:
@@ -70,7 +67,7 @@ def _dataset_rows(
     work = ctx.work_dir / name
     work.mkdir(parents=True, exist_ok=True)
     plan: list[tuple[str, float | None]] = [("none", None)]
-    plan += [(m, e) for m in _modes() for e in p["epsilons"]]
+    plan += [(m, e) for m in PRIVATE_MODES for e in p["epsilons"]]
     for mode, eps in plan:
         _attempt(
             rows,
@@ -117,9 +114,7 @@ def run(ctx: BenchContext) -> SectionResult:
         spec_file = ctx.work_dir / "shapes_cnn.json"
         spec_file.write_text(json.dumps(SHAPES_CNN))
         _dataset_rows(ctx, "shapes1500", str(npz), str(spec_file), params["image"], rows)
-    tp: dict[str, Any] | None = None
-    if "dp-sgd" in _modes():
-        tp = pr.throughput(params["throughput"]["epochs"], params["throughput"]["repeats"])
+    tp = pr.throughput(params["throughput"]["epochs"], params["throughput"]["repeats"])
     loads = (load0, os.getloadavg())
     from privacy_report import result
 

@@ -8,7 +8,7 @@ import pytest
 
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.model_spec import ModelSpec, digits_mlp
-from milon_app.compute.privacy_spec import SUPPORTED_MODES, PrivacySpec
+from milon_app.compute.privacy_spec import MODES, PrivacySpec
 from milon_app.config import Config, Paths, load_config
 from milon_app.federation import privacy as P
 from tests.gui.conftest import running_session, wait_until
@@ -70,7 +70,7 @@ def test_wizard_privacy_reaches_the_spec_dashboard_and_training_tab(qtbot, ctx, 
     t.epochs.setValue(3)
     fields = t.privacy
     modes = [fields.mode.itemData(i) for i in range(fields.mode.count())]
-    assert modes == list(SUPPORTED_MODES) and fields.mode.currentData() == "none"
+    assert modes == list(MODES) and fields.mode.currentData() == "none"
     assert not fields.epsilon.isEnabled()
     choose(fields.mode, "client-dp")
     assert fields.epsilon.isEnabled() and "privacy.epsilon is required" in fields.error.text()
