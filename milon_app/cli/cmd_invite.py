@@ -181,7 +181,7 @@ def _check_on_chain(invite: Invite) -> int:
     from milon_app.chain.errors import RpcUnavailableError, WrongChainError
 
     want = invite.manifest.chain_id
-    clients = []
+    first: ChainClient | None = None  # the suite is checked through the first RPC
     for url in invite.rpc_urls:
         try:
             client = ChainClient.connect(url, retry=RetryPolicy(attempts=JOIN_RETRIES), timeout_s=5)
@@ -192,8 +192,9 @@ def _check_on_chain(invite: Invite) -> int:
             raise WrongChainError(
                 f"the invite is for chain id {want} but its RPC {url} serves chain id {got}"
             )
-        clients.append(client)
-    m = Milon(Suite.attach(clients[0], invite.manifest))  # code at every address
+        first = first or client
+    assert first is not None  # parse_invite refuses an invite without RPC URLs
+    m = Milon(Suite.attach(first, invite.manifest))  # code at every address
     count = m.federation_count()
     if invite.federation > count:
         raise NotFoundError(
