@@ -29,7 +29,7 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,19 @@ def plan(privacy: PrivacySpec, samples: int, batch_size: int, max_epochs: int) -
     q = 1.0 / spe
     sigma = P.noise_multiplier(privacy.epsilon, privacy.delta, max_epochs * spe, q)
     return Plan(sigma, q, spe, max_epochs, privacy.clip, privacy.delta, samples)
+
+
+def summary_plan(s: Mapping[str, Any], clip: float, delta: float) -> Plan:
+    """The plan a :func:`plan_summary` describes: what a training used, read back."""
+    return Plan(
+        float(s["noise_multiplier"]),
+        float(s["sample_rate"]),
+        int(s["steps_per_epoch"]),
+        int(s["max_epochs"]),
+        clip,
+        delta,
+        int(s["samples"]),
+    )
 
 
 def plan_summary(p: Plan, epochs_taken: int) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
-from milon_app.node.privacy_budget import decline_reason, noised, round_budget
+from milon_app.node.privacy_budget import (
+    Budget,
+    decline_reason,
+    noised,
+    round_budget,
+    trained_budget,
+)
 from milon_app.util.futures import poll_once
 
 if TYPE_CHECKING:
@@ -206,7 +212,8 @@ class Contributor:
                 state = behaviour.tamper(base, state)
             blob = encode_state(state)
         elif result.privacy is not None:  # dp-sgd: the noise is in the training
-            self._spent(ctx, r, result.epochs, result.privacy["noise_multiplier"], 0.0)
+            b = trained_budget(svc, ctx, r, result.privacy)
+            self._publish_spent(ctx, r, b, b.sigma, 0.0)
         digest = svc.store.put(blob, "weights", owner=ctx.pin)
         svc.publish(ev.BlobStored(digest=digest, size=len(blob), blob_kind="update"))
         return digest
@@ -215,26 +222,25 @@ class Contributor:
         self, ctx: JobContext, r: int, base: dict[str, torch.Tensor], state: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         out, sigma, norm = noised(ctx, base, state)
-        self._spent(ctx, r, 1, sigma, norm)
+        b = round_budget(self.services, ctx, r, 1)
+        if b is not None:
+            self._publish_spent(ctx, r, b, sigma, norm)
         return out
 
-    def _spent(self, ctx: JobContext, r: int, epochs: int, sigma: float, norm: float) -> None:
+    def _publish_spent(self, ctx: JobContext, r: int, b: Budget, sigma: float, norm: float) -> None:
         """Tell what this round's release costs on top of the node's earlier ones."""
-        svc = self.services
-        b = round_budget(svc, ctx, r, epochs)
-        if b is not None:
-            svc.publish(
-                ev.PrivacySpent(
-                    job_id=ctx.job_id,
-                    round=r,
-                    epsilon_spent=b.epsilon_after,
-                    epsilon_round=b.epsilon_round,
-                    delta=b.delta,
-                    sigma=sigma,
-                    update_norm=norm,
-                    sample_rate=b.sample_rate,
-                )
+        self.services.publish(
+            ev.PrivacySpent(
+                job_id=ctx.job_id,
+                round=r,
+                epsilon_spent=b.epsilon_after,
+                epsilon_round=b.epsilon_round,
+                delta=b.delta,
+                sigma=sigma,
+                update_norm=norm,
+                sample_rate=b.sample_rate,
             )
+        )
 
     def _start_training(
         self, ctx: JobContext, r: int, rnd: Round, epochs: int

@@ -21,8 +21,9 @@ near its bound declines a round that could push it past.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from milon_app.chain.bindings import Assignment, AssignmentState
 from milon_app.compute import dp_sgd
@@ -113,6 +114,16 @@ def sgd_budget(plan: dp_sgd.Plan, epochs_before: int, epochs: int, share_cap: in
         epochs_worst=worst,
         epsilon_worst=plan.epsilon(worst),
     )
+
+
+def trained_budget(
+    svc: RoleServices, ctx: JobContext, r: int, trained: Mapping[str, Any]
+) -> Budget:
+    """dp-sgd: what round ``r`` cost, from the plan its training used (the trainer's
+    ``TrainResult.privacy``) on top of the epochs taken before: the data is not read again."""
+    priv = ctx.spec.privacy
+    plan = dp_sgd.summary_plan(trained, priv.clip, priv.delta)
+    return sgd_budget(plan, epochs_taken(svc, ctx, r), int(trained["epochs_taken"]))
 
 
 def round_budget(svc: RoleServices, ctx: JobContext, r: int, epochs: int) -> Budget | None:

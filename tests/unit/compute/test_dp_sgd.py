@@ -94,6 +94,13 @@ def test_plan_and_epsilon_match_opacus():
     assert plan.epsilon(41) > 3.0  # past the bound the target breaks: nodes decline there
 
 
+def test_a_trainings_summary_reads_back_as_its_plan():
+    """The node accounts a finished round from the plan the trainer reported, not a new one."""
+    privacy = PrivacySpec("dp-sgd", 8.0, 1e-5, 0.5)
+    plan = dp_sgd.plan(privacy, 290, 32, 80)
+    assert dp_sgd.summary_plan(dp_sgd.plan_summary(plan, 7), 0.5, 1e-5) == plan
+
+
 def test_cnn_trains_and_reports_its_privacy(monkeypatch):
     monkeypatch.setattr(P, "fresh_seed", lambda: 5)
     spec = digits_cnn(16).with_privacy(PrivacySpec("dp-sgd", 8.0, 1e-5, 1.0))
