@@ -38,16 +38,19 @@ class Driver:
         *,
         interval_s: float,
         simulated: bool,
-        warp_allowed: Callable[[], bool] = lambda: True,
+        warp_allowed: Callable[[int], bool] = lambda _block: True,
         chores: Sequence[Callable[[], None]] = (),
         heartbeat: bool = True,
-        on_step: Callable[[bool], None] | None = None,
+        on_step: Callable[[int | None], None] | None = None,
         also_ours: Callable[[], Sequence[str]] = tuple,
     ) -> None:
         """``heartbeat``: publish the status bar's heartbeat (the window's own driver does);
-        ``on_step``: told after each pass whether a node trained (the simulated federation's
-        process hears the user's node that way); ``also_ours``: addresses whose jobs count as
-        the session's though their nodes run elsewhere (the user's, seen from that process)."""
+        ``warp_allowed``: asked with the chain's block whether time may jump now;
+        ``on_step``: told after each pass the block at which the whole pass found nothing to
+        do (None: a node trained or sent a step), so the simulated federation's process warps
+        time only once the user's node has seen the chain as it is; ``also_ours``: addresses
+        whose jobs count as the session's though their nodes run elsewhere (the user's, seen
+        from that process)."""
         self.client = client
         self.user = user
         self.others = others
@@ -104,11 +107,12 @@ class Driver:
             except MilonError as exc:
                 self.user.publish(ev.NodeError(where="simulated federation", message=str(exc)))
         block = self._block()
-        if self.simulated and not busy and block == block0 and self.warp_allowed():
+        quiet = not busy and block == block0 and block >= 0
+        if self.simulated and quiet and self.warp_allowed(block):
             block = self._advance(block)
         self.ticks += 1
         if self.on_step is not None:
-            self.on_step(busy)
+            self.on_step(block0 if quiet else None)
         if not self.heartbeat:
             return busy
         self.user.publish(

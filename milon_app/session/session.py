@@ -318,7 +318,7 @@ class Session:
         if isinstance(sim, SimProcess):  # the child mines, warps time and ticks the members
             self.driver = Driver(
                 self.client, self.core, list, interval_s=self.opts.tick_s, simulated=False,
-                on_step=sim.user_busy,
+                on_step=sim.user_quiet,
             )  # fmt: skip
         else:
             self.driver = Driver(
@@ -327,7 +327,7 @@ class Session:
                 lambda: list(sim.peers) if sim else [],
                 interval_s=self.opts.tick_s if sim else self.cfg.node.poll_interval_s,
                 simulated=sim is not None,
-                warp_allowed=lambda: not self.demo_running.is_set(),
+                warp_allowed=lambda _block: not self.demo_running.is_set(),
                 chores=[sim.welcome_job(self.address).step]
                 if sim and sim.peers and self.opts.welcome_job
                 else [],

@@ -10,7 +10,7 @@ sent to the window, which publishes it on its own bus, so the tabs see exactly
 what they saw when everything ran in one process.
 
 Messages (tuples over a :mod:`multiprocessing` pipe), parent to child:
-``("bootstrap", addrs)``, ``("user_busy", bool)``, ``("demo", DemoOptions)``,
+``("bootstrap", addrs)``, ``("user_quiet", block or None)``, ``("demo", DemoOptions)``,
 ``("demo_stop",)``, ``("stop",)``; child to parent: ``("ready", info)``,
 ``("peers", info)``, ``("event", Event)``, ``("demo_round", row, total)``,
 ``("demo_done", report)``, ``("demo_failed", exc)``, ``("failed", text)``.
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from milon_app.session.simulation import SimOptions, SimulatedFederation
 
 log = logging.getLogger(__name__)
-USER_BUSY_FRESH_S = 5.0  # a "busy" report from the window older than this no longer holds time
 
 
 class _Child:
@@ -46,7 +45,7 @@ class _Child:
         self.tick_s = tick_s
         self.welcome = welcome  # a simulated member posts the welcome job
         self._send_lock = threading.Lock()
-        self.user_busy = (False, 0.0)  # (busy, monotonic time of the report)
+        self.user_quiet_at: int | None = None  # the block the window's node last passed quietly
         self.demo_running = threading.Event()
         self.demo_stop = threading.Event()
         self.sim: SimulatedFederation | None = None
@@ -106,12 +105,11 @@ class _Child:
         )
         self.driver.start()
 
-    def _warp_allowed(self) -> bool:
-        """Chain time jumps only while the demo does not run and the user's node is not
-        training (as the window last said; a report that old no longer holds time back)."""
-        busy, at = self.user_busy
-        user_busy = busy and time.monotonic() - at < USER_BUSY_FRESH_S
-        return not self.demo_running.is_set() and not user_busy
+    def _warp_allowed(self, block: int) -> bool:
+        """Chain time jumps only while the demo does not run and once the user's node, in the
+        window's process, has passed over this very block with nothing to do: a node still
+        fetching a round's blobs or training is never made late by a jump it could not see."""
+        return not self.demo_running.is_set() and self.user_quiet_at == block
 
     # -- the in-app demo -----------------------------------------------------------------------
     def start_demo(self, opts: DemoOptions) -> None:
@@ -192,8 +190,8 @@ def _serve(child: _Child) -> None:
             return
         if kind == "bootstrap":
             child.start_peers(list(message[1]))
-        elif kind == "user_busy":
-            child.user_busy = (bool(message[1]), time.monotonic())
+        elif kind == "user_quiet":
+            child.user_quiet_at = None if message[1] is None else int(message[1])
         elif kind == "demo":
             child.start_demo(message[1])
         elif kind == "demo_stop":

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 START_S = 180.0  # deploying the suite and starting the members (2 slow cores: ~20 s)
 STOP_S = 20.0  # the child stops its demo, members and chain; then it is terminated by PID
-BUSY_REPORT_S = 1.0  # the user's node's "still busy" is repeated at most this often
 
 
 class SimProcessError(MilonError):
@@ -78,7 +77,7 @@ class SimProcess:
         self._send_lock = threading.Lock()
         self._demo_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._last_busy: tuple[bool, float] = (False, 0.0)
+        self._last_quiet: int | None = None  # the last block the child heard the user was quiet at
         self._reader: threading.Thread | None = None
         self._gone: SimProcessError | None = None  # set once the child's end of the pipe closed
         # called before an event from there is published: the window's chain client drops its
@@ -150,17 +149,15 @@ class SimProcess:
         return dict(message[1])
 
     # -- running -------------------------------------------------------------------------------
-    def user_busy(self, busy: bool) -> None:
-        """The window's driver says whether the user's node trained (chain time waits for it)."""
-        import time
-
-        last, at = self._last_busy
-        now = time.monotonic()
-        if busy == last and now - at < BUSY_REPORT_S:
+    def user_quiet(self, block: int | None) -> None:
+        """The window's driver says at which block a whole pass of the user's node found
+        nothing to do (None: it trained or sent a step). The child jumps chain time only at
+        that block: a deadline never passes while the user's node is still acting on a round."""
+        if block == self._last_quiet:
             return
-        self._last_busy = (busy, now)
+        self._last_quiet = block
         with contextlib.suppress(SimProcessError):
-            self._send("user_busy", busy)
+            self._send("user_quiet", block)
 
     def run_demo(
         self,
