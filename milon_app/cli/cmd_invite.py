@@ -6,28 +6,19 @@ the chain agrees: every RPC must answer with the invite's chain id, every
 contract address must hold code, the federation must exist. Only then are the
 manifest and the config's chain/p2p settings written, and a setting the config
 already gives another value is refused by name unless ``--force``: a refused
-invite leaves the data folder and the config exactly as they were.
+invite leaves the data folder and the config exactly as they were. Those rules
+are :mod:`milon_app.session.invite_join`'s, shared with the desktop app.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from milon_app.cli import chain_session as S
 from milon_app.cli.cmd_fed import existing_fed, fed_id_arg, milon_of
 from milon_app.cli.context import Context
 from milon_app.cli.registry import REGISTRY
-from milon_app.errors import ConfigError, MilonError, NotFoundError
-
-if TYPE_CHECKING:
-    from milon_app.chain.invite import Invite
-    from milon_app.config import Config
-
-JOIN_RETRIES = 2  # an invite's RPC that does not answer twice is reported, not waited on
-
+from milon_app.errors import ConfigError, MilonError
 
 # ---------------------------------------------------------------- fed invite
 
@@ -124,6 +115,7 @@ def _configure_join(p: argparse.ArgumentParser) -> None:
 def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
     from milon_app.chain.invite import parse_invite
     from milon_app.config import save_config
+    from milon_app.session import invite_join as J
 
     invite = parse_invite(args.invite)
     config_file = ctx.config_path or ctx.paths.config_file
@@ -138,12 +130,10 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
         S.parse_amount(args.stake, "--stake")
     if args.capacity is not None:
         parse_capacity(args.capacity)
-    min_stake = _check_on_chain(invite)
-    manifest_file = ctx.data_dir / "deployments" / _manifest_name(invite)
-    cfg = _configured(ctx.config, invite, manifest_file, force=args.force)
-    text = invite.manifest.to_json()
-    if manifest_file.exists() and manifest_file.read_text("utf-8") != text and not args.force:
-        raise ConfigError(f"{manifest_file} exists with other content (--force replaces it)")
+    min_stake = J.check_on_chain(invite)
+    manifest_file = J.manifest_file(ctx.data_dir, invite)
+    cfg = J.configured(ctx.config, invite, manifest_file, force=args.force)
+    J.check_manifest_free(invite, manifest_file, force=args.force)
     invite.manifest.save(manifest_file)
     save_config(cfg, config_file)
     ctx.reload_config()  # the cached config is the one just replaced
@@ -170,73 +160,3 @@ def _join_invite(args: argparse.Namespace, ctx: Context) -> int:
         password_file=args.password_file,
     )
     return join_federation(join_args, ctx)
-
-
-def _check_on_chain(invite: Invite) -> int:
-    """Every RPC serves the invite's chain, the suite is there, the federation exists;
-    returns its minimum stake."""
-    from milon_app.chain.bindings import Milon
-    from milon_app.chain.client import ChainClient, RetryPolicy
-    from milon_app.chain.deploy import Suite
-    from milon_app.chain.errors import RpcUnavailableError, WrongChainError
-
-    want = invite.manifest.chain_id
-    first: ChainClient | None = None  # the suite is checked through the first RPC
-    for url in invite.rpc_urls:
-        try:
-            client = ChainClient.connect(url, retry=RetryPolicy(attempts=JOIN_RETRIES), timeout_s=5)
-            got = client.chain_id
-        except RpcUnavailableError as exc:
-            raise RpcUnavailableError(f"the invite's RPC {url} is unreachable: {exc}") from None
-        if got != want:
-            raise WrongChainError(
-                f"the invite is for chain id {want} but its RPC {url} serves chain id {got}"
-            )
-        first = first or client
-    assert first is not None  # parse_invite refuses an invite without RPC URLs
-    m = Milon(Suite.attach(first, invite.manifest))  # code at every address
-    count = m.federation_count()
-    if invite.federation > count:
-        raise NotFoundError(
-            f"the invite names federation {invite.federation}, which does not exist on chain "
-            f"{want} ({count} federation(s) there)"
-        )
-    return int(m.federation(invite.federation).min_stake)
-
-
-def _manifest_name(invite: Invite) -> str:
-    registry = invite.manifest.contracts["FederationRegistry"].lower()
-    return f"chain-{invite.manifest.chain_id}-{registry[2:10]}.json"
-
-
-def _configured(cfg: Config, invite: Invite, manifest_file: Path, *, force: bool) -> Config:
-    """The config with the invite's settings; a key already set otherwise is refused."""
-    from milon_app.chain.client import EMBEDDED
-
-    chain, p2p = cfg.chain, cfg.p2p
-    urls = list(invite.rpc_urls)
-    wanted: list[tuple[str, Any, Any, Any]] = [  # key, current, unset value, new
-        ("chain.rpc_url", chain.rpc_url, EMBEDDED, urls[0]),
-        ("chain.rpc_urls", chain.rpc_urls, [], urls[1:]),
-        ("chain.manifest", chain.manifest, "", str(manifest_file)),
-        ("chain.expected_chain_id", chain.expected_chain_id, 0, invite.manifest.chain_id),
-    ]
-    for key, current, unset, new in wanted:
-        if not force and current not in (unset, new):
-            raise ConfigError(
-                f"config key {key} is {current!r}, the invite wants {new!r}: nothing written "
-                "(--force replaces it)"
-            )
-    extra = [a for a in invite.bootstrap if a not in p2p.bootstrap]
-    bootstrap = list(invite.bootstrap) if force else [*p2p.bootstrap, *extra]  # added, not swapped
-    return dataclasses.replace(
-        cfg,
-        chain=dataclasses.replace(
-            chain,
-            rpc_url=urls[0],
-            rpc_urls=urls[1:],
-            manifest=str(manifest_file),
-            expected_chain_id=invite.manifest.chain_id,
-        ),
-        p2p=dataclasses.replace(p2p, bootstrap=bootstrap),
-    )

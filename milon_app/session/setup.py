@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -275,8 +276,11 @@ def apply_setup(
     *,
     os_backend: OsBackend | None = None,
     kdf_n: int = DEFAULT_KDF_N,
+    adjust: Callable[[Config], Config] | None = None,
 ) -> SetupResult:
-    """Write the keystore (0600), store its password, save the config. Blocking."""
+    """Write the keystore (0600), store its password, save the config. Blocking.
+
+    ``adjust`` changes the config before anything is written (an invite's settings)."""
     base = load_config(paths.config_file)
     if secret.store == "os-keyring" and os_backend is None:
         from milon_app.wallet.os_keyring import detect_os_backend
@@ -298,6 +302,8 @@ def apply_setup(
     if secret.store == "encrypted-file" and encrypted_store_file(paths).exists():
         store.get("0x0")  # a wrong master password fails here, before the keystore exists
     cfg = build_config(base, path, secret, net)
+    if adjust is not None:
+        cfg = adjust(cfg)
     if wallet.kind == "create":
         made = Wallet.create(path, wallet.password, kdf_n=kdf_n)
     elif wallet.kind == "import-key":
