@@ -100,6 +100,7 @@ class MilonApp(QObject):
         self.preloaded = False  # the tabs' modules are imported: windows build them at once
         self.session_started = False
         self.fresh_password: str | None = None  # typed in the wizard just now; used once
+        self.invite_federation: int | None = None  # the wizard's invite named it: offered once
         self.closing = False
         self.finished = False
         self.progress.connect(self._on_progress)
@@ -140,6 +141,7 @@ class MilonApp(QObject):
             return False
         self.cfg = wizard.result_.config
         self.fresh_password = wizard.keystore_password()
+        self.invite_federation = wizard.invite_federation()
         return True
 
     def load_wallet(self) -> Wallet:
@@ -265,6 +267,8 @@ class MilonApp(QObject):
         self.preloaded = True
         if self.window is not None:
             self.window.build_tabs()
+            if self.session_started:
+                self._offer_invited()
 
     def _discard_window(self) -> None:
         """The user gave up before the node could start: no window stays behind."""
@@ -319,8 +323,22 @@ class MilonApp(QObject):
             return
         if self.window is not None:
             self.window.statusBar().showMessage("Node started", 5_000)
+            self._offer_invited()
             self.window.refresh_current()
         self.started.emit()
+
+    def _offer_invited(self) -> None:
+        """After a wizard that took an invite: its federation, selected on the Federations tab
+        (joining needs a stake the new account must be funded with first)."""
+        from milon_app.gui.tabs.federations import FederationsTab
+
+        fed_id, window = self.invite_federation, self.window
+        if fed_id is None or window is None or "Federations" not in window.pages:
+            return  # the tabs are not built yet: _preloaded offers it
+        self.invite_federation = None
+        tab = window.show_tab("Federations")
+        if isinstance(tab, FederationsTab):
+            tab.offer(fed_id)
 
     def _on_start_failed(self, exc: BaseException) -> None:
         self._close_progress()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from milon_app.chain.invite import Invite
 from milon_app.config import Config, Paths
 from milon_app.gui.tasks import describe_error
 from milon_app.gui.widgets import error_label, hint
@@ -69,6 +70,8 @@ class NetworkForm(QWidget):
     def __init__(self, paths: Paths, cfg: Config | None = None) -> None:
         super().__init__()
         self.paths = paths
+        self.invite: Invite | None = None  # a checked invite the fields came from
+        self._filling = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.kinds = radios(lay, list(setup.NETWORK_KINDS), self.LABELS)
@@ -92,7 +95,29 @@ class NetworkForm(QWidget):
         if cfg is not None:
             self._load(cfg)
         self.kinds.idToggled.connect(lambda _i, _on: self._sync())
+        for edit in (self.rpc_url, self.manifest):
+            edit.textEdited.connect(lambda _t: self.clear_invite())
+        self.bootstrap.textChanged.connect(self.clear_invite)
         self._sync()
+
+    def set_invite(self, invite: Invite) -> None:
+        """Fill the fields from a checked invite; its manifest is written on Finish."""
+        from milon_app.session.invite_join import manifest_file
+
+        self._filling = True
+        try:
+            self.kinds.button(setup.NETWORK_KINDS.index("custom")).setChecked(True)
+            self.rpc_url.setText(invite.rpc_urls[0])
+            self.manifest.setText(str(manifest_file(self.paths.data_dir, invite)))
+            self.bootstrap.setPlainText("\n".join(invite.bootstrap))
+        finally:
+            self._filling = False
+        self.invite = invite
+
+    def clear_invite(self) -> None:
+        """The user changed what the invite filled in: it no longer applies."""
+        if not self._filling:
+            self.invite = None
 
     def _load(self, cfg: Config) -> None:
         c = cfg.chain
@@ -110,6 +135,8 @@ class NetworkForm(QWidget):
         return setup.NETWORK_KINDS[self.kinds.checkedId()]
 
     def _sync(self) -> None:
+        if self.kind != "custom":
+            self.clear_invite()
         custom = self.kind == "custom"
         for field in (self.rpc_url, self.manifest_row, self.bootstrap):
             self.form.setRowVisible(field, custom)
@@ -125,7 +152,11 @@ class NetworkForm(QWidget):
         )
 
     def check(self) -> tuple[str, str, list[str]] | None:
-        """The settings for the config, or None with the error shown."""
+        """The settings for the config, or None with the error shown; an invite's were
+        checked on its chain already (its manifest is not written yet)."""
+        if self.invite is not None:
+            self.error.setText("")
+            return self.rpc_url.text(), self.manifest.text(), list(self.invite.bootstrap)
         try:
             result = setup.check_network(self.choice(), self.paths)
         except Exception as exc:

@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from milon_app.config import Paths
+from milon_app.gui.invite import InviteField
 from milon_app.gui.network import NetworkForm, path_row, radios
 from milon_app.gui.tasks import TaskRunner, describe_error
 from milon_app.gui.widgets import error_label, hint
 from milon_app.session import setup
+from milon_app.session.invite_join import setup_from_invite
 from milon_app.wallet.keystore import DEFAULT_KDF_N
 from milon_app.wallet.os_keyring import OsBackend
 from milon_app.wallet.secret_store import CHOICES
@@ -236,16 +238,31 @@ class SecretPage(QWizardPage):
 
 
 class NetworkPage(QWizardPage):
-    def __init__(self, paths: Paths) -> None:
+    """The network: pasted as an invite (checked on its chain) or chosen below."""
+
+    def __init__(self, paths: Paths, runner: TaskRunner) -> None:
         super().__init__()
         self.setTitle("Network")
         self.setSubTitle("Which chain and peers your node works with. Changeable later.")
         lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Join with an invite"))
         self.form = NetworkForm(paths)
+        self.invite = InviteField(
+            runner, lambda invite, _stake: self.form.set_invite(invite), self.form.clear_invite
+        )
+        lay.addWidget(self.invite)
         lay.addWidget(self.form)
         lay.addStretch(1)
 
     def validatePage(self) -> bool:
+        if self.invite.checking:
+            self.form.error.setText("the invite is still being checked on its chain")
+            return False
+        if self.invite.unused():
+            self.form.error.setText(
+                "press Use invite (or clear the invite field to choose the network below)"
+            )
+            return False
         return self.form.check() is not None
 
 
@@ -272,10 +289,17 @@ class FinishPage(QWizardPage):
         assert isinstance(wizard, SetupWizard)
         w, s = wizard.wallet_page, wizard.secret_page
         net = wizard.network_page.form
+        network = NetworkForm.LABELS[net.kind]
+        if net.invite is not None:
+            network = (
+                f"the invite's, chain {net.invite.manifest.chain_id} at {net.invite.rpc_urls[0]}."
+                f"\nOnce started, the Federations tab offers federation {net.invite.federation} "
+                "selected: fund your account, enter a stake and press Join"
+            )
         self.summary.setText(
             f"Account: {WalletPage.LABELS[w.kind].lower()}.\n"
             f"Password kept in: {s.describe()}\n"
-            f"Network: {NetworkForm.LABELS[net.kind]}.\n\n"
+            f"Network: {network}.\n\n"
             "Finish writes the keystore (mode 0600), stores the password and saves the settings."
         )
         self.error.setText("")
@@ -310,7 +334,7 @@ class SetupWizard(QWizard):
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.wallet_page = WalletPage()
         self.secret_page = SecretPage(paths)
-        self.network_page = NetworkPage(paths)
+        self.network_page = NetworkPage(paths, runner)
         self.finish_page = FinishPage()
         for page in (self.wallet_page, self.secret_page, self.network_page, self.finish_page):
             self.addPage(page)
@@ -319,6 +343,11 @@ class SetupWizard(QWizard):
 
         runner.run(detect_os_backend, self.secret_page.set_backend, self._detect_failed,
                    what="detect the OS keyring")
+
+    def invite_federation(self) -> int | None:
+        """The federation of the invite the network came from: the app offers it selected."""
+        invite = self.network_page.form.invite
+        return invite.federation if invite is not None else None
 
     def keystore_password(self) -> str:
         """The keystore's password as typed on the first page: after Finish the app unlocks
@@ -334,11 +363,16 @@ class SetupWizard(QWizard):
             return
         wallet, secret = self.wallet_page.choice(), self.secret_page.choice()
         network = self.network_page.form.choice()
+        invite = self.network_page.form.invite
         backend = self.secret_page.backend
         paths, kdf_n = self.paths, self.kdf_n
         self._set_busy(True)
 
         def work() -> setup.SetupResult:
+            if invite is not None:  # its manifest too, and the config `milon join` writes
+                return setup_from_invite(
+                    paths, wallet, secret, invite, os_backend=backend, kdf_n=kdf_n
+                )
             return setup.apply_setup(
                 paths, wallet, secret, network, os_backend=backend, kdf_n=kdf_n
             )

@@ -1,5 +1,9 @@
 """Federations tab: browse what is on chain, join with a stake, top up, leave, withdraw.
 
+"Join with an invite…" joins the federation a pasted invite names, when the
+invite is for this node's own chain and deployment (checked on chain as
+``milon join`` checks it); another network is the setup wizard's job.
+
 Joining registers the capacity score from the Node tab's benchmark (or one
 typed in) and this node's peer addresses, so members can fetch its blobs. A
 member slashed below the minimum stake is suspended until it tops up; a
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
 from milon_app.chain.bindings import Admission, Federation, Member
 from milon_app.errors import BadInputError
 from milon_app.gui.context import GuiContext
+from milon_app.gui.invite import InviteJoinDialog
 from milon_app.gui.tabs.base import Tab
 from milon_app.gui.widgets import fill, form_box, hint, selected_key, table
 from milon_app.units import parse_amount, short_address, short_amount
@@ -88,6 +93,13 @@ class FederationsTab(Tab):
             "returns once it reaches the minimum)"
         )
         self.top_up_button.clicked.connect(self.top_up)
+        self.invite_button = QPushButton("Join with an invite…")
+        self.invite_button.setToolTip(
+            "Paste an invite (`milon fed invite`) to a federation on this node's chain"
+        )
+        self.invite_button.clicked.connect(self.open_invite_dialog)
+        self.invite_dialog: InviteJoinDialog | None = None
+        self._offered: int | None = None  # the federation an invite named, to select once
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of the new federation")
         self.new_min = QLineEdit("10")
@@ -117,6 +129,7 @@ class FederationsTab(Tab):
         join_v = QVBoxLayout()
         join_v.addWidget(join)
         join_v.addLayout(row)
+        join_v.addWidget(self.invite_button)
         join_v.addWidget(
             hint(
                 "Your stake is locked while you are a member and can be slashed when an update "
@@ -181,6 +194,7 @@ class FederationsTab(Tab):
             self.empty_hint.setText("Select a federation to see its members.")
             if self.feds.currentRow() < 0:
                 self.feds.selectRow(0)
+            self._select_offered(data)
         if self.ctx.session.capacity and self.capacity.value() == 100:
             self.capacity.setValue(self.ctx.session.capacity)
         self._show_members()
@@ -211,6 +225,26 @@ class FederationsTab(Tab):
         self.leave_button.setEnabled(member)
         self.withdraw_button.setEnabled(bool(mine and not member and mine.stake))
 
+    def offer(self, fed_id: int) -> None:
+        """Select ``fed_id`` (the setup wizard's invite named it) once it is listed."""
+        self._offered = fed_id
+        if self._data is not None:
+            self._select_offered(self._data)
+
+    def _select_offered(self, data: FedData) -> None:
+        fed_id, self._offered = self._offered, None
+        if fed_id is None:
+            return
+        ids = [r.fed_id for r in data.rows]
+        if fed_id not in ids:
+            self.say(f"The invite's federation {fed_id} is not on this chain", error=True)
+            return
+        self.feds.selectRow(ids.index(fed_id))
+        self.say(
+            f"Federation {fed_id} from your invite is selected: enter your stake and capacity, "
+            "then press Join"
+        )
+
     # -- actions -------------------------------------------------------------------------------
     def _fed(self) -> int:
         fed_id = selected_key(self.feds)
@@ -219,7 +253,6 @@ class FederationsTab(Tab):
         return int(fed_id)
 
     def join(self) -> None:
-        s = self.ctx.session
         try:
             fed_id = self._fed()
             stake = parse_amount(self.stake.text(), "stake")
@@ -227,27 +260,54 @@ class FederationsTab(Tab):
             self.say(str(exc), error=True)
             return
         capacity = self.capacity.value()
+        self.act(f"Join federation {fed_id}", lambda: self._join_now(fed_id, stake, capacity))
 
-        def run() -> None:
-            node = s.core
-            fed = node.milon.federation(fed_id)
-            if stake < fed.min_stake:
-                raise BadInputError(
-                    f"stake {short_amount(stake)} MILON is below this federation's minimum of "
-                    f"{short_amount(fed.min_stake)}"
-                )
-            balance = node.milon.balance(s.address)
-            if stake > balance:
-                raise BadInputError(
-                    f"stake {short_amount(stake)} MILON exceeds your balance of "
-                    f"{short_amount(balance)}"
-                )
-            from milon_app.node.peer_info import peer_info_text
+    def _join_now(self, fed_id: int, stake: int, capacity: int) -> None:
+        """Refuse a stake under the minimum or over the balance, then join. Blocking."""
+        s = self.ctx.session
+        node = s.core
+        fed = node.milon.federation(fed_id)
+        if stake < fed.min_stake:
+            raise BadInputError(
+                f"stake {short_amount(stake)} MILON is below this federation's minimum of "
+                f"{short_amount(fed.min_stake)}"
+            )
+        balance = node.milon.balance(s.address)
+        if stake > balance:
+            raise BadInputError(
+                f"stake {short_amount(stake)} MILON exceeds your balance of "
+                f"{short_amount(balance)}"
+            )
+        from milon_app.node.peer_info import peer_info_text
 
-            info = peer_info_text(node.transport.listen_addrs())  # fits the registry's limit
-            node.join(fed_id, stake, capacity, info or f"node:{s.address}")
+        info = peer_info_text(node.transport.listen_addrs())  # fits the registry's limit
+        node.join(fed_id, stake, capacity, info or f"node:{s.address}")
 
-        self.act(f"Join federation {fed_id}", run)
+    def open_invite_dialog(self) -> None:
+        self.invite_dialog = InviteJoinDialog(self.capacity.value(), self.join_invite, self)
+        self.invite_dialog.open()
+
+    def join_invite(self, text: str, stake_text: str, capacity: int) -> None:
+        """Join the invite's federation: same chain and deployment as this node's (no new
+        settings), checked on chain as `milon join` checks it, then the Join button's rules."""
+        s = self.ctx.session
+        try:
+            stake = parse_amount(stake_text, "stake") if stake_text else None
+        except BadInputError as exc:
+            self.say(str(exc), error=True)
+            return
+
+        def run() -> int:
+            from milon_app.chain.invite import parse_invite
+            from milon_app.session.invite_join import check_on_chain, check_same_chain
+
+            invite = parse_invite(text)
+            check_same_chain(invite, s.core.suite.manifest)
+            min_stake = check_on_chain(invite)
+            self._join_now(invite.federation, min_stake if stake is None else stake, capacity)
+            return invite.federation
+
+        self.act("Join with an invite", run, lambda fed_id: f"Joined federation {fed_id}")
 
     def top_up(self) -> None:
         s = self.ctx.session
