@@ -90,7 +90,8 @@ def wait_until(qtbot: Any, check: Callable[[], Any], timeout_ms: int = 20_000) -
 
 
 def refreshed(qtbot: Any, tab: Any, timeout_ms: int = 20_000) -> None:
-    """Trigger a refresh of ``tab`` and wait for it to land."""
+    """Trigger a refresh of ``tab`` and wait for it to land: when a load was already under
+    way, the refresh runs after it, so wait for that one too (``tab.loading``)."""
     before = tab.loads
     tab.refresh()
-    qtbot.waitUntil(lambda: tab.loads > before, timeout=timeout_ms)
+    qtbot.waitUntil(lambda: tab.loads > before and not tab.loading, timeout=timeout_ms)

@@ -39,6 +39,12 @@ class Tab(QWidget):
         pass
 
     # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        """A load runs, or one is queued behind it: a refresh asked for mid-load only lands
+        with the load after (tests wait for that one, not the one already under way)."""
+        return self._loading or self._again
+
     def refresh(self) -> None:
         if self._loading:
             self._again = True
@@ -52,14 +58,18 @@ class Tab(QWidget):
         self._loading = False
         self.loads += 1
         self.show_data(data)
-        if self._again:
-            self._again = False
-            self.refresh()
+        self._load_queued()
 
     def _load_failed(self, exc: BaseException) -> None:
         self._loading = False
         self.loads += 1
         self.say(f"Could not read: {describe_error(exc)}", error=True)
+        self._load_queued()  # a refresh asked for during a failed read is not lost
+
+    def _load_queued(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh()
 
     def act(
         self,
