@@ -119,6 +119,24 @@ class P2PSettings:
             "ones, e.g. a router's public address with a forwarded port"
         },
     )
+    reachability: str = _f(
+        "auto",
+        "How peers reach this node: public, private (behind NAT: reserve a slot on the "
+        "bootstrap peers and publish the relayed address), or auto (public only with "
+        "p2p.announce or a global listen address; docs/p2p.md says why not AutoNAT)",
+    )
+    relay: str = _f(
+        "auto",
+        "Serve other nodes as a circuit relay v2: on, off, or auto (when public); limits in "
+        "docs/p2p.md",
+    )
+
+    def __post_init__(self) -> None:
+        from milon_app.p2p.reachability import REACHABILITY, RELAY, check_setting
+
+        check_setting("p2p.reachability", self.reachability, REACHABILITY)
+        check_setting("p2p.relay", self.relay, RELAY)
+
 
 
 @dataclass

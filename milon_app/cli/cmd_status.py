@@ -27,11 +27,22 @@ def _value(key: str, value: Any) -> str:
     return str(value)
 
 
+def _reach_lines(reach: Any) -> list[str]:
+    """How peers reach the node: public, via relay R, or direct after a hole punch."""
+    if not isinstance(reach, dict):
+        return []
+    lines = [f"{'reached':<17} {reach.get('text') or reach.get('mode', '-')}"]
+    if reach.get("relay_addr"):
+        lines.append(f"{'relayed address':<17} {reach['relay_addr']}")
+    return lines
+
+
 def _render(d: dict[str, Any]) -> str:
     shown = {k: v for k, v in d.items() if not k.endswith("_wei")}
-    own = ("peers", "listen_addrs", "bootstrap", "bootstrap_line")
+    own = ("peers", "listen_addrs", "bootstrap", "bootstrap_line", "reach")
     lines = [f"{k:<17} {_value(k, v)}" for k, v in shown.items() if k not in own]
     lines.append(f"{'listen':<17} {' '.join(d.get('listen_addrs') or []) or '-'}")
+    lines += _reach_lines(d.get("reach"))
     if d.get("bootstrap_line"):
         lines.append("other nodes bootstrap from this one with, in their node.toml [p2p]:")
         lines.append(f"  {d['bootstrap_line']}")

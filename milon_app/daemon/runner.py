@@ -213,6 +213,7 @@ class Daemon:
             "bootstrap": addrs,  # p2p.bootstrap of another node; `bootstrap_line` for its toml
             "bootstrap_line": bootstrap_line(addrs),
             "peers": transport.peers(),
+            "reach": _reach(transport),
             "jobs": node.state.jobs(),
             # MILON, with the exact wei under `<name>_wei` (None: not read from the chain yet)
             **milon_fields(
@@ -271,6 +272,12 @@ def membership_problem(fed_id: int, mem: Any) -> str:
             f"{fed_id}` after the cooldown, then the daemon joins again on its next start"
         )
     return ""
+
+
+def _reach(transport: Any) -> dict[str, Any]:
+    """How peers reach the node (:meth:`Libp2pTransport.reach`); an in-process one: itself."""
+    reach = getattr(transport, "reach", None)
+    return reach().as_dict() if reach is not None else {"mode": "in-process", "text": "in-process"}
 
 
 def _benchmark_capacity(device: str, threads: int | None) -> int:

@@ -44,6 +44,8 @@ from milon_app.p2p.discovery import (
 from milon_app.p2p.gossip import Dispatcher, DropCounter, encode_message
 from milon_app.p2p.identity import address_of_id, keypair_from_eth_key
 from milon_app.p2p.pubsub_topics import Topics
+from milon_app.p2p.reachability import Reach, is_public, serves_relay
+from milon_app.p2p.relay import NatTraversal
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES, Authorize, MessageHandler
 from milon_app.store.blobs import BlobStore, check_digest
 
@@ -82,6 +84,7 @@ class _Notifee(INotifee):
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         self._owner._peer_changed(conn.muxed_conn.peer_id, network, up=True)
+        self._owner._nat.connected(network, conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         self._owner._peer_changed(conn.muxed_conn.peer_id, network, up=False, gone=conn)
@@ -113,6 +116,8 @@ class Libp2pTransport:
         authorize: Authorize = _allow_all,
         on_event: EventSink | None = None,
         want_wait_s: float = WANT_WAIT_S,
+        reachability: str = "auto",
+        relay: str = "auto",
     ) -> None:
         self.want_wait_s = want_wait_s  # how long a fetch waits for answers to a "want"
         self._keypair = keypair_from_eth_key(private_key)
@@ -136,6 +141,19 @@ class Libp2pTransport:
         self._host: IHost | None = None
         self._pubsub: Pubsub | None = None
         self._nursery: trio.Nursery | None = None
+        self._nat = self._make_nat(reachability, relay)
+
+    def _make_nat(self, reachability: str, relay: str) -> NatTraversal:
+        """``p2p.reachability`` / ``p2p.relay`` (:mod:`milon_app.p2p.reachability`): a private
+        node reserves on its bootstrap peers, a public one may serve as their relay."""
+        public = is_public(reachability, self._listen, self._announce)
+        return NatTraversal(
+            self.peer_id,
+            public=public,
+            hop=serves_relay(relay, public),
+            relays=self._bootstrap,
+            on_change=lambda r: self._emit("reach_changed", r.as_dict()),
+        )
 
     # -- identity and lifecycle --------------------------------------------
     @property
@@ -205,6 +223,7 @@ class Libp2pTransport:
                 host.run(listen),
                 background_trio_service(pubsub),
                 background_trio_service(router),
+                self._nat.running(host),
             ):
                 addresses.check_listening(host, self._listen, moved)
                 await pubsub.wait_until_ready()
@@ -216,6 +235,7 @@ class Libp2pTransport:
                             nursery.start_soon(
                                 keep_connected, info, self.is_connected, host.connect
                             )
+                    self._nat.start_reserving(nursery, host, self.is_connected)
                     task_status.started()
                     await stop.wait()
                     nursery.cancel_scope.cancel()
@@ -285,7 +305,13 @@ class Libp2pTransport:
         host = self._host
         if host is None:
             return []
-        return [Multiaddr(a) for a in addresses.of_host(host, self.peer_id, self._announce)]
+        own = addresses.of_host(host, self.peer_id, self._announce)
+        return [Multiaddr(a) for a in [*self._nat.circuit_addrs(), *own]]  # relayed ones first
+
+    def reach(self) -> Reach:
+        """How peers reach this node now: public, via a relay, or direct after a hole punch."""
+        return self._nat.reach()
+
 
     def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
         host = self._host
@@ -356,7 +382,7 @@ class Libp2pTransport:
         if unblock is not None:
             unblock(info.peer_id)
         try:
-            await self._host.connect(info)
+            await self._nat.dial(self._host, info)  # a /p2p-circuit address through its relay
         except Exception as exc:
             raise bp.ProviderError(f"dial failed: {type(exc).__name__}: {exc}") from None
 

@@ -46,6 +46,7 @@ class NodeView:
     paused: bool
     capacity: int
     chain: str
+    reached: str = ""  # how peers reach this node (Reach.text), "" for an in-process one
 
 
 def _gib(n: int | None) -> str:
@@ -81,6 +82,8 @@ class NodeTab(Tab):
         self.peer_id = value_label()
         self.listen = value_label()
         self.listen.setWordWrap(True)
+        self.reached = value_label()
+        self.reached.setWordWrap(True)
         self.chain = value_label()
         self.peers = table(["Connected peer"], stretch=0)
         self.log = QPlainTextEdit()
@@ -116,7 +119,7 @@ class NodeTab(Tab):
             3, 0, 1, 2,
         )
         net = form_box("Network", [("Chain", self.chain), ("Peer ID", self.peer_id),
-                                   ("Listening on", self.listen)])
+                                   ("Listening on", self.listen), ("Reached", self.reached)])
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addWidget(hw)
@@ -221,11 +224,13 @@ class NodeTab(Tab):
             paused=s.paused,
             capacity=s.capacity,
             chain=chain,
+            reached=t.reach().text() if hasattr(t, "reach") else "",
         )
 
     def show_data(self, v: NodeView) -> None:
         self.peer_id.setText(v.peer_id)
         self.listen.setText("\n".join(v.listen) or "in-process transport (no sockets)")
+        self.reached.setText(v.reached or "in-process transport")
         self.chain.setText(v.chain)
         fill(self.peers, [[p] for p in v.peers])
         if v.capacity and self.capacity_label.text() == "not measured yet":
