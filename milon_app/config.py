@@ -119,6 +119,12 @@ class P2PSettings:
             "ones, e.g. a router's public address with a forwarded port"
         },
     )
+    mdns: bool = _f(
+        True,
+        "Find MILON peers on this LAN segment by multicast DNS and connect to them; announces "
+        "this node's peer ID and LAN addresses there (off in tests and simulations; "
+        "MILON_MDNS=0 turns it off for one run)",
+    )
     reachability: str = _f(
         "auto",
         "How peers reach this node: public, private (behind NAT: reserve a slot on the "
@@ -136,7 +142,6 @@ class P2PSettings:
 
         check_setting("p2p.reachability", self.reachability, REACHABILITY)
         check_setting("p2p.relay", self.relay, RELAY)
-
 
 
 @dataclass

@@ -13,6 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 CHAIN_KINDS = ["embedded", "anvil"]
+# p2p.mdns is on by default for users, and zeroconf binds every interface of this machine: no
+# node a test starts from a config (daemons, the app on an RPC chain) runs mDNS; child
+# processes inherit this. tests/netns runs mDNS inside namespaces it creates.
+os.environ["MILON_MDNS"] = "0"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

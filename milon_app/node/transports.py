@@ -32,13 +32,14 @@ def transport_factory(
     *,
     listen: Sequence[str] | None = None,
     announce: Sequence[str] = (),
+    mdns: bool = False,
     hub: InProcessHub | None = None,
     nat: tuple[str, str] = ("auto", "auto"),
 ) -> Factory:
     """``make(account, store, bootstrap) -> (transport, peer resolver or None)``; libp2p hosts
     listen on ``listen`` (default: a free port on 127.0.0.1) and publish ``announce`` when
-    given, in-process peers share ``hub`` (default: a new one); ``nat`` is
-    (``p2p.reachability``, ``p2p.relay``)."""
+    given (and find LAN peers by mDNS with ``mdns``), in-process peers share ``hub``
+    (default: a new one); ``nat`` is (``p2p.reachability``, ``p2p.relay``)."""
     if kind not in KINDS:
         raise BadInputError(f"transport {kind!r}: expected one of {', '.join(KINDS)}")
     hub = hub if hub is not None else InProcessHub()
@@ -56,6 +57,7 @@ def transport_factory(
             announce=list(announce),
             authorize=member_authorizer(suite, store),
             on_event=transport_event_sink(bus, acct.address),
+            mdns=mdns,
             reachability=nat[0],
             relay=nat[1],
         )
@@ -71,6 +73,9 @@ def config_transport_factory(cfg: Config, suite: Any, bus: EventBus) -> Factory:
     if kind != "libp2p":
         raise ConfigError(f"p2p.transport {kind!r}: a daemon needs 'libp2p'")
     nat = (cfg.p2p.reachability, cfg.p2p.relay)
+    from milon_app.p2p.mdns import wanted
+
     return transport_factory(
-        kind, suite, bus, listen=[cfg.p2p.listen], announce=cfg.p2p.announce, nat=nat
-    )
+        kind, suite, bus, listen=[cfg.p2p.listen], announce=cfg.p2p.announce, nat=nat,
+        mdns=wanted(cfg.p2p.mdns),
+    )  # fmt: skip

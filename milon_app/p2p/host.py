@@ -115,6 +115,7 @@ class Libp2pTransport:
         announce: Sequence[str] = (),
         authorize: Authorize = _allow_all,
         on_event: EventSink | None = None,
+        mdns: bool = False,
         want_wait_s: float = WANT_WAIT_S,
         reachability: str = "auto",
         relay: str = "auto",
@@ -128,6 +129,7 @@ class Libp2pTransport:
         self._announce = [parse_multiaddr(a, need_peer=False) for a in announce]
         self._bootstrap = [peer_info(a) for a in bootstrap]
         self._authorize = authorize
+        self._mdns = mdns  # LAN discovery (p2p.mdns); off unless asked: it binds every interface
         self._on_event = on_event
         self.drops = DropCounter()
         self.have = HaveTable()  # who announced which blob
@@ -230,6 +232,7 @@ class Libp2pTransport:
                 async with trio.open_nursery() as nursery:
                     self._host, self._pubsub, self._nursery = host, pubsub, nursery
                     await self._topics.start(pubsub, nursery)
+                    self._start_lan_discovery(host, nursery)
                     for info in self._bootstrap:
                         if info.peer_id != self._id:
                             nursery.start_soon(
@@ -248,6 +251,13 @@ class Libp2pTransport:
             pubsub.seen_messages.stop()  # else its sweeper thread outlives the host
             with trio.CancelScope(shield=True), trio.move_on_after(STOP_TIMEOUT_S):
                 await host.close()  # no-op when already closed; covers failed starts
+
+    def _start_lan_discovery(self, host: IHost, nursery: trio.Nursery) -> None:
+        """mDNS (:mod:`milon_app.p2p.mdns`) when asked; it stops with the nursery."""
+        if self._mdns:
+            from milon_app.p2p.mdns import run_lan_discovery
+
+            nursery.start_soon(run_lan_discovery, host, self._id, self.dial, self.is_connected)
 
     # -- the runtime the protocol handlers use (milon_app.p2p.runtime.PeerRuntime) ----------
     @property
@@ -311,7 +321,6 @@ class Libp2pTransport:
     def reach(self) -> Reach:
         """How peers reach this node now: public, via a relay, or direct after a hole punch."""
         return self._nat.reach()
-
 
     def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
         host = self._host
