@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from milon_app.config import Config, Paths, load_config, save_config
 from milon_app.errors import MilonError
 from milon_app.exit_codes import ExitCode
+from milon_app.gui.gui_gc import GuiThreadCollector
 from milon_app.gui.password_dialog import PasswordDialog as PasswordDialog  # re-export
 from milon_app.gui.password_dialog import ask_with_dialog
 from milon_app.gui.tasks import TaskRunner, describe_error
@@ -481,6 +482,7 @@ def run_app(home: Path | None = None) -> int:
     app.setDesktopFileName("milon")
     app.setWindowIcon(icon())
     apply_theme(app)
+    collector = GuiThreadCollector(parent=app)  # Qt objects die on the GUI thread only
     milon = MilonApp(app, Paths.default(home))
     milon.closed.connect(app.quit)
     try:
@@ -489,4 +491,5 @@ def run_app(home: Path | None = None) -> int:
         code = app.exec()
     finally:
         milon.shutdown()
+        collector.stop()
     return milon.exit_code if milon.exit_code is not None else int(code)

@@ -16,6 +16,22 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp: Any) -> Iterator[Any]:
+    """As in the app: cyclic garbage is collected on the GUI thread only (gui/gui_gc.py), then
+    the test's own cycles here, before the next test's threads run."""
+    import gc
+
+    from milon_app.gui.gui_gc import GuiThreadCollector
+
+    collector = GuiThreadCollector()
+    try:
+        yield collector
+    finally:
+        collector.stop()
+        gc.collect()
+
+
 def running_session(
     tmp_path: Path, key: bytes, transport: str, cfg: Any = None
 ) -> Iterator[Any]:
