@@ -69,8 +69,8 @@ def _lan_ip(addr: Multiaddr) -> bool:
 def announced_addrs(host: Any, peer_id: str) -> list[str]:
     """What this node announces: its listen addresses (``0.0.0.0`` expanded to the
     interfaces), never ``p2p.announce`` (a LAN peer should dial the LAN address) nor
-    loopback. Empty for a node listening on 127.0.0.1 only: it still finds and dials
-    others, but cannot be dialled from the LAN."""
+    loopback. Empty for a node listening on 127.0.0.1 only: such a node is not on the LAN,
+    so it runs no mDNS at all (nothing bound on the machine's interfaces, no query sent)."""
     listening = list(host.get_transport_addrs())
     full = addresses.published(peer_id, listening)
     return [a for a in full if _lan_ip(Multiaddr(a.split("/p2p/")[0]))]
@@ -106,6 +106,9 @@ class LanDiscovery:
         """Announce, listen and dial until cancelled; closes zeroconf on the way out."""
         self._token = trio.lowlevel.current_trio_token()
         ours = announced_addrs(self._host, self._own.to_base58())
+        if not ours:  # loopback only: touch no interface of the machine (zeroconf binds all)
+            log.info("mDNS is off: this node listens on loopback only (p2p.listen)")
+            return
         # The handler list is py-libp2p's module-wide singleton: register before the
         # browser starts (it starts in the constructor), and ignore our own announcement.
         peerDiscovery.register_peer_discovered_handler(self._found)
@@ -129,11 +132,8 @@ class LanDiscovery:
         except Exception as exc:  # zeroconf raises OSError and its own errors here
             log.warning("mDNS is off: zeroconf could not start (%s: %s)", type(exc).__name__, exc)
             return False
-        if ours:
-            await trio.to_thread.run_sync(discovery.broadcaster.register)  # logs its own errors
-            log.info("mDNS: announcing %s on the LAN", " ".join(ours))
-        else:
-            log.info("mDNS: listening on loopback only, so not announced; dialling LAN peers")
+        await trio.to_thread.run_sync(discovery.broadcaster.register)  # logs its own errors
+        log.info("mDNS: announcing %s on the LAN", " ".join(ours))
         return True
 
     def _open(self, ours: Sequence[str]) -> MDNSDiscovery:
