@@ -9,7 +9,10 @@ it belongs to, the chain's peer info with what its transport publishes now
 capacity) only when they differ. Gas-aware: the chain is read only when the
 addresses changed or a registry event named this node, and a failed update is
 retried with backoff, not every tick; one federation is updated at most once
-a minute, however often the addresses change.
+a minute, however often the addresses change, except when the node gained a
+relayed address the last update lacked: a node behind a home router publishes
+its LAN address at its first tick and gets its relay reservation a moment
+later, and until the relayed address is on chain no other member can reach it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ RETRY_FIRST_S = 15.0
 RETRY_MAX_S = 600.0
 MIN_UPDATE_S = 60.0  # between two updates of one federation: addresses that flap (observed
 # ones come and go with the peers that confirm them) cost at most one transaction a minute
+CIRCUIT = "/p2p-circuit/"  # in a relayed address (milon_app.p2p.relay)
 
 
 def peer_info_text(addrs: list[str]) -> str:
@@ -69,6 +73,7 @@ class PeerInfoKeeper:
         self._todo: set[int] | None = None  # federations to compare; None: every one
         self._retry: dict[int, tuple[float, int]] = {}  # fed -> (not before, failures)
         # (not before: after a failure, its backoff; after an update, MIN_UPDATE_S)
+        self._sent: dict[int, str] = {}  # fed -> the peer info this node last put on chain
         self._delay = backoff_delays(RETRY_FIRST_S, RETRY_MAX_S)
 
     def touch(self, fed_id: int) -> None:
@@ -86,8 +91,17 @@ class PeerInfoKeeper:
             self._todo = set(range(1, self.milon.federation_count() + 1))
         now = self.clock()
         for fed in sorted(self._todo):
-            if now >= self._retry.get(fed, (0.0, 0))[0] and self._sync(fed, now):
+            if self._due(fed, now) and self._sync(fed, now):
                 self._todo.discard(fed)
+
+    def _due(self, fed: int, now: float) -> bool:
+        """Past the federation's wait, or only waiting out the once-a-minute limit with a
+        relayed address the last update lacked (a failure's backoff still holds)."""
+        not_before, failures = self._retry.get(fed, (0.0, 0))
+        if now >= not_before:
+            return True
+        sent = self._sent.get(fed, "").split()
+        return failures == 0 and any(a not in sent for a in _circuits(self._text))
 
     def _published(self) -> list[str]:
         try:
@@ -113,5 +127,10 @@ class PeerInfoKeeper:
             self.publish(ev.NodeError(where="peer info", message=f"federation {fed}: {exc}"))
             return False
         self._retry[fed] = (now + MIN_UPDATE_S, 0)
+        self._sent[fed] = self._text
         self.publish(ev.PeerInfoPublished(fed_id=fed, peer_info=self._text, previous=mem.peer_info))
         return True
+
+
+def _circuits(text: str) -> list[str]:
+    return [a for a in text.split() if CIRCUIT in a]

@@ -92,6 +92,33 @@ def test_new_addresses_update_every_federation_at_most_once_a_minute():
     assert milon.updates[-1] == (3, 300, addr(6000))
 
 
+def test_a_relay_reservation_is_published_at_once_not_a_minute_later():
+    """A node behind NAT publishes its LAN address at its first tick, then reserves a relay slot:
+    its relayed address, the only one other members can dial, skips the once-a-minute limit;
+    other changes, and the same relayed address again, still wait for it."""
+    lan = f"/ip4/10.1.0.2/tcp/4001/p2p/{PID}"
+    relayed = f"/ip4/203.0.113.1/tcp/4001/p2p/16Uiu2Relay/p2p-circuit/p2p/{PID}"
+    milon = FakeMilon({1: MEMBER})
+    transport = FakeTransport([lan])
+    clock = [0.0]
+    k, _ = keeper(milon, transport, clock)
+    k.step()
+    transport.addrs = [relayed, lan]
+    clock[0] += 1.0
+    k.step()
+    assert [u[2] for u in milon.updates] == [lan, f"{relayed} {lan}"]
+    transport.addrs = [lan]  # the reservation lapses: that change waits for the minute
+    k.step()
+    transport.addrs = [relayed, lan]  # and is back before it passed: nothing to send
+    k.step()
+    transport.addrs = [relayed, addr(5000)]
+    k.step()
+    assert len(milon.updates) == 2
+    clock[0] += MIN_UPDATE_S
+    k.step()
+    assert milon.updates[-1][2] == f"{relayed} {addr(5000)}"
+
+
 def test_no_addresses_or_no_membership_sends_nothing():
     milon = FakeMilon({1: replace(MEMBER, active=False)})
     for addrs in ([], None, [addr(5000)]):
