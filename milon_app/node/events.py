@@ -293,6 +293,7 @@ class BlobFetched(Event):
     digest: str = ""
     size: int = 0
     provider: str = ""
+    relayed: bool = False  # came through a circuit relay (else a direct or hole-punched one)
 
 
 @dataclass(frozen=True)

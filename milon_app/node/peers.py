@@ -188,6 +188,7 @@ def transport_event_sink(bus: EventBus, node: str) -> Callable[[str, dict[str, A
                 digest=str(data.get("digest", "")),
                 size=int(data.get("bytes", data.get("size", 0)) or 0),
                 provider=str(data.get("provider", "")),
+                relayed=bool(data.get("relayed", False)),
             )
         elif kind == "fetch_failed":
             event = ev.NodeError(

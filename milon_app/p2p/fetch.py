@@ -22,6 +22,7 @@ from milon_app.errors import BadInputError, MilonError, NetworkError
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import BLOBS_TOPIC, peer_info
 from milon_app.p2p.identity import address_of_id, parse_peer_id
+from milon_app.p2p.relay import is_relayed
 
 if TYPE_CHECKING:
     from milon_app.p2p.runtime import PeerRuntime
@@ -74,7 +75,7 @@ class Fetch:
             if pid in self.tried:
                 return None
             self.tried.add(pid)
-            size = self._transfer(pid)
+            size, relayed = self._transfer(pid)
         except (bp.ProviderError, MilonError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             self.reasons.append(f"{label}: {reason}")
@@ -87,6 +88,7 @@ class Fetch:
             "provider": pid.to_base58(),
             "bytes": size,
             "seconds": round(seconds, 3),
+            "relayed": relayed,  # through a circuit relay, not a direct (or hole-punched) one
         }
 
     # -- finding the provider ------------------------------------------------
@@ -120,8 +122,10 @@ class Fetch:
         self._peer.call(self._peer.dial, info, timeout_s=min(self._remaining(), 10.0))
 
     # -- moving the bytes ------------------------------------------------------
-    def _transfer(self, pid: ID) -> int:
+    def _transfer(self, pid: ID) -> tuple[int, bool]:
+        """Bytes moved, and whether they came through a relay."""
         stream, length = self._peer.call(self._open, pid, timeout_s=self._remaining())
+        relayed = is_relayed(stream.muxed_conn)
         ok = False
         try:
             self._peer.store.put_stream(
@@ -131,7 +135,7 @@ class Fetch:
         finally:
             with contextlib.suppress(MilonError, TimeoutError):
                 self._peer.call(_finish, stream, ok, timeout_s=5.0)
-        return int(length)
+        return int(length), relayed
 
     async def _open(self, pid: ID) -> tuple[Any, int]:
         try:

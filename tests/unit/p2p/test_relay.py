@@ -36,7 +36,12 @@ async def _stream_relayed(peer, other: str) -> bool:
 def test_blob_moves_through_the_relay_then_over_the_hole_punched_connection(make_peer):
     relay = make_peer("relay", reachability="public", relay="on")
     home = make_peer("home", reachability="private", bootstrap=relay.listen_addrs())
-    dialer = make_peer("dialer", reachability="private")
+    fetched: list[dict] = []
+    dialer = make_peer(
+        "dialer",
+        reachability="private",
+        on_event=lambda kind, data: kind == "blob_fetched" and fetched.append(data),
+    )
     assert relay.reach().mode == "public" and relay.reach().serving_relay
     assert wait_for(lambda: home.reach().mode == "relay")
     reach = home.reach()
@@ -63,6 +68,8 @@ def test_blob_moves_through_the_relay_then_over_the_hole_punched_connection(make
     second = home.store.put(os.urandom(1 << 20), "weights")
     home.provide(second)
     assert dialer.fetch(second, kind="weights", providers=[home.peer_id]) == second
+    assert wait_for(lambda: len(fetched) == 2)
+    assert [f["relayed"] for f in fetched] == [True, False]  # the event says how each came
 
 
 def test_a_public_node_does_not_reserve_and_a_circuit_to_an_unreserved_peer_fails(make_peer):
