@@ -63,7 +63,8 @@ def free_port() -> int:
 
 
 class Anvil:
-    """One anvil process on 127.0.0.1; use as a context manager or call stop()."""
+    """One anvil process on ``host`` (127.0.0.1 unless a test network needs another address);
+    use as a context manager or call stop()."""
 
     def __init__(
         self,
@@ -75,11 +76,13 @@ class Anvil:
         block_time_s: float | None = None,
         mixed_mining: bool = True,
         history_states: int = HISTORY_STATES,
+        host: str = "127.0.0.1",
     ) -> None:
         """``block_time_s``: an empty block that often even when idle (chain time moves on);
         with ``mixed_mining`` transactions are still mined at once, not at the next tick.
         ``history_states``: how many older blocks' state stay queryable (see the module)."""
         self.port = port or free_port()
+        self.host = host
         self.accounts = accounts
         self.chain_id = chain_id
         self.state_file = state_file
@@ -91,14 +94,14 @@ class Anvil:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> Anvil:
         self.cache_dir = Path(tempfile.mkdtemp(prefix="milon-anvil-"))
         cmd = [
             str(find_anvil()),
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(self.port),
             "--accounts",
@@ -128,12 +131,12 @@ class Anvil:
                 self.stop()
                 raise ChainError(f"anvil exited with code {code}: {err.strip()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((self.host, self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise ChainError(f"anvil did not open 127.0.0.1:{self.port} within {timeout_s}s")
+        raise ChainError(f"anvil did not open {self.host}:{self.port} within {timeout_s}s")
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

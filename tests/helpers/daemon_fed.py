@@ -58,12 +58,19 @@ class ChainFederation:
 
 
 def start_chain_federation(
-    tmp: Path, name: str, members: int, *, spare: int = 0, block_time_s: float | None = None
+    tmp: Path,
+    name: str,
+    members: int,
+    *,
+    spare: int = 0,
+    block_time_s: float | None = None,
+    host: str = "127.0.0.1",
 ) -> ChainFederation:
-    """Anvil with ``members + spare + 2`` accounts (spare ones unfunded); the caller stops
-    ``.anvil``. ``block_time_s``: once the suite is deployed and funded (at once), the chain
-    mines only every that many seconds, as a public one does (no instant mining)."""
-    anvil = Anvil(accounts=members + spare + 2).start()
+    """Anvil with ``members + spare + 2`` accounts (spare ones unfunded) listening on ``host``;
+    the caller stops ``.anvil``. ``block_time_s``: once the suite is deployed and funded (at
+    once), the chain mines only every that many seconds, as a public one does (no instant
+    mining)."""
+    anvil = Anvil(accounts=members + spare + 2, host=host).start()
     try:
         client = ChainClient.connect(anvil.url, dev_accounts=members + spare + 1)
         owner = client.dev_accounts[0]
