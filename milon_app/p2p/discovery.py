@@ -1,8 +1,9 @@
 """Finding peers: multiaddr parsing, bootstrap reconnection, and who has which blob.
 
-Providers come from three places: explicit multiaddrs (the node core reads
-them from members' on-chain peer info), peers already connected, and ``have``
-announcements on the ``milon/blobs`` gossip topic.
+Providers come from four places: explicit multiaddrs (the node core reads
+them from members' on-chain peer info), peers already connected, ``have``
+announcements on the ``milon/blobs`` gossip topic, and Kademlia provider
+records (``p2p.dht``, :mod:`milon_app.p2p.providers`) when those find none.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """One blob fetch: try each provider in turn, stream into the store, collect reasons.
 
+Providers in order: those the caller names (on-chain peer info), those that announced
+the blob on gossip, those answering a ``want`` within ``want_wait_s``, then Kademlia
+provider records (``p2p.dht``, :mod:`milon_app.p2p.providers`).
+
 Runs on the caller's thread. Bytes cross from the trio loop in chunks of up
 to 1 MiB and go straight into :meth:`BlobStore.put_stream`, which hashes while
 writing, so a blob is held in memory at most one chunk at a time. The peer is
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from milon_app.p2p.runtime import PeerRuntime
 
 log = logging.getLogger(__name__)
+DHT_LOOKUP_S = 10.0  # a lookup's bound; py-libp2p waits up to 10 s on one silent peer
 
 
 class Fetch:
@@ -38,6 +43,7 @@ class Fetch:
         self.digest, self.kind, self.limit, self.deadline = digest, kind, limit, deadline
         self.reasons: list[str] = []
         self.tried: set[ID] = set()
+        self.dht_asked = False
 
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -62,7 +68,11 @@ class Fetch:
                 result = self._attempt(pid.to_base58(), lambda p=pid: self._resolve_id(p))
                 if result is not None:
                     return result
-        detail = "; ".join(self.reasons) or "no provider known (none given, none announced it)"
+        result = self._from_dht()
+        if result is not None:
+            return result
+        where = "none given, none announced it" + (", none in the DHT" if self.dht_asked else "")
+        detail = "; ".join(self.reasons) or f"no provider known ({where})"
         raise NetworkError(f"could not fetch blob {self.digest}: {detail}")
 
     def _attempt(self, label: str, resolve: Any) -> dict[str, Any] | None:
@@ -92,6 +102,33 @@ class Fetch:
         }
 
     # -- finding the provider ------------------------------------------------
+    def _from_dht(self) -> dict[str, Any] | None:
+        """Last resort: Kademlia provider records, deduped by peer id, dialled like any
+        provider (through the relay when the record names only a relayed address)."""
+        wait = min(DHT_LOOKUP_S, self._remaining())
+        if wait <= 0:
+            return None
+        found: list[PeerInfo] | None = self._peer.call(
+            self._peer.find_providers, self.digest, wait, timeout_s=wait + 5.0
+        )
+        self.dht_asked = found is not None
+        for info in found or []:
+            if info.peer_id in self.tried:
+                continue
+            label = f"{info.peer_id.to_base58()} (DHT)"
+            result = self._attempt(label, lambda i=info: self._resolve_info(i))
+            if result is not None:
+                return result
+        return None
+
+    def _resolve_info(self, info: PeerInfo) -> ID:
+        if info.peer_id == self._peer.own_id:
+            raise bp.ProviderError("that is this node")
+        if not self._peer.is_connected(info.peer_id):
+            known = self._peer.call(self._peer.known_addrs, info.peer_id)
+            self._connect(PeerInfo(info.peer_id, [*info.addrs, *known]))
+        return info.peer_id
+
     def _resolve(self, text: str) -> ID:
         if not isinstance(text, str):
             raise BadInputError(f"provider must be a string, got {type(text).__name__}")

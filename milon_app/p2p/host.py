@@ -43,6 +43,7 @@ from milon_app.p2p.discovery import (
 )
 from milon_app.p2p.gossip import Dispatcher, DropCounter, encode_message
 from milon_app.p2p.identity import address_of_id, keypair_from_eth_key
+from milon_app.p2p.providers import ProviderRecords
 from milon_app.p2p.pubsub_topics import Topics
 from milon_app.p2p.reachability import Reach, is_public, serves_relay
 from milon_app.p2p.relay import NatTraversal
@@ -85,6 +86,7 @@ class _Notifee(INotifee):
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         self._owner._peer_changed(conn.muxed_conn.peer_id, network, up=True)
         self._owner._nat.connected(network, conn)
+        self._owner._dht_connected(conn.muxed_conn.peer_id)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         self._owner._peer_changed(conn.muxed_conn.peer_id, network, up=False, gone=conn)
@@ -119,6 +121,7 @@ class Libp2pTransport:
         want_wait_s: float = WANT_WAIT_S,
         reachability: str = "auto",
         relay: str = "auto",
+        dht: bool = False,
     ) -> None:
         self.want_wait_s = want_wait_s  # how long a fetch waits for answers to a "want"
         self._keypair = keypair_from_eth_key(private_key)
@@ -144,6 +147,7 @@ class Libp2pTransport:
         self._pubsub: Pubsub | None = None
         self._nursery: trio.Nursery | None = None
         self._nat = self._make_nat(reachability, relay)
+        self._records = self._make_records(dht)
 
     def _make_nat(self, reachability: str, relay: str) -> NatTraversal:
         """``p2p.reachability`` / ``p2p.relay`` (:mod:`milon_app.p2p.reachability`): a private
@@ -156,6 +160,24 @@ class Libp2pTransport:
             relays=self._bootstrap,
             on_change=lambda r: self._emit("reach_changed", r.as_dict()),
         )
+
+    def _make_records(self, dht: bool) -> ProviderRecords | None:
+        """``p2p.dht`` (:mod:`milon_app.p2p.providers`): SERVER mode when publicly reachable."""
+        return ProviderRecords(self._id, server=self._nat.public) if dht else None
+
+    def _dht_running(self, host: IHost) -> contextlib.AbstractAsyncContextManager[Any]:
+        records = self._records
+        return records.running(host) if records is not None else contextlib.nullcontext()
+
+    def _dht_connected(self, peer: ID) -> None:
+        host, records = self._host, self._records
+        if host is not None and records is not None:
+            records.connected(host, peer)
+
+    async def find_providers(self, digest: str, timeout_s: float) -> list[PeerInfo] | None:
+        """*loop*: providers of ``digest`` the DHT knows (None without ``p2p.dht``)."""
+        records = self._records
+        return None if records is None else await records.find(digest, timeout_s)
 
     # -- identity and lifecycle --------------------------------------------
     @property
@@ -226,6 +248,7 @@ class Libp2pTransport:
                 background_trio_service(pubsub),
                 background_trio_service(router),
                 self._nat.running(host),
+                self._dht_running(host),
             ):
                 addresses.check_listening(host, self._listen, moved)
                 await pubsub.wait_until_ready()
@@ -436,6 +459,8 @@ class Libp2pTransport:
         with self._lock:
             self._provided.add(digest)
         self.call(self._topics.announce, [digest])
+        if self._records is not None:
+            self.call(self._records.provide, digest)
 
     def provided(self, digest: str) -> bool:
         with self._lock:

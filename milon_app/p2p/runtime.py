@@ -83,3 +83,6 @@ class PeerRuntime(Protocol):
 
     def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
         """*loop*: keep addresses a peer announced for ``ttl_s`` seconds."""
+
+    async def find_providers(self, digest: str, timeout_s: float) -> list[PeerInfo] | None:
+        """*loop*: providers of ``digest`` by Kademlia provider records (None without a DHT)."""
