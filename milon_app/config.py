@@ -136,6 +136,11 @@ class P2PSettings:
         "Serve other nodes as a circuit relay v2: on, off, or auto (when public); limits in "
         "docs/p2p.md",
     )
+    dht: bool = _f(
+        True,
+        "Kademlia provider records: provide every blob this node serves and look up providers "
+        "no peer announced (SERVER mode when public, CLIENT when private; docs/p2p.md)",
+    )
 
     def __post_init__(self) -> None:
         from milon_app.p2p.reachability import REACHABILITY, RELAY, check_setting

@@ -35,11 +35,13 @@ def transport_factory(
     mdns: bool = False,
     hub: InProcessHub | None = None,
     nat: tuple[str, str] = ("auto", "auto"),
+    dht: bool = False,
 ) -> Factory:
     """``make(account, store, bootstrap) -> (transport, peer resolver or None)``; libp2p hosts
     listen on ``listen`` (default: a free port on 127.0.0.1) and publish ``announce`` when
     given (and find LAN peers by mDNS with ``mdns``), in-process peers share ``hub``
-    (default: a new one); ``nat`` is (``p2p.reachability``, ``p2p.relay``)."""
+    (default: a new one); ``nat`` is (``p2p.reachability``, ``p2p.relay``); ``dht`` runs
+    Kademlia provider records (``p2p.dht``; off for many hosts in one process)."""
     if kind not in KINDS:
         raise BadInputError(f"transport {kind!r}: expected one of {', '.join(KINDS)}")
     hub = hub if hub is not None else InProcessHub()
@@ -60,6 +62,7 @@ def transport_factory(
             mdns=mdns,
             reachability=nat[0],
             relay=nat[1],
+            dht=dht,
         )
         return transport, peer_resolver(suite)
 
@@ -77,5 +80,5 @@ def config_transport_factory(cfg: Config, suite: Any, bus: EventBus) -> Factory:
 
     return transport_factory(
         kind, suite, bus, listen=[cfg.p2p.listen], announce=cfg.p2p.announce, nat=nat,
-        mdns=wanted(cfg.p2p.mdns),
+        mdns=wanted(cfg.p2p.mdns), dht=cfg.p2p.dht,
     )  # fmt: skip
