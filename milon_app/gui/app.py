@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -138,12 +139,17 @@ class MilonApp(QObject):
 
         wizard = SetupWizard(self.paths, self.runner, kdf_n=self.kdf_n)
         wizard.setWindowIcon(icon())
-        if wizard.exec() != QDialog.DialogCode.Accepted or wizard.result_ is None:
-            return False
-        self.cfg = wizard.result_.config
-        self.fresh_password = wizard.keystore_password()
-        self.invite_federation = wizard.invite_federation()
-        return True
+        try:
+            if wizard.exec() != QDialog.DialogCode.Accepted or wizard.result_ is None:
+                return False
+            self.cfg = wizard.result_.config
+            self.fresh_password = wizard.keystore_password()
+            self.invite_federation = wizard.invite_federation()
+            return True
+        finally:
+            # freed now, on this thread: left to Python's collector it may be freed on a worker
+            # thread (scrypt's), which corrupts Qt's animation timers (a crash seen in tests)
+            shiboken6.delete(wizard)
 
     def load_wallet(self) -> Wallet:
         from milon_app.wallet.keystore import Wallet

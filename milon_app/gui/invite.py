@@ -7,8 +7,7 @@ ask the invite's RPCs. A refused invite shows its reason and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -38,18 +37,18 @@ def checked_invite(text: str) -> tuple[Invite, int]:
 
 
 class InviteField(QWidget):
-    """Paste an invite, press "Use invite": checked on chain on a worker, then ``on_checked``
-    gets it; a refusal shows the reason here and ``on_cleared`` drops any earlier one."""
+    """Paste an invite, press "Use invite": checked on chain on a worker, then ``accepted``
+    carries it; a refusal shows the reason here, and ``cleared`` drops any earlier one.
 
-    def __init__(
-        self,
-        runner: TaskRunner,
-        on_checked: Callable[[Invite, int], None],
-        on_cleared: Callable[[], None],
-    ) -> None:
+    Signals, not stored callbacks: a callback holding its page would make a reference cycle,
+    and Python's collector may then delete the widgets later on any thread (a crash in Qt)."""
+
+    accepted_invite = Signal(object)  # the Invite
+    cleared = Signal()
+
+    def __init__(self, runner: TaskRunner) -> None:
         super().__init__()
         self.runner = runner
-        self.on_checked, self.on_cleared = on_checked, on_cleared
         self.checking = False
         self.accepted = ""  # the text of the invite the chain agreed with
         self._asked = 0  # the latest check: an older answer arriving late is ignored
@@ -71,7 +70,7 @@ class InviteField(QWidget):
 
     def use(self) -> None:
         text = self.edit.text().strip()
-        self.on_cleared()
+        self.cleared.emit()
         self.accepted = ""
         self.error.setText("")
         if not text:
@@ -104,7 +103,7 @@ class InviteField(QWidget):
             f"(minimum stake {short_amount(min_stake)} MILON). Its settings are filled in below; "
             "nothing is written before Finish."
         )
-        self.on_checked(invite, min_stake)
+        self.accepted_invite.emit(invite)
 
     def _failed(self, asked: int, exc: BaseException) -> None:
         if asked != self._asked:
@@ -115,14 +114,13 @@ class InviteField(QWidget):
 
 
 class InviteJoinDialog(QDialog):
-    """The invite and what to stake; OK hands them to ``on_join`` (the tab checks and joins)."""
+    """The invite and what to stake; OK emits them (the tab checks and joins)."""
 
-    def __init__(
-        self, capacity: int, on_join: Callable[[str, str, int], None], parent: QWidget | None
-    ) -> None:
+    join_requested = Signal(str, str, int)  # invite, stake as typed, capacity
+
+    def __init__(self, capacity: int, parent: QWidget | None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Join with an invite")
-        self.on_join = on_join
         lay = QVBoxLayout(self)
         lay.addWidget(
             hint(
@@ -158,5 +156,7 @@ class InviteJoinDialog(QDialog):
         if not self.invite.text().strip():
             self.error.setText("paste an invite first (it starts with milon://join/)")
             return
-        self.on_join(self.invite.text().strip(), self.stake.text().strip(), self.capacity.value())
+        self.join_requested.emit(
+            self.invite.text().strip(), self.stake.text().strip(), self.capacity.value()
+        )
         super().accept()

@@ -247,9 +247,9 @@ class NetworkPage(QWizardPage):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("Join with an invite"))
         self.form = NetworkForm(paths)
-        self.invite = InviteField(
-            runner, lambda invite, _stake: self.form.set_invite(invite), self.form.clear_invite
-        )
+        self.invite = InviteField(runner)
+        self.invite.accepted_invite.connect(self.form.set_invite)
+        self.invite.cleared.connect(self.form.clear_invite)
         lay.addWidget(self.invite)
         lay.addWidget(self.form)
         lay.addStretch(1)

@@ -239,6 +239,7 @@ def test_app_after_an_invite_starts_on_its_chain_with_its_federation_selected(
                     w.network_page.invite.use()
                 return
         elif page is w.finish_page:
+            timer.stop()  # the wizard is deleted once it accepted: never touch it again
             w.button(w.WizardButton.FinishButton).click()
             return
         w.next()

@@ -284,7 +284,10 @@ class FederationsTab(Tab):
         node.join(fed_id, stake, capacity, info or f"node:{s.address}")
 
     def open_invite_dialog(self) -> None:
-        self.invite_dialog = InviteJoinDialog(self.capacity.value(), self.join_invite, self)
+        if self.invite_dialog is not None:  # one at a time, not one more child per click
+            self.invite_dialog.deleteLater()
+        self.invite_dialog = InviteJoinDialog(self.capacity.value(), self)
+        self.invite_dialog.join_requested.connect(self.join_invite)
         self.invite_dialog.open()
 
     def join_invite(self, text: str, stake_text: str, capacity: int) -> None:
