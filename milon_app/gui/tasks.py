@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, Signal, Slot
 
 from milon_app.errors import MilonError
@@ -113,9 +114,9 @@ class TaskRunner(QObject):
             self._pending -= 1
             count = self._pending
         try:
-            if exc is not None and on_error is not None:
+            if exc is not None and on_error is not None and _alive(on_error):
                 on_error(exc)
-            elif exc is None and on_done is not None:
+            elif exc is None and on_done is not None and _alive(on_done):
                 on_done(result)
         finally:
             self.busy_changed.emit(count)
@@ -135,6 +136,13 @@ class TaskRunner(QObject):
     def shutdown(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _alive(callback: Callable[..., Any]) -> bool:
+    """False for a method of a Qt object already deleted (a closed dialog whose work came
+    back late): its answer is dropped instead of raising on a dead widget."""
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
 
 
 def _reporter(runner: TaskRunner, what: str) -> Failed:

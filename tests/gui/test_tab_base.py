@@ -1,4 +1,5 @@
-"""Tab plumbing: a refresh asked for while a load runs lands with the load after it."""
+"""Tab plumbing: a refresh asked for while a load runs lands with the load after it; an
+answer that comes back for a deleted widget is dropped."""
 
 from __future__ import annotations
 
@@ -58,3 +59,17 @@ def test_a_refresh_during_a_load_runs_after_it(qtbot):
 def test_a_refresh_during_a_failed_load_is_not_lost(qtbot):
     tab = run(qtbot, failures=1)
     assert tab.shown == ["new"] and tab.loads == 2
+
+
+def test_an_answer_for_a_deleted_widget_is_dropped(qtbot):
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    runner = TaskRunner()
+    label = QLabel()
+    go = threading.Event()
+    runner.run(lambda: go.wait(10) and "late", label.setText)
+    shiboken6.delete(label)  # the dialog closed while its work ran
+    go.set()
+    assert runner.wait_idle(10_000)  # delivered without raising on the dead label
+    runner.shutdown()
