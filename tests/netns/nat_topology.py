@@ -17,6 +17,7 @@ filtering is address-and-port dependent (only the exact peer a connection went t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 RELAY_IP = "203.0.113.1"
 HOMES = {"a": 1, "b": 2}
+CLONE_NEWNET = 0x40000000
 
 
 def missing() -> str:
@@ -108,3 +110,24 @@ def nat_topology() -> Iterator[Topology]:
     finally:
         for ns in topo.names():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+
+
+@contextlib.contextmanager
+def entered(ns: str) -> Iterator[None]:
+    """The calling thread inside namespace ``ns`` for the block (sockets it opens, threads and
+    processes it starts live there), back in its own one afterwards, also on failure: a test
+    talks to what runs in ``ns`` (anvil on the public network) as a machine there would."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {ns} failed")
+        try:
+            yield
+        finally:
+            if libc.setns(own, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back into the test's namespace failed")
+    finally:
+        os.close(target)
+        os.close(own)
