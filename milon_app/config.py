@@ -145,8 +145,11 @@ class P2PSettings:
     def __post_init__(self) -> None:
         from milon_app.p2p.reachability import REACHABILITY, RELAY, check_setting
 
-        check_setting("p2p.reachability", self.reachability, REACHABILITY)
-        check_setting("p2p.relay", self.relay, RELAY)
+        try:  # a config file's mistake: ConfigError, as for every other key
+            check_setting("p2p.reachability", self.reachability, REACHABILITY)
+            check_setting("p2p.relay", self.relay, RELAY)
+        except BadInputError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 @dataclass

@@ -26,7 +26,6 @@ from milon_app.errors import BadInputError, MilonError, NetworkError
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import BLOBS_TOPIC, peer_info
 from milon_app.p2p.identity import address_of_id, parse_peer_id
-from milon_app.p2p.relay import is_relayed
 
 if TYPE_CHECKING:
     from milon_app.p2p.runtime import PeerRuntime
@@ -162,7 +161,7 @@ class Fetch:
     def _transfer(self, pid: ID) -> tuple[int, bool]:
         """Bytes moved, and whether they came through a relay."""
         stream, length = self._peer.call(self._open, pid, timeout_s=self._remaining())
-        relayed = is_relayed(stream.muxed_conn)
+        relayed = self._peer.relayed(stream)
         ok = False
         try:
             self._peer.store.put_stream(

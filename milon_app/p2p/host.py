@@ -46,7 +46,7 @@ from milon_app.p2p.identity import address_of_id, keypair_from_eth_key
 from milon_app.p2p.providers import ProviderRecords
 from milon_app.p2p.pubsub_topics import Topics
 from milon_app.p2p.reachability import Reach, is_public, serves_relay
-from milon_app.p2p.relay import NatTraversal
+from milon_app.p2p.relay import NatTraversal, is_relayed
 from milon_app.p2p.transport import MAX_MESSAGE_BYTES, Authorize, MessageHandler
 from milon_app.store.blobs import BlobStore, check_digest
 
@@ -344,6 +344,9 @@ class Libp2pTransport:
     def reach(self) -> Reach:
         """How peers reach this node now: public, via a relay, or direct after a hole punch."""
         return self._nat.reach()
+
+    def relayed(self, stream: Any) -> bool:
+        return is_relayed(stream.muxed_conn)
 
     def remember_addrs(self, peer: ID, addrs: Sequence[Multiaddr], ttl_s: int) -> None:
         host = self._host

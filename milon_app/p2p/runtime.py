@@ -86,3 +86,6 @@ class PeerRuntime(Protocol):
 
     async def find_providers(self, digest: str, timeout_s: float) -> list[PeerInfo] | None:
         """*loop*: providers of ``digest`` by Kademlia provider records (None without a DHT)."""
+
+    def relayed(self, stream: Any) -> bool:
+        """Whether ``stream`` (from :meth:`open_stream`) runs through a circuit relay."""

@@ -131,6 +131,9 @@ class MemoryRuntime:
     async def find_providers(self, digest: str, timeout_s: float) -> list[PeerInfo] | None:
         return None  # no DHT (p2p.dht): the fetch tests here end before it
 
+    def relayed(self, stream: Any) -> bool:
+        return False  # replayed streams run over no connection
+
 
 @pytest.fixture
 def runtime(tmp_path) -> MemoryRuntime:
