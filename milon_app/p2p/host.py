@@ -32,7 +32,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
 from milon_app.errors import BadInputError, NetworkError
-from milon_app.p2p import addresses
+from milon_app.p2p import addresses, dialback
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import (
     DIAL_TIMEOUT_S,
@@ -147,6 +147,10 @@ class Libp2pTransport:
         self._pubsub: Pubsub | None = None
         self._nursery: trio.Nursery | None = None
         self._nat = self._make_nat(reachability, relay)
+        self._relay_setting, self._auto_reach = relay, reachability == "auto"
+        self.dialback = dialback.Prober(
+            self.open_stream, self._direct_peers, self._dialback_port, self._set_public
+        )
         self._records = self._make_records(dht)
 
     def _make_nat(self, reachability: str, relay: str) -> NatTraversal:
@@ -238,6 +242,7 @@ class Libp2pTransport:
             self.store, self._authorize, self._requester_of, self._run_blocking, self._served
         )
         host.set_stream_handler(bp.BLOB_PROTOCOL, server.handle)
+        host.set_stream_handler(dialback.PROTOCOL, dialback.Server(is_relayed).handle)
         host.get_network().register_notifee(_Notifee(self))
         router = _make_router()
         pubsub = Pubsub(host, router)
@@ -262,6 +267,8 @@ class Libp2pTransport:
                                 keep_connected, info, self.is_connected, host.connect
                             )
                     self._nat.start_reserving(nursery, host, self.is_connected)
+                    if self._auto_reach:  # dial-back replaces the address rule's guess
+                        nursery.start_soon(self.dialback.run)
                     task_status.started()
                     await stop.wait()
                     nursery.cancel_scope.cancel()
@@ -344,6 +351,25 @@ class Libp2pTransport:
     def reach(self) -> Reach:
         """How peers reach this node now: public, via a relay, or direct after a hole punch."""
         return self._nat.reach()
+
+    def _direct_peers(self) -> list[ID]:
+        """Connected peers with a direct connection: those a dial-back can be asked of."""
+        host = self._host
+        if host is None:
+            return []
+        net = host.get_network()
+        with self._lock:
+            peers = sorted(self._connected, key=lambda p: p.to_base58())
+        return [p for p in peers if any(not is_relayed(c) for c in net.get_connections(p))]
+
+    def _dialback_port(self) -> int | None:
+        """The TCP port peers should reach: the announced one, else the first listener's."""
+        host = self._host
+        addrs = [*self._announce, *(host.get_transport_addrs() if host is not None else [])]
+        return dialback.first_tcp_port(addrs)
+
+    def _set_public(self, public: bool) -> None:
+        self._nat.set_public(public, lambda p: serves_relay(self._relay_setting, p))
 
     def relayed(self, stream: Any) -> bool:
         return is_relayed(stream.muxed_conn)

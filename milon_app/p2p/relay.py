@@ -90,6 +90,7 @@ class NatTraversal:
         on_change: Callable[[Reach], None] | None = None,
     ) -> None:
         self.peer_id, self.public, self.hop = peer_id, public, hop
+        self._proto: CircuitV2Protocol | None = None
         self._relays = [r for r in relays if r.peer_id.to_base58() != peer_id]
         self._on_change = on_change
         self._transport: CircuitV2Transport | None = None
@@ -107,37 +108,51 @@ class NatTraversal:
             await proto.event_started.wait()
             await dcutr.event_started.wait()
             self._transport = CircuitV2Transport(host, proto, RelayConfig(roles=RelayRole.STOP))
+            self._proto = proto
             try:
                 yield
             finally:
-                self._transport = None
+                self._transport = self._proto = None
                 with self._lock:
                     self._reserved.clear()
 
     def start_reserving(
         self, nursery: trio.Nursery, host: IHost, is_connected: Callable[[ID], bool]
     ) -> None:
-        """A private node keeps a reservation on each bootstrap peer while connected to it."""
-        if self.public:
-            return
+        """Keeps a reservation on each bootstrap peer while connected to it and private."""
         for info in self._relays:
-            nursery.start_soon(self._keep_reserved, nursery, host, info, is_connected)
+            nursery.start_soon(self._keep_reserved, host, info, is_connected)
+
+    def set_public(self, public: bool, hop: Callable[[bool], bool]) -> None:
+        """A dial-back verdict (:mod:`milon_app.p2p.dialback`): reservations are dropped or
+        taken by :meth:`_keep_reserved` within :data:`CHECK_INTERVAL_S`; ``hop(public)``
+        says whether to serve as a relay now (``p2p.relay``)."""
+        if public == self.public:
+            return
+        self.public, self.hop = public, hop(public)
+        if self._proto is not None:
+            self._proto.allow_hop = self.hop
+        log.info("reachability: now %s", "public" if public else "private")
+        self._changed()
 
     async def _keep_reserved(
-        self, nursery: trio.Nursery, host: IHost, info: PeerInfo, is_connected: Callable[[ID], bool]
+        self, host: IHost, info: PeerInfo, is_connected: Callable[[ID], bool]
     ) -> None:
         retry = RETRY_MIN_S
         while True:
-            while not is_connected(info.peer_id):
+            while self.public or not is_connected(info.peer_id):
                 await trio.sleep(CHECK_INTERVAL_S)
-            if not await self._reserve(host, info, nursery):
+            async with trio.open_nursery() as held:  # the reservation's refresh task runs here
+                reserved = await self._reserve(host, info, held)
+                while reserved and not self.public and is_connected(info.peer_id):
+                    await trio.sleep(CHECK_INTERVAL_S)
+                held.cancel_scope.cancel()
+            if reserved:
+                retry = RETRY_MIN_S
+                self._set_reserved(info.peer_id.to_base58(), None)  # gone, or no longer needed
+            else:
                 await trio.sleep(retry)
                 retry = min(retry * 2, RETRY_MAX_S)
-                continue
-            retry = RETRY_MIN_S
-            while is_connected(info.peer_id):
-                await trio.sleep(CHECK_INTERVAL_S)
-            self._set_reserved(info.peer_id.to_base58(), None)  # the relay forgets it with us
 
     async def _reserve(self, host: IHost, info: PeerInfo, nursery: trio.Nursery) -> bool:
         transport = self._transport
