@@ -128,8 +128,8 @@ class P2PSettings:
     reachability: str = _f(
         "auto",
         "How peers reach this node: public, private (behind NAT: reserve a slot on the "
-        "bootstrap peers and publish the relayed address), or auto (public only with "
-        "p2p.announce or a global listen address; docs/p2p.md says why not AutoNAT)",
+        "bootstrap peers and publish the relayed address), or auto (peers dial it back: "
+        "public when 2 of up to 3 reach it, 1 when it has one peer; docs/p2p.md)",
     )
     relay: str = _f(
         "auto",

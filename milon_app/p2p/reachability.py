@@ -1,15 +1,27 @@
 """How other peers reach this node: the ``p2p.reachability`` / ``p2p.relay`` decisions and the
 state ``milon status`` and the Node tab show.
 
-``p2p.reachability = "auto"`` decides from the addresses alone: a node is public when it
-announces an address (``p2p.announce``: a forwarded port) or listens on a global IP, and
-private otherwise. It does not ask py-libp2p 0.8.1's AutoNAT: that server "dials back"
-with ``host.connect()``, which returns at once when the two hosts are already connected,
-so a NATed host is reported PUBLIC (docs/p2p.md). A dial-back from a peer not yet
-connected would avoid the trap but needs a second cooperating peer per check; a node
-behind a home router has only private listen addresses, so "private unless a global or
-announced address" is right for it. A public IP behind a firewall is the case the rule
-gets wrong: set ``p2p.reachability = "private"`` there.
+``p2p.reachability = "auto"`` starts from the addresses (:func:`is_public`: public when it
+announces an address, ``p2p.announce``, or listens on a global IP; private otherwise), then
+asks its peers (:mod:`milon_app.p2p.dialback`): up to 3 directly connected peers each open a
+fresh TCP socket to the IP they observe it at, on its announced (else first listen) port.
+It is public when 2 confirm, or 1 when only one peer is connected (a node that knows a single
+bootstrap peer would otherwise never learn it is public), private otherwise; peers that
+connect later are asked until 3 answered, the verdict taken again on all answers; it starts
+over when its port changes and every 30 min. Each verdict switches the relay machinery live
+(:meth:`~milon_app.p2p.relay.NatTraversal.set_public`): a private node reserves on its
+bootstrap peers and publishes the relayed address first, a public one drops both and, with
+``p2p.relay = "auto"``, serves as a relay.
+
+Limits: a lying peer cannot take stake. A false "reachable" (enough alone when it is the
+only peer connected, else it needs a second liar) makes the node believe itself public: it
+drops its relay reservation, and peers outside cannot dial it until the next check. A false
+"unreachable" can at worst keep it private, still reached through its relay. The check is
+TCP only and from the peers' vantage: a port open to them but closed to others (a firewall
+allowing some networks) reads as public. The DHT's server/client mode (``p2p.dht``) keeps the
+address rule's guess. It does not use py-libp2p 0.8.1's AutoNAT: that server "dials back"
+with ``host.connect()``, which returns at once when the two hosts are already connected, so
+a NATed host is reported PUBLIC (docs/p2p.md). UPnP is not used (docs/p2p.md says why).
 """
 
 from __future__ import annotations
