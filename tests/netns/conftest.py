@@ -8,6 +8,7 @@ the reason.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -32,7 +33,28 @@ def skip_reason() -> str | None:
         return "network namespaces need root (run the netns tests as root)"
     if shutil.which("ip") is None:
         return "network namespaces need `ip` (iproute2)"
-    return None
+    return probe_failure()
+
+
+@functools.cache
+def probe_failure(iptables: bool = False) -> str | None:
+    """Root in a container without CAP_NET_ADMIN cannot make namespaces or veth pairs (and
+    a kernel without netfilter's nat table cannot MASQUERADE): try it once, then skip with
+    what failed instead of failing every test."""
+    name = f"milon-probe-{os.getpid()}"
+    steps = [["ip", "netns", "add", name],
+             ["ip", "-n", name, "link", "add", "pa", "type", "veth", "peer", "name", "pb"]]
+    if iptables:
+        steps.append(["ip", "netns", "exec", name, "iptables", "-t", "nat", "-L", "-n"])
+    try:
+        for cmd in steps:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+            if done.returncode != 0:
+                return f"cannot build network namespaces here: {' '.join(cmd[:4])}: " \
+                       f"{done.stderr.strip()[:200]}"
+        return None
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def ip(*args: str) -> None:

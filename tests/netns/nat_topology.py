@@ -36,7 +36,9 @@ def missing() -> str:
     for tool in ("ip", "iptables"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed (Debian: apt-get install -y iproute2 iptables)"
-    return ""
+    from tests.netns.conftest import probe_failure
+
+    return probe_failure(iptables=True) or ""
 
 
 def _run(*cmd: str) -> None:
