@@ -28,6 +28,8 @@ from milon_app.p2p.discovery import BLOBS_TOPIC, peer_info
 from milon_app.p2p.identity import address_of_id, parse_peer_id
 
 if TYPE_CHECKING:
+    from multiaddr import Multiaddr
+
     from milon_app.p2p.runtime import PeerRuntime
 
 log = logging.getLogger(__name__)
@@ -115,18 +117,10 @@ class Fetch:
             if info.peer_id in self.tried:
                 continue
             label = f"{info.peer_id.to_base58()} (DHT)"
-            result = self._attempt(label, lambda i=info: self._resolve_info(i))
+            result = self._attempt(label, lambda i=info: self._resolve_id(i.peer_id, i.addrs))
             if result is not None:
                 return result
         return None
-
-    def _resolve_info(self, info: PeerInfo) -> ID:
-        if info.peer_id == self._peer.own_id:
-            raise bp.ProviderError("that is this node")
-        if not self._peer.is_connected(info.peer_id):
-            known = self._peer.call(self._peer.known_addrs, info.peer_id)
-            self._connect(PeerInfo(info.peer_id, [*info.addrs, *known]))
-        return info.peer_id
 
     def _resolve(self, text: str) -> ID:
         if not isinstance(text, str):
@@ -143,11 +137,14 @@ class Fetch:
             raise bp.ProviderError("no connected peer has this address")
         return self._resolve_id(parse_peer_id(text))
 
-    def _resolve_id(self, pid: ID) -> ID:
+    def _resolve_id(self, pid: ID, addrs: Sequence[Multiaddr] = ()) -> ID:
+        """``pid``, dialled first when not connected: at ``addrs`` (a DHT record's), then at
+        the addresses the peerstore knows."""
         if pid == self._peer.own_id:
             raise bp.ProviderError("that is this node")
         if not self._peer.is_connected(pid):
-            self._connect(PeerInfo(pid, self._peer.call(self._peer.known_addrs, pid)))
+            known = self._peer.call(self._peer.known_addrs, pid)
+            self._connect(PeerInfo(pid, [*addrs, *known]))
         return pid
 
     def _connect(self, info: PeerInfo) -> None:
