@@ -369,7 +369,7 @@ class Libp2pTransport:
         return dialback.first_tcp_port(addrs)
 
     def _set_public(self, public: bool) -> None:
-        self._nat.set_public(public, lambda p: serves_relay(self._relay_setting, p))
+        self._nat.set_public(public, hop=serves_relay(self._relay_setting, public))
 
     def relayed(self, stream: Any) -> bool:
         return is_relayed(stream.muxed_conn)

@@ -123,13 +123,13 @@ class NatTraversal:
         for info in self._relays:
             nursery.start_soon(self._keep_reserved, host, info, is_connected)
 
-    def set_public(self, public: bool, hop: Callable[[bool], bool]) -> None:
+    def set_public(self, public: bool, hop: bool) -> None:
         """A dial-back verdict (:mod:`milon_app.p2p.dialback`): reservations are dropped or
-        taken by :meth:`_keep_reserved` within :data:`CHECK_INTERVAL_S`; ``hop(public)``
-        says whether to serve as a relay now (``p2p.relay``)."""
+        taken by :meth:`_keep_reserved` within :data:`CHECK_INTERVAL_S`; ``hop``: whether to
+        serve as a relay when that is the verdict (``p2p.relay``)."""
         if public == self.public:
             return
-        self.public, self.hop = public, hop(public)
+        self.public, self.hop = public, hop
         if self._proto is not None:
             self._proto.allow_hop = self.hop
         log.info("reachability: now %s", "public" if public else "private")
