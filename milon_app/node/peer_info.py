@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from milon_app.errors import MilonError, NetworkError
 from milon_app.node import events as ev
 from milon_app.node.chain_watch import backoff_delays
-from milon_app.p2p.addresses import fit
+from milon_app.p2p.addresses import fit, is_circuit
 
 if TYPE_CHECKING:
     from milon_app.chain.bindings import Member, Milon
@@ -36,7 +36,6 @@ RETRY_FIRST_S = 15.0
 RETRY_MAX_S = 600.0
 MIN_UPDATE_S = 60.0  # between two updates of one federation: addresses that flap (observed
 # ones come and go with the peers that confirm them) cost at most one transaction a minute
-CIRCUIT = "/p2p-circuit/"  # in a relayed address (milon_app.p2p.relay)
 
 
 def peer_info_text(addrs: list[str]) -> str:
@@ -133,4 +132,4 @@ class PeerInfoKeeper:
 
 
 def _circuits(text: str) -> list[str]:
-    return [a for a in text.split() if CIRCUIT in a]
+    return [a for a in text.split() if is_circuit(a)]

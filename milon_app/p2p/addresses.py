@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 IP_PROTOCOLS = ("ip4", "ip6")
 ROUTE_PROBE = {4: "192.0.2.1", 6: "2001:db8::1"}  # documentation ranges: nothing is sent
+CIRCUIT = "/p2p-circuit"  # in a relayed address (milon_app.p2p.relay)
+
+
+def is_circuit(addr: Multiaddr | str) -> bool:
+    """Whether ``addr`` names a circuit through a relay rather than the peer itself."""
+    return CIRCUIT in str(addr)
 
 
 def _ip_of(addr: Multiaddr) -> IP | None:

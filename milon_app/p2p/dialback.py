@@ -27,6 +27,8 @@ from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from multiaddr import Multiaddr
 
+from milon_app.p2p.addresses import is_circuit
+
 log = logging.getLogger(__name__)
 
 PROTOCOL = TProtocol("/milon/dialback/1.0.0")
@@ -78,7 +80,7 @@ def _port(request: dict[str, Any]) -> int:
 def first_tcp_port(addrs: Sequence[Multiaddr]) -> int | None:
     """The port of the first direct TCP address (not a relayed one)."""
     for addr in addrs:
-        if "/p2p-circuit" in str(addr):
+        if is_circuit(addr):
             continue
         with contextlib.suppress(Exception):
             port = int(addr.value_for_protocol("tcp"))

@@ -33,6 +33,7 @@ from libp2p.relay.circuit_v2.transport import CircuitV2Transport
 from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
+from milon_app.p2p.addresses import CIRCUIT, is_circuit
 from milon_app.p2p.reachability import Reach
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,6 @@ RESERVE_TIMEOUT_S = 15.0
 RETRY_MIN_S = 5.0
 RETRY_MAX_S = 300.0
 CHECK_INTERVAL_S = 0.5
-CIRCUIT = "/p2p-circuit"
-
-
-def is_circuit(addr: Multiaddr | str) -> bool:
-    return CIRCUIT in str(addr)
 
 
 def is_relayed(conn: INetConn) -> bool:
