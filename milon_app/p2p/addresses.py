@@ -44,7 +44,7 @@ def is_circuit(addr: Multiaddr | str) -> bool:
     return CIRCUIT in str(addr)
 
 
-def _ip_of(addr: Multiaddr) -> IP | None:
+def ip_of(addr: Multiaddr) -> IP | None:
     for name in IP_PROTOCOLS:
         with contextlib.suppress(Exception):
             return ipaddress.ip_address(addr.value_for_protocol(name))
@@ -103,7 +103,7 @@ def rank_ips(ips: Iterable[IP], primary: Iterable[IP] = ()) -> list[IP]:
 def expand(addr: Multiaddr, ips: Sequence[IP]) -> list[Multiaddr]:
     """``addr`` itself, or, when it listens on every interface, one address per interface of
     its IP version (loopback only when that version has nothing else)."""
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is None or not ip.is_unspecified:
         return [addr]
     same = [i for i in ips if i.version == ip.version]
@@ -112,7 +112,7 @@ def expand(addr: Multiaddr, ips: Sequence[IP]) -> list[Multiaddr]:
 
 
 def _rank_addr(addr: Multiaddr) -> int:
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is None:
         return 1  # a DNS name: as good as a public IP
     return 3 if ip.is_loopback else 1 if ip.is_global else 2
@@ -146,7 +146,7 @@ def published(
 
 
 def _unspecified(addr: Multiaddr) -> bool:
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     return ip is not None and ip.is_unspecified
 
 
@@ -192,7 +192,7 @@ def port_taken(addr: Multiaddr) -> bool:
     """Whether ``addr``'s TCP port is in use on its IP (a socket listening there): trio's
     listener would fail to bind it (as trio does, with SO_REUSEADDR: a closed connection
     lingering in TIME_WAIT does not count)."""
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     try:
         port = int(addr.value_for_protocol("tcp"))
     except Exception:

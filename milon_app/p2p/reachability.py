@@ -26,8 +26,6 @@ a NATed host is reported PUBLIC (docs/p2p.md). UPnP is not used (docs/p2p.md say
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -35,6 +33,7 @@ from typing import Any
 from multiaddr import Multiaddr
 
 from milon_app.errors import BadInputError
+from milon_app.p2p.addresses import ip_of
 
 REACHABILITY = ("auto", "public", "private")
 RELAY = ("off", "auto", "on")
@@ -48,10 +47,8 @@ def check_setting(name: str, value: str, allowed: Sequence[str]) -> str:
 
 
 def _global_ip(addr: Multiaddr) -> bool:
-    for proto in ("ip4", "ip6"):
-        with contextlib.suppress(Exception):
-            return ipaddress.ip_address(addr.value_for_protocol(proto)).is_global
-    return False
+    ip = ip_of(addr)
+    return ip is not None and ip.is_global
 
 
 def is_public(setting: str, listen: Sequence[Multiaddr], announce: Sequence[Multiaddr]) -> bool:
