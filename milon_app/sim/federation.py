@@ -75,18 +75,6 @@ def cohort_sizes(members: int, cap: int = COHORT_MAX) -> list[int]:
     return [members // k + (1 if i < members % k else 0) for i in range(k)]
 
 
-def member_data(
-    x: torch.Tensor, y: torch.Tensor, members: int, samples: int, seed: int
-) -> list[TensorData]:
-    """Each member's ``samples`` training samples, drawn with replacement from ``x, y``
-    (members overlap: a thousand members would otherwise hold one or two digits each)."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, int(x.shape[0]), (members, samples), generator=g)
-    return [TensorData(x[row], y[row]) for row in idx]
-
-
 def build_federation(
     client: SimChainClient,
     work: Path,

@@ -36,7 +36,6 @@ ANVIL_HISTORY_STATES = 256
 # Every member's state DB and blob store live here when it exists (a RAM disk): the stores
 # fsync each blob and pin, which for N members and K judges is N x K syncs per round.
 MEMORY_DIR = "/dev/shm"  # noqa: S108 (only as the parent of a private mkdtemp folder)
-BATCH = 8  # the sim model's batch size: a few SGD steps per member even on 32 samples
 Progress = Callable[[str, int, int], None]
 
 
@@ -146,28 +145,22 @@ def _federation_run(
     opts: SimOptions, rpc: str, work: Path, progress: Progress | None, t0: float
 ) -> SimReport:
 
-    from milon_app.compute.datasets import DatasetSpec, load_dataset
-    from milon_app.compute.model_spec import tabular_mlp
+    from milon_app.compute.datasets import DatasetSpec
+    from milon_app.node.core import TensorData
     from milon_app.node.owner import JobRequest
-    from milon_app.node.validation_data import split_holdout
     from milon_app.sim.chain import open_chain
-    from milon_app.sim.federation import (
-        REWARD_PER_EPOCH,
-        build_federation,
-        member_data,
-    )
+    from milon_app.sim.federation import REWARD_PER_EPOCH, build_federation
     from milon_app.sim.worker import BatchedWorker
+    from milon_app.sim.workload import sim_data, sim_model
 
-    spec = tabular_mlp(64, 10).with_batch_size(BATCH)
-    dataset = DatasetSpec(kind="builtin", name="digits")
-    data = load_dataset(dataset).for_model(spec)
-    (x, y), held = split_holdout(data.x_train, data.y_train, opts.seed)
+    spec, dataset = sim_model(), DatasetSpec(kind="builtin", name="digits")
+    data, held, members = sim_data(opts.members, opts.samples, opts.seed)
     client = open_chain(rpc)
     worker = BatchedWorker(threads=1)
     sim = build_federation(
         client, work,
         members=opts.members,
-        data=member_data(x, y, opts.members, opts.samples, opts.seed),
+        data=[TensorData(x, y) for x, y in members],
         worker=worker,
         eval_data=(data.x_test, data.y_test),
         progress=progress,

@@ -23,10 +23,13 @@ def main() -> None:
         # the privacy section's client-side DP clips on the client (fixedclipping_mod)
         client_app=dp_app if cfg.get("noise_multiplier") is not None else client_app,
         num_supernodes=int(cfg["clients"]),
-        # every client runs at once, as MILON's contributor processes do (share the cores)
+        # every client runs at once, as MILON's contributor processes do (share the cores);
+        # "client_cpus" 1 (the scale section): one Ray actor per core, clients queue for them
         backend_config={
             "client_resources": {
-                "num_cpus": max(0.1, (os.cpu_count() or 1) / int(cfg["clients"])),
+                "num_cpus": float(
+                    cfg.get("client_cpus") or max(0.1, (os.cpu_count() or 1) / int(cfg["clients"]))
+                ),
                 "num_gpus": 0.0,
             }
         },

@@ -22,8 +22,16 @@ def train_round(msg: Message, context: Context) -> Message:
     clients = int(context.node_config["num-partitions"])
     seed = int(cfg["seed"])
     data, model = str(cfg.get("dataset", "")), str(cfg.get("model", ""))
-    x, y = task.partition(index, clients, seed, data, model, bool(cfg.get("holdout", False)))
-    epochs = task.epochs_for(index, clients, int(cfg["epochs-per-round"]))
+    samples = int(cfg.get("samples", 0))
+    x, y = task.partition(
+        index, clients, seed, data, model, bool(cfg.get("holdout", False)), samples
+    )
+    # model "sim": every member trains the same epochs (milon sim's --epochs)
+    epochs = (
+        int(cfg["epochs-per-round"])
+        if model == task.SIM
+        else task.epochs_for(index, clients, int(cfg["epochs-per-round"]))
+    )
     state = msg.content["arrays"].to_torch_state_dict()
     result = train(
         task.spec(model, data),

@@ -55,7 +55,7 @@ def main(grid: Grid, context: Context) -> None:
         train_config=ConfigRecord(
             {"epochs-per-round": int(cfg["epochs_per_round"]), "seed": seed,
              "threads": int(cfg["threads"]), "dataset": data_name, "model": model,
-             "holdout": bool(cfg.get("holdout", False))}
+             "holdout": bool(cfg.get("holdout", False)), "samples": int(cfg.get("samples", 0))}
         ),
         evaluate_fn=evaluate_fn,
     )

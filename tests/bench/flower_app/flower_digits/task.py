@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from milon_app.demo_data import Workload
 
 CONFIG_ENV = "MILON_FLOWER_BENCH_CONFIG"
+# model "sim": ``milon sim``'s job (its 64-32-10 MLP, batch 8, each client ``samples`` digits
+# drawn as the simulation draws its members'; tests/bench/flower_scale.py)
+SIM = "sim"
 
 
 def bench_config(run_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -39,12 +42,18 @@ def bench_config(run_config: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def spec(model: str = "", data: str = "") -> ModelSpec:
     """The digits MLP, or (the privacy section) the spec ``milon demo --model --dataset`` runs."""
+    if model == SIM:
+        from milon_app.sim.workload import sim_model
+
+        return sim_model()
     return workload(model, data).spec if model or data else digits_mlp()
 
 
 @lru_cache(maxsize=2)
 def dataset(seed: int, data: str = "", model: str = "") -> Dataset:
     """The same split MILON's demo and daemons use (test_fraction 0.2)."""
+    if model == SIM:
+        return sim_members(seed, 2, 2)[0]
     if model or data:
         return workload(model, data, seed).data
     return load_dataset(DatasetSpec(kind="builtin", name="digits", test_fraction=0.2, seed=seed))
@@ -58,11 +67,30 @@ def workload(model: str, data: str, seed: int = 0) -> Workload:
     return load_workload(model, data or "digits", seed)
 
 
+@lru_cache(maxsize=2)
+def sim_members(seed: int, clients: int, samples: int) -> tuple[Dataset, list[Any]]:
+    """``milon sim``'s digits split and its members' data (milon_app.sim.workload)."""
+    from milon_app.sim.workload import sim_data
+
+    data, _held, members = sim_data(clients, samples, seed)
+    return data, members
+
+
 def partition(
-    index: int, clients: int, seed: int, data: str = "", model: str = "", holdout: bool = False
+    index: int,
+    clients: int,
+    seed: int,
+    data: str = "",
+    model: str = "",
+    holdout: bool = False,
+    samples: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Client ``index``'s IID share of the training split; with ``holdout`` of what is left
-    once the demo's owner has held its validation samples out (as ``milon demo`` splits)."""
+    once the demo's owner has held its validation samples out (as ``milon demo`` splits).
+    Model "sim": the ``samples`` digits ``milon sim``'s member ``index`` holds."""
+    if model == SIM:
+        x, y = sim_members(seed, clients, samples)[1][index]
+        return x, y
     data_ = dataset(seed, data, model)
     x, y = data_.x_train, data_.y_train
     if holdout:
