@@ -197,7 +197,11 @@ class Prober:
         checked: int | None = None
         due = 0.0
         while True:
-            port, peers = self._port(), self._peers()
+            port = self._port()
+            # With ASK answers in hand and no recheck due there is nobody to ask: skip listing
+            # the peers (a pass over every connection's addresses, each second, on every host).
+            due_now = port is not None and (port != checked or time.monotonic() >= due)
+            peers = self._peers() if due_now or self._answered() < ASK else []
             if port is not None and peers:
                 if port != checked or time.monotonic() >= due:
                     self.answers, checked = {}, port
@@ -207,9 +211,13 @@ class Prober:
                     due = min(due, time.monotonic() + RETRY_S)  # everyone refused: retry soon
             await trio.sleep(POLL_S)
 
+    def _answered(self) -> int:
+        """This round's real answers (a refusal is none)."""
+        return sum(a != REFUSED for a in self.answers.values())
+
     def _unasked(self, peers: list[ID]) -> list[ID]:
-        real = sum(a != REFUSED for a in self.answers.values())
-        return [p for p in peers if p.to_base58() not in self.answers][: max(0, ASK - real)]
+        wanted = max(0, ASK - self._answered())
+        return [p for p in peers if p.to_base58() not in self.answers][:wanted]
 
     async def check(self, peers: list[ID], port: int) -> bool | None:
         """Asks the peers not asked yet this round (concurrently), then decides on all the

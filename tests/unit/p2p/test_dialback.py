@@ -106,3 +106,32 @@ def test_the_verdict_needs_two_confirmations_unless_there_is_one_peer():
     assert verdict([REACHABLE, REFUSED, REFUSED], connected=3) is False
     assert verdict([REFUSED, REFUSED], connected=2) is None  # nobody answered: keep the guess
     assert verdict([], connected=0) is None
+
+
+def test_the_prober_stops_listing_peers_once_it_has_its_answers(monkeypatch):
+    """Listing the peers walks every connection's addresses: with ASK answers in hand and no
+    recheck due, the once-a-second poll must not do it (every host in a big federation did)."""
+    import trio
+    import trio.testing
+
+    async def answer(_open, _peer, _port):
+        return REACHABLE
+
+    monkeypatch.setattr(dialback, "ask", answer)
+    ids = [ID(bytes([0, 1, i])) for i in range(5)]
+    listed: list[int] = []
+    verdicts: list[bool] = []
+
+    def peers():
+        listed.append(1)
+        return ids
+
+    prober = dialback.Prober(None, peers, lambda: 4001, verdicts.append)
+
+    async def main():
+        with trio.move_on_after(20 * dialback.POLL_S):
+            await prober.run()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert verdicts == [True] and len(prober.answers) == dialback.ASK
+    assert len(listed) == 1  # the first poll asked ASK peers; the next 19 had nobody to ask
