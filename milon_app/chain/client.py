@@ -22,7 +22,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from milon_app.chain.artifacts import load_artifact
 from milon_app.chain.connectivity import Connectivity
@@ -207,9 +207,12 @@ class ChainClient(Connectivity, DevChainControls):
             return cls.embedded()
         if not rpc_url.startswith(("http://", "https://")):
             raise ChainError(f"unsupported RPC URL {rpc_url!r}: expected http(s)://host:port")
+        # web3's validation asks eth_chainId before every call, estimate and send (about
+        # half of a node's requests); an endpoint's chain id never changes: ask it once.
         provider = Web3.HTTPProvider(
-            rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
-        )
+            rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None,
+            cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
+        )  # fmt: skip
         client = cls(
             Web3(provider),
             kind="rpc",
