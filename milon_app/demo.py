@@ -41,6 +41,9 @@ __all__ = ["DemoAttach", "DemoOptions", "DemoReport", "DemoStopped", "RoundRow",
 
 ETHER = 10**18
 RULES = {name: AggregationRule(rule_id) for name, rule_id in RULE_NAMES.items()}
+# One process holds every node: a libp2p host each (sockets, a trio thread, gossip) up to 64;
+# the in-process transport, which shares one hub, goes further.
+MAX_NODES = {"libp2p": 64, "inprocess": 256}
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,12 @@ class DemoOptions:
     dp_max_epochs: int = 0  # dp-sgd's per-member epoch bound; 0: default_max_epochs()
 
     def check(self) -> None:
-        if not 2 <= self.nodes <= 64:
-            raise BadInputError(f"--nodes must be in 2..64, got {self.nodes}")
+        most = MAX_NODES.get(self.transport, 64)
+        if not 2 <= self.nodes <= most:
+            raise BadInputError(
+                f"--nodes must be in 2..{most} with the {self.transport} transport, "
+                f"got {self.nodes}"
+            )
         if not 1 <= self.rounds <= 100:
             raise BadInputError(f"--rounds must be in 1..100, got {self.rounds}")
         if self.epochs_per_round < 0:

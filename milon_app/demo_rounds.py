@@ -26,6 +26,7 @@ class RoundRow:
     gas_used: int
     wall_s: float
     outcome: str = "finalized"  # or "timed out"
+    cpu_s: float = 0.0  # the process's CPU time over the round, all threads (steadier than wall)
     committee: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     validator_rewards: dict[str, int] = field(default_factory=dict)
