@@ -19,7 +19,7 @@ from eth_account.signers.local import LocalAccount
 from milon_app.chain.bindings import Job, JobStatus, Member, Milon
 from milon_app.chain.deploy import Suite
 from milon_app.chain.errors import RpcUnavailableError
-from milon_app.chain.events import ChainEvent, EventCursor
+from milon_app.chain.events import ChainEvent
 from milon_app.compute.hardware import select_device
 from milon_app.compute.worker import TrainerWorker
 from milon_app.errors import BadInputError, MilonError
@@ -29,6 +29,7 @@ from milon_app.node.bus import EventBus
 from milon_app.node.chain_watch import backoff_delays
 from milon_app.node.committee import Committee
 from milon_app.node.contributor import Contributor
+from milon_app.node.event_feed import FeedCursor, cursor_for
 from milon_app.node.job_retry import JobRetry
 from milon_app.node.jobs import JobContext
 from milon_app.node.keeper import Keeper
@@ -142,7 +143,7 @@ class NodeCore:
         self._validation: dict[int, tuple[torch.Tensor, torch.Tensor] | None] = {}
         self._memberships: dict[int, Member] = {}  # dropped when a registry event names us
         self._retry = JobRetry()  # jobs whose last step failed wait before the next try
-        self._cursor: EventCursor | None = None
+        self._cursor: FeedCursor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._close_state = False
@@ -192,7 +193,8 @@ class NodeCore:
     def start(self) -> None:
         self.transport.start()
         start = self.state.next_block(self.suite.manifest.deployed_block)
-        self._cursor = EventCursor(self.suite.client, self.suite.by_name(), start)
+        # nodes of this process on the same client read and decode each block's events once
+        self._cursor = cursor_for(self.suite.client, self.suite.by_name(), start)
         self.suite.client.add_status_listener(self._on_chain_status)
         self.publish(ev.NodeStarted(chain_id=self.suite.client.chain_id, block=self._head()))
 
@@ -219,6 +221,8 @@ class NodeCore:
             thread.join(timeout=STOP_JOIN_S)
 
         def release() -> None:
+            if self._cursor is not None:
+                self._cursor.close()
             self.contributor.cancel_all()
             self.worker.shutdown(cancel=True, wait=True)
             self.transport.stop()
