@@ -58,9 +58,15 @@ from milon_app.federation.policy import (
 from milon_app.federation.validation import Submission
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
 
     from milon_app.compute.model_spec import ModelSpec
+    from milon_app.federation.fingerprints import DeltaStats
+
+    DecodeFn = Callable[..., dict[str, torch.Tensor]]  # decode_state's signature
+    StatsFn = Callable[..., DeltaStats]  # delta_stats's signature
 
 
 # -- decoding ----------------------------------------------------------------------------------
@@ -75,7 +81,11 @@ def _samples_problem(samples: object, max_samples: int) -> str | None:
 
 
 def _decode(
-    base: Mapping[str, torch.Tensor], sub: Submission, max_bytes: int, max_samples: int
+    base: Mapping[str, torch.Tensor],
+    sub: Submission,
+    max_bytes: int,
+    max_samples: int,
+    decode: DecodeFn = decode_state,
 ) -> tuple[Verdict | None, dict[str, torch.Tensor] | None]:
     """The decoded state, or the verdict that ends the update's review here."""
     cid = sub.client_id
@@ -83,7 +93,7 @@ def _decode(
     if problem is not None:
         return Verdict(cid, Reason.BAD_SAMPLES, problem), None
     try:
-        state = decode_state(bytes(sub.update_bytes), max_bytes=max_bytes, require_finite=False)
+        state = decode(bytes(sub.update_bytes), max_bytes=max_bytes, require_finite=False)
     except BadInputError as exc:
         return Verdict(cid, Reason.MALFORMED, str(exc)), None
     try:
@@ -109,6 +119,8 @@ def judge_round(
     device: str | torch.device = "cpu",
     policy: VerdictPolicy = DEFAULT_POLICY,
     history: JudgeHistory | None = None,
+    decode_fn: DecodeFn = decode_state,
+    stats_fn: StatsFn = delta_stats,
 ) -> dict[str, Verdict]:
     """One verdict per submission (keyed by client id, sorted), from this validator's data.
 
@@ -116,17 +128,19 @@ def judge_round(
     ``spec``. With a ``history``, earlier rounds' accepted updates are
     checked for replays and this round is recorded in it (judging the same
     base again replaces the record). Misuse (no evaluator, the same client
-    twice) raises BadInputError; a bad update never raises.
+    twice) raises BadInputError; a bad update never raises. ``decode_fn`` and
+    ``stats_fn`` stand in for :func:`decode_state` and :func:`delta_stats` (the
+    simulation shares their results between judges: milon_app/sim/shared.py).
     """
     evaluate = _resolve_evaluator(evaluate_fn, val_data, spec, device)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
         raise BadInputError(f"max_bytes must be a positive integer, got {max_bytes!r}")
-    verdicts, states, digests = _decode_all(base_state, submissions, max_bytes, policy.max_samples)
+    verdicts, states, digests = _decode_all(
+        base_state, submissions, max_bytes, policy.max_samples, decode_fn
+    )
     ids = sorted(states, key=lambda c: (c.lower(), c))
     salt = history.salt if history is not None else 0
-    stats = delta_stats(
-        base_state, [states[c] for c in ids], salt=salt, sketch_dim=policy.sketch_dim
-    )
+    stats = stats_fn(base_state, [states[c] for c in ids], salt=salt, sketch_dim=policy.sketch_dim)
     rnd = RoundState(
         ids=ids,
         digests=[digests[c] for c in ids],
@@ -170,6 +184,7 @@ def _decode_all(
     submissions: Sequence[Submission],
     max_bytes: int,
     max_samples: int,
+    decode: DecodeFn = decode_state,
 ) -> tuple[dict[str, Verdict], dict[str, dict[str, torch.Tensor]], dict[str, str]]:
     verdicts: dict[str, Verdict] = {}
     states: dict[str, dict[str, torch.Tensor]] = {}
@@ -186,7 +201,7 @@ def _decode_all(
         if key in seen:
             raise BadInputError(f"client {sub.client_id!r} submitted twice (also as {seen[key]!r})")
         seen[key] = sub.client_id
-        verdict, state = _decode(base, sub, max_bytes, max_samples)
+        verdict, state = _decode(base, sub, max_bytes, max_samples, decode)
         if verdict is not None:
             verdicts[sub.client_id] = verdict
         elif state is not None:

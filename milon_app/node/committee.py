@@ -28,7 +28,7 @@ from milon_app.compute.weights import decode_state
 from milon_app.errors import MilonError
 from milon_app.federation.clipping import aggregate_accepted
 from milon_app.federation.evaluator import EvaluateFn
-from milon_app.federation.fingerprints import JudgeHistory
+from milon_app.federation.fingerprints import JudgeHistory, delta_stats
 from milon_app.federation.policy import Reason, VerdictPolicy
 from milon_app.federation.types import ClientUpdate
 from milon_app.federation.validation import Submission
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from milon_app.federation.types import AggregationResult
+    from milon_app.federation.verdicts import DecodeFn, StatsFn
     from milon_app.node.services import RoleServices
 
     # make_evaluator's and aggregate_accepted's signatures (see Committee.evaluators)
@@ -62,6 +63,10 @@ class Committee:
         # that return the same results for the same inputs from one shared computation.
         self.evaluators: EvaluatorFactory | None = None
         self.aggregator: AggregateFn | None = None
+        # The same for decoding an update and its round statistics (judge_round's decode_fn
+        # and stats_fn); None: decode_state and delta_stats.
+        self.decoder: DecodeFn | None = None
+        self.stats: StatsFn | None = None
 
     def seated(self, job_id: int, r: int) -> bool:
         key = (job_id, r)
@@ -161,6 +166,8 @@ class Committee:
             history=history,
             max_bytes=ctx.max_weights,
             device=device,
+            decode_fn=self.decoder or decode_state,
+            stats_fn=self.stats or delta_stats,
         )
         svc.state.set_judge_history(ctx.job_id, history.to_json())
         bits, reasons = 0, bytearray(len(members))
@@ -253,7 +260,7 @@ class Committee:
                 continue
             a = svc.milon.assignment(ctx.job_id, r, member)
             blob = self._blob(ctx, a.update_hash.hex(), [*svc.peers_of([member]), *holders])
-            state = decode_state(blob, max_bytes=ctx.max_weights)
+            state = (self.decoder or decode_state)(blob, max_bytes=ctx.max_weights)
             updates.append(ClientUpdate(member, state, a.num_samples))
         result = (self.aggregator or aggregate_accepted)(
             int(ctx.job.params.aggregation_rule),
