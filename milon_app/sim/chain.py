@@ -37,11 +37,14 @@ from web3.types import TxReceipt
 from milon_app.chain.bindings import Assignment, AssignmentState, Milon
 from milon_app.chain.client import EMBEDDED, ChainClient, SentTx
 from milon_app.chain.errors import ContractRevert
+from milon_app.errors import ChainError
 from milon_app.sim.pipeline import PassPipeline
+from milon_app.sim.txs import FastCall
 
 SIM_BLOCK_GAS = 200_000_000  # the embedded chain's block gas limit and per-transaction cap
 SIM_KEY_DOMAIN = b"milon-sim-member/v1"
 DEVNET_TX_GAS = 30_000_000  # anvil's default block: a 128-member startRound fits
+ETH_TRANSFER = "sendEth"  # send_eth's name in a pass (milon_app.sim.pipeline.SETUP)
 DEVNET_BLOCK_GAS = 2**40  # a devnet block: a few thousand transactions of dev_tx_gas each
 # Views whose answer never changes once it is non-empty / in a final state.
 _FIXED_LISTS = frozenset({"roundMembers", "committee"})
@@ -99,7 +102,37 @@ class SimChainClient(ChainClient):
         if receipt["status"] != 1:
             self.failed_gas += int(receipt["gasUsed"])
             self.failed_txs += 1
+            if sent.fn is None:  # a plain ETH transfer (send_eth): no call to replay
+                raise ChainError(f"{sent.name} from {sent.sender} failed")
         return super()._settle(sent, receipt)
+
+    def _send(self, fn: Any, sender: LocalAccount, **kwargs: Any) -> SentTx:
+        """As :meth:`ChainClient._send`; on a devnet, encoded by :class:`FastCall`."""
+        return super()._send(fn if self.kind == EMBEDDED else FastCall(fn), sender, **kwargs)
+
+    def _send_raw(self, raw: bytes, what: str) -> Any:
+        """As :meth:`ChainClient._send_raw`; in a pass, queued for a batch (its hash now)."""
+        if not self.pipeline.queueing:
+            return super()._send_raw(raw, what)
+        self.pipeline.raw.append(bytes(raw))
+        return Web3.keccak(raw)
+
+    def send_eth(self, sender: LocalAccount, to: str, amount_wei: int) -> TxReceipt:
+        """As :meth:`ChainClient.send_eth`; in a join pass on a devnet, without waiting."""
+        if not self.pipeline.defers(ETH_TRANSFER):
+            return super().send_eth(sender, to, amount_wei)
+
+        def send() -> SentTx:
+            with self._lock:
+                tx = {"to": Web3.to_checksum_address(to), "value": amount_wei, "gas": 21_000,
+                      "chainId": self.chain_id}  # fmt: skip
+                pending = self._send_next(
+                    sender, lambda n: {**tx, "nonce": n, **self._fees_for(sender.address, n)},
+                    "send ETH",
+                )  # fmt: skip
+            return SentTx(None, {}, sender.address, ETH_TRANSFER, pending.hashes[0], True, pending)
+
+        return self.pipeline.defer(send)
 
     def transact(self, fn: Any, sender: LocalAccount, **kwargs: Any) -> TxReceipt:
         """As :meth:`ChainClient.transact`; inside a driver pass on a devnet, a member's step
@@ -171,10 +204,13 @@ def open_chain(rpc: str) -> SimChainClient:
     client = SimChainClient.connect(rpc, dev_accounts=2)
     assert isinstance(client, SimChainClient)
     client.w3.middleware_onion.remove("validation")
+    # requests reads proxy settings from the environment on every request (a tenth of a
+    # 1,000-member round's client time); the devnet is on loopback, no proxy applies
+    provider: Any = client.w3.provider
+    provider._request_session_manager.cache_and_return_session(rpc).trust_env = False
     latest = client.rpc(lambda: client.w3.eth.get_block("latest"), "eth_getBlock")
     client.dev_tx_gas = min(int(latest["gasLimit"]), DEVNET_TX_GAS)
     if client.is_dev:  # room for a cohort's pass in one block (milon_app.sim.pipeline)
-        provider: Any = client.w3.provider
         client.rpc(lambda: provider.make_request("evm_setBlockGasLimit", [hex(DEVNET_BLOCK_GAS)]))
     return client
 

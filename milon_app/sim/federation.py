@@ -24,7 +24,9 @@ from milon_app.node.core import NodeCore, TensorData
 from milon_app.node.transports import transport_factory
 from milon_app.p2p.inprocess import InProcessHub
 from milon_app.sim.chain import SimChainClient, member_accounts
+from milon_app.sim.pipeline import SETUP
 from milon_app.sim.shared import SharedJudging
+from milon_app.sim.stores import KeptPinTable
 from milon_app.sim.worker import BatchedWorker
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class SimFederation:
     def close(self) -> None:
         for nd in self.nodes:
             nd.close("simulation finished")
+            if isinstance(nd.store.pins, KeptPinTable):
+                nd.store.pins.close()
         self.nodes.clear()
 
 
@@ -95,32 +99,41 @@ def build_federation(
         owner_acct, suite, bus, work / "owner", make,
         NodeOptions(roles=("owner", "keeper"), threads=1, eval_data=eval_data),
     )  # fmt: skip
+    owner.store.pins = KeptPinTable(owner.store.pins.path)
     owner.start()
     sim = SimFederation(client, suite, owner, [], worker, bus, [owner])
     round_cap = owner.milon.params()[Param.MAX_ROUND_MEMBERS]
-    accounts = member_accounts(members, seed=0)
+    accounts = iter(member_accounts(members, seed=0))
     done = 0
     for size in cohort_sizes(members, round_cap):
         fed = owner.milon.create_federation(
             owner_acct, f"sim-{len(sim.cohorts)}", b"\0" * 32, STAKE
         )
         cohort = Cohort(fed, 0, [])
-        for _ in range(size):
-            acct, i = accounts[done], done
-            client.send_eth(owner_acct, acct.address, MEMBER_ETH)
-            owner.milon.transfer(owner_acct, acct.address, STAKE)
-            opts = NodeOptions(roles=("contributor", "validator"), data=data[i], threads=1,
-                               worker=worker)  # fmt: skip
-            node = build_node(acct, suite, bus, work / f"m{i}", make, opts)
-            node.committee.evaluators = sim.shared.evaluators
-            node.committee.aggregator = sim.shared.aggregate
-            client.share_assignments(node.milon)
-            node.start()
-            sim.nodes.append(node)
-            node.join(fed, STAKE, 100, f"inprocess:{node.address}")
-            cohort.members.append(node)
-            done += 1
-            if progress is not None:
-                progress("joining", done, members)
+        accts = [next(accounts) for _ in range(size)]
+        # On a devnet a cohort joins in two blocks (milon_app.sim.pipeline): the owner's gas
+        # money and stake to every member, then every member's approve and join.
+        with client.pipeline.one_pass(SETUP):
+            for acct in accts:
+                client.send_eth(owner_acct, acct.address, MEMBER_ETH)
+                owner.milon.transfer(owner_acct, acct.address, STAKE)
+        with client.pipeline.one_pass(SETUP):
+            for acct in accts:
+                opts = NodeOptions(roles=("contributor", "validator"), data=data[done],
+                                   threads=1, worker=worker)  # fmt: skip
+                node = build_node(acct, suite, bus, work / f"m{done}", make, opts)
+                node.store.pins = KeptPinTable(node.store.pins.path)
+                node.committee.evaluators = sim.shared.evaluators
+                node.committee.aggregator = sim.shared.aggregate
+                node.committee.decoder = sim.shared.decode
+                node.committee.stats = sim.shared.stats
+                client.share_assignments(node.milon)
+                node.start()
+                sim.nodes.append(node)
+                node.join(fed, STAKE, 100, f"inprocess:{node.address}")
+                cohort.members.append(node)
+                done += 1
+                if progress is not None:
+                    progress("joining", done, members)
         sim.cohorts.append(cohort)
     return sim

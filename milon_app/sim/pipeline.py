@@ -26,7 +26,7 @@ ordinary path.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -52,6 +52,9 @@ DONE = {
     "submitVerdict": DONE_VOTE,
     "confirm": DONE_CONFIRM,
 }
+# Set-up transactions a join pass may send without waiting (the owner's gas money and stake
+# to each member, the member's approve and join): nobody reads their receipts either.
+SETUP = frozenset({"sendEth", "transfer", "approve", "join"})
 BATCH = 500  # requests per JSON-RPC batch
 MINE_AFTER_S = 0.2  # receipts still missing this long after the pass: mine a block
 
@@ -66,10 +69,16 @@ class PassPipeline:
         self.deferred = 0  # transactions sent without waiting (for reports and tests)
         self.mined = 0  # blocks mined to pick up transactions left pending
         self._views: dict[str, dict[tuple[str, int, int], Assignment]] = {}  # by member
+        self._deferrable = DEFERRABLE
+        self.raw: list[bytes] = []  # signed transactions of the pass not yet sent
+        self.queueing = False  # the client's _send_raw queues into ``raw`` (milon_app.sim.txs)
 
     @contextmanager
-    def one_pass(self) -> Iterator[None]:
+    def one_pass(self, deferrable: frozenset[str] | None = None) -> Iterator[None]:
+        """A pass in which the ``deferrable`` transactions go out without waiting (default
+        :data:`DEFERRABLE`, the members' steps; :data:`SETUP` for a cohort's joins)."""
         self.active = self.client.kind != EMBEDDED
+        self._deferrable = DEFERRABLE if deferrable is None else deferrable
         try:
             yield
         finally:
@@ -77,16 +86,28 @@ class PassPipeline:
             self._views.clear()
             self.settle()
 
+    def defers(self, name: str) -> bool:
+        """Whether a transaction called ``name`` is sent without waiting now."""
+        return self.active and name in self._deferrable
+
     def send(self, fn: Any, sender: Any, **kwargs: Any) -> TxReceipt | None:
         """Send ``fn`` without waiting when it may be (None: send it the ordinary way)."""
         self._views.pop(sender.address, None)  # the member's own view is stale from now on
-        if not self.active or getattr(fn, "fn_name", "") not in DEFERRABLE:
+        if not self.defers(getattr(fn, "fn_name", "")):
             self.settle()  # anything else sees the pending ones mined first
             return None
+        # No block is mined before settle (automining is off): cached reads stay true.
+        return self.defer(lambda: self.client._send(fn, sender, forget=False, **kwargs))
+
+    def defer(self, send: Callable[[], SentTx]) -> TxReceipt:
+        """Send with ``send`` into the pass's block; the receipt holds only the hash."""
         if not self.pending:  # the pass's transactions go into blocks mined at settle
             self._automine(False)
-        # No block is mined before settle (automining is off): cached reads stay true.
-        sent = self.client._send(fn, sender, forget=False, **kwargs)
+        self.queueing = True
+        try:
+            sent = send()
+        finally:
+            self.queueing = False
         self.pending.append(sent)
         self.deferred += 1
         # Only the hash: no caller of these reads the receipt.
@@ -98,6 +119,7 @@ class PassPipeline:
         if not pending:
             return
         try:
+            self._send_queued()
             self.client.mine(1)
             self.mined += 1
             receipts = self._receipts([s.tx_hash for s in pending])
@@ -115,6 +137,16 @@ class PassPipeline:
         self.client._saw_head(max(int(r["blockNumber"]) for r in receipts))
         if failures:
             raise failures[0]
+
+    def _send_queued(self) -> None:
+        """Send the pass's signed transactions in batches, in the order they were signed."""
+        raws, self.raw = self.raw, []
+        calls = [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws]
+        for i in range(0, len(calls), BATCH):
+            answers = self._ask(calls[i : i + BATCH])
+            refused = [a["error"] for a in answers if "error" in a]
+            if refused:
+                raise ChainError(f"{len(refused)} transactions refused: {refused[0]!r:.300}")
 
     def _automine(self, on: bool) -> None:
         """A devnet mines each transaction as it arrives; off, it waits for :meth:`settle`."""
@@ -151,18 +183,18 @@ class PassPipeline:
     def _batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """The results of ``calls`` (None for an error or an unknown item), in order."""
         out: list[Any] = []
-        provider: Any = self.client.w3.provider
         for i in range(0, len(calls), BATCH):
-            part = calls[i : i + BATCH]
-
-            def ask(part: list[tuple[str, list[Any]]] = part) -> Any:
-                return provider.make_batch_request(part)
-
-            answers = self.client.rpc(ask, "batch request")
-            if not isinstance(answers, list) or len(answers) != len(part):
-                raise ChainError(f"batch request failed: {answers!r:.200}")
+            answers = self._ask(calls[i : i + BATCH])
             out.extend(None if "error" in a else a.get("result") for a in answers)  # id order
         return out
+
+    def _ask(self, part: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """One JSON-RPC batch; its answers in request order."""
+        provider: Any = self.client.w3.provider
+        answers = self.client.rpc(lambda: provider.make_batch_request(part), "batch request")
+        if not isinstance(answers, list) or len(answers) != len(part):
+            raise ChainError(f"batch request failed: {answers!r:.200}")
+        return answers
 
     # -- reads ----------------------------------------------------------------------------------
     def preload(self, milon: Milon, job_id: int, r: int, members: Sequence[str]) -> None:

@@ -84,3 +84,52 @@ def test_sim_on_anvil_every_update_is_judged_and_the_json_fields_stay(tmp_path) 
         assert row["wall_seconds"] > 0 and row["gas_per_member"] > 0
         assert row["accuracy"] is not None and row["timed_out_cohorts"] == 0
     assert data["peak_rss_mib"] > 0 and data["trained_members"] == 12
+
+
+def test_a_join_pass_funds_members_in_one_block_with_batched_sends(devnet) -> None:  # type: ignore[no-untyped-def]
+    client, suite, _members = devnet
+    owner, fresh = client.dev_accounts[0], member_accounts(5, seed=9)
+    singles: list[str] = []
+    rpc = client.rpc
+
+    def counting(fn, what="RPC call"):  # type: ignore[no-untyped-def]
+        singles.append(what)
+        return rpc(fn, what)
+
+    client.rpc = counting  # type: ignore[method-assign]
+    block0, before = client.block_number(), client.tx_count
+    with client.pipeline.one_pass(pipeline.SETUP):
+        for m in fresh:
+            client.send_eth(owner, m.address, ETHER)
+            client.transact(suite.token.functions.transfer(m.address, 3), owner)
+        assert client.tx_count == before  # nothing sent to the node yet: queued, signed
+        assert len(client.pipeline.raw) == 2 * len(fresh)
+    assert not any(w.startswith("send ") for w in singles)  # every one went in a batch
+    assert client.tx_count == before + 2 * len(fresh) and client.block_number() == block0 + 1
+    for m in fresh:
+        assert client.w3.eth.get_balance(m.address) == ETHER
+        assert client.call(suite.token.functions.balanceOf(m.address)) == 3
+
+
+def test_fast_encoding_is_web3s_and_falls_back_where_it_differs(devnet) -> None:  # type: ignore[no-untyped-def]
+    from milon_app.sim import txs
+
+    _client, suite, members = devnet
+    calls = [
+        suite.token.functions.approve(members[0].address, 5),
+        suite.registry.functions.join(1, 10**19, 100, "inprocess:0xabc"),
+        suite.jobs.functions.reveal(1, 2, b"\x01" * 32, 32, b"\x02" * 32),
+    ]
+    for fn in calls:
+        assert txs._data(fn) == fn._encode_transaction_data()
+        assert txs._data(fn) == fn._encode_transaction_data()  # from the cached types
+    built = txs.FastCall(calls[0]).build_transaction({"from": members[1].address, "nonce": 3})
+    assert built == {"nonce": 3, "to": suite.token.address, "data": txs._data(calls[0])}
+    assert txs.FastCall(calls[0]).fn_name == "approve"
+    wrong = suite.token.functions.transfer(members[0].address, 1)
+    txs._ENCODERS[id(wrong.abi)] = (wrong.abi, None, None)  # as after a mismatch
+    assert txs._data(wrong) is None
+    assert txs.FastCall(wrong).build_transaction({"from": members[1].address, "nonce": 0,
+        "gas": 100_000, "chainId": 31337, "gasPrice": 10**9})["data"] == (
+        wrong._encode_transaction_data())  # fmt: skip
+    txs._ENCODERS.pop(id(wrong.abi))
