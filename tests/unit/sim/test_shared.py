@@ -91,3 +91,43 @@ def test_state_digest_sees_names_dtypes_shapes_and_values() -> None:
     assert d != state_digest({"a": t.double()})
     assert d != state_digest({"a": t.reshape(2, 3)})
     assert d != state_digest({"a": t + 1})
+
+
+def test_decoded_updates_and_round_stats_equal_each_members_own() -> None:
+    from milon_app.compute.weights import decode_state, encode_state
+    from milon_app.federation.fingerprints import delta_stats
+
+    shared = SharedJudging()
+    base, *updates = _states(4)
+    blobs = [encode_state(s) for s in updates]
+    judges = [[shared.decode(b, max_bytes=10**7, require_finite=False) for b in blobs]
+              for _ in range(3)]  # fmt: skip
+    for got in judges:
+        for state, blob in zip(got, blobs, strict=True):
+            own = decode_state(blob, max_bytes=10**7, require_finite=False)
+            assert state.keys() == own.keys()
+            assert all(torch.equal(state[n], own[n]) for n in own)
+    assert judges[0][0] is not judges[1][0]  # each member its own dict of the tensors
+    assert shared.computed == 3 and shared.reused == 6
+    for salt, states in zip((1, 2, 3), judges, strict=True):  # each judge its own salt
+        got = shared.stats(base, states, salt=salt, sketch_dim=8)
+        assert got == delta_stats(base, updates, salt=salt, sketch_dim=8)
+    assert shared.computed == 4  # one Gram matrix for the three judges
+    assert shared.stats(base, updates[:2], salt=1, sketch_dim=8) == delta_stats(
+        base, updates[:2], salt=1, sketch_dim=8
+    )  # other updates (not decoded here: keyed by their tensors): computed again
+    assert shared.computed == 5
+
+
+def test_a_decoded_state_is_known_by_its_blob_only_when_whole() -> None:
+    from milon_app.compute.weights import encode_state
+
+    shared = SharedJudging()
+    (state,) = _states(1)
+    got = shared.decode(encode_state(state), max_bytes=10**7)
+    assert shared._digest(got).startswith("blob:")
+    name = next(iter(got))
+    part = {name: got[name]}  # a subset of its tensors, or one renamed: by their bytes
+    assert shared._digest(part) == state_digest(part)
+    renamed = {**{n: t for n, t in got.items() if n != name}, "other": got[name]}
+    assert shared._digest(renamed) == state_digest(renamed)
