@@ -57,6 +57,7 @@ EMBEDDED_TX_GAS = 8_000_000
 # many nodes in one process (and one node's repeated reads) share one eth_call per block and
 # call; after this client's own transaction the head moves to its receipt's block at once.
 HEAD_FRESH_S = 0.25
+_NOW = ("", "timestamp")  # the pinned head's timestamp, kept beside its reads
 RECEIPT_POLL_DEV_S = 0.01  # a devnet mines at once: web3's 0.1 s poll would dominate a tx
 __all__ = [
     "EMBEDDED",
@@ -320,7 +321,10 @@ class ChainClient(Connectivity, DevChainControls):
 
     def now(self, block: Any = "latest") -> int:
         """Timestamp of the latest block, or of ``block`` (contract deadlines compare
-        against this)."""
+        against this). RPC chains: "latest" is the head the reads are pinned to, its
+        timestamp read once (every node of a process asked it each tick)."""
+        if block == "latest" and self.kind != EMBEDDED:
+            return int(self._pinned_read(_NOW, self.now))
         return int(self.rpc(lambda: self.w3.eth.get_block(block), "eth_getBlock")["timestamp"])
 
     def balance(self, address: str) -> int:
@@ -387,12 +391,15 @@ class ChainClient(Connectivity, DevChainControls):
 
     def _pinned_call(self, fn: Any) -> Any:
         """A "latest" read on an RPC chain: answered once per head block and call."""
+        return self._pinned_read(_read_key(fn), lambda block: self._read(fn, block))
+
+    def _pinned_read(self, key: tuple[str, str], read: Callable[[int], Any]) -> Any:
+        """``read(head block)``, answered once per head block and ``key``."""
         block = self._read_block()
-        key = _read_key(fn)
         with self._lock:
             if self._pinned[0] == block and key in self._pinned[1]:
                 return copy.deepcopy(self._pinned[1][key])  # callers may mutate lists
-        result = self._read(fn, block)
+        result = read(block)
         with self._lock:
             if self._pinned[0] != block:
                 if block < self._pinned[0] and self._head is not None:

@@ -1,5 +1,6 @@
-"""web3's request validation asks eth_chainId before every call, estimate and send; the RPC
-client asks it once per endpoint (a chain's id never changes), not once per request."""
+"""What the RPC client asks once instead of per request: the chain id (web3's validation asked
+it before every call, estimate and send) and the head block's timestamp (every node of a process
+asked it each tick)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from milon_app.chain.client import ChainClient
 from milon_app.chain.deploy import deploy_suite
 
 
-def test_calls_and_sends_do_not_each_ask_the_chain_id(anvil_node, monkeypatch):
+def _count_requests(monkeypatch) -> Counter[str]:
     asked: Counter[str] = Counter()
     real = HTTPProvider._make_request
 
@@ -20,6 +21,11 @@ def test_calls_and_sends_do_not_each_ask_the_chain_id(anvil_node, monkeypatch):
         return real(self, method, params)
 
     monkeypatch.setattr(HTTPProvider, "_make_request", counting)
+    return asked
+
+
+def test_calls_and_sends_do_not_each_ask_the_chain_id(anvil_node, monkeypatch):
+    asked = _count_requests(monkeypatch)
     client = ChainClient.connect(anvil_node.url, dev_accounts=2)
     suite = deploy_suite(client, client.dev_accounts[0], dev=True)
     owner, other = client.dev_accounts
@@ -28,3 +34,13 @@ def test_calls_and_sends_do_not_each_ask_the_chain_id(anvil_node, monkeypatch):
         client.call(suite.token.functions.balanceOf(other.address), block=client.block_number())
     assert asked["eth_call"] >= 5 and asked["eth_sendRawTransaction"] >= 5
     assert asked["eth_chainId"] <= 2
+
+
+def test_the_time_at_one_head_is_read_once_and_moves_with_the_head(anvil_node, monkeypatch):
+    client = ChainClient.connect(anvil_node.url, dev_accounts=1)
+    asked = _count_requests(monkeypatch)
+    client.block_number()  # the head the reads pin to
+    first = [client.now() for _ in range(5)]
+    assert len(set(first)) == 1 and asked["eth_getBlockByNumber"] == 1
+    client.increase_time(3600)  # mines a block: a new head, a new time
+    assert client.now() >= first[0] + 3600
