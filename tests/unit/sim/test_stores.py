@@ -35,3 +35,18 @@ def test_kept_table_answers_like_the_ordinary_one_on_one_connection(
     assert kept.pin("d3", "job:1")  # reopened on use after close
     kept.close()
     assert PinTable(tmp_path / "a.sqlite").owners("d3") == ["job:1"]  # committed on disk
+
+
+def test_at_most_open_max_tables_hold_a_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stores, "OPEN_MAX", 2)
+    tables = [KeptPinTable(tmp_path / f"{i}.sqlite") for i in range(3)]
+    for i, t in enumerate(tables):
+        assert t.pin(f"d{i}", "job:1")
+    assert [t._con is None for t in tables] == [True, False, False]  # the oldest closed
+    assert tables[0].owners("d0") == ["job:1"]  # reopened on use; now the next oldest goes
+    assert [t._con is None for t in tables] == [False, True, False]
+    for t in tables:
+        t.close()
+    assert not stores._open
