@@ -227,8 +227,8 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     ///         committed member's epochs are final (later re-splits pass it by).
     function commit(uint256 jobId, uint256 roundId, bytes32 commitment) external {
         (Job storage j, Round storage rd) = _currentRound(jobId, roundId);
-        Slot storage a = _assignments[jobId][roundId][msg.sender];
-        AssignmentState st = a.state;
+        Slot storage a = _assignments[jobId][msg.sender];
+        AssignmentState st = _stateIn(a, roundId);
         if (st == AssignmentState.Committed || st == AssignmentState.Revealed) revert AlreadyCommitted(msg.sender);
         if (st != AssignmentState.Accepted && st != AssignmentState.Assigned) revert NotAccepted(msg.sender);
         if (block.timestamp > rd.commitDeadline) revert CommitClosed(rd.commitDeadline);
@@ -238,26 +238,27 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
             _take(j, rd);
         }
         a.state = AssignmentState.Committed;
-        _hashes[jobId][roundId][msg.sender] = commitment;
+        _hashes[jobId][msg.sender] = commitment;
         rd.committedCount += 1;
         emit UpdateCommitted(jobId, roundId, msg.sender, commitment);
     }
 
-    /// @notice Open a commitment. An update hash revealed before in this job is refused (replay).
+    /// @notice Open a commitment. Replays (an update hash revealed before in the job, or a copy
+    ///         of another member's) are the committee's to reject (`REPLAY`, duplicates): an
+    ///         on-chain set of every revealed hash cost a fresh slot (22k gas) per reveal.
     function reveal(uint256 jobId, uint256 roundId, bytes32 updateHash, uint64 numSamples, bytes32 salt) external {
         (, Round storage rd) = _currentRound(jobId, roundId);
-        Slot storage a = _assignments[jobId][roundId][msg.sender];
-        if (a.state == AssignmentState.Revealed) revert AlreadyRevealed(msg.sender);
-        if (a.state != AssignmentState.Committed) revert NotCommitted(msg.sender);
+        Slot storage a = _assignments[jobId][msg.sender];
+        AssignmentState st = _stateIn(a, roundId);
+        if (st == AssignmentState.Revealed) revert AlreadyRevealed(msg.sender);
+        if (st != AssignmentState.Committed) revert NotCommitted(msg.sender);
         if (!_commitClosed(rd)) revert RevealNotOpen();
         if (block.timestamp > rd.revealDeadline) revert RevealClosed(rd.revealDeadline);
         bytes32 opened = commitmentOf(updateHash, numSamples, salt, msg.sender, jobId, roundId);
-        if (opened != _hashes[jobId][roundId][msg.sender]) revert BadReveal();
+        if (opened != _hashes[jobId][msg.sender]) revert BadReveal();
         if (numSamples == 0) revert ZeroSamples();
-        if (_revealedHashes[jobId][updateHash]) revert UpdateReplayed(updateHash);
-        _revealedHashes[jobId][updateHash] = true;
-        _hashes[jobId][roundId][msg.sender] = updateHash; // the commitment is spent
-        a.numSamples = numSamples;
+        _hashes[jobId][msg.sender] = updateHash; // the commitment is spent
+        a.weight = numSamples; // the split weight no longer matters once committed
         a.state = AssignmentState.Revealed;
         rd.revealedBits |= 1 << a.index;
         emit UpdateRevealed(jobId, roundId, msg.sender, updateHash, numSamples);
@@ -373,12 +374,45 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
         rd.revealedCount = uint16(RoundMath.popcount(rd.revealedBits));
     }
 
-    /// @notice `commitment` while committed (0 once revealed: the slot then holds `updateHash`).
+    /// @notice `commitment` while committed (0 once revealed: the slot then holds `updateHash`);
+    ///         `weight` until committed, `numSamples` once revealed (they share a field).
+    ///         A member's record holds its latest round: an earlier round it took part in
+    ///         reads as no assignment here (that round's events say what it was).
     function assignment(uint256 jobId, uint256 r, address member) external view returns (Assignment memory a) {
-        Slot memory s = _assignments[jobId][r][member];
-        bytes32 h = _hashes[jobId][r][member];
+        Slot memory s = _assignments[jobId][member];
+        if (s.round != r || r == 0) return a;
         bool revealed = s.state == AssignmentState.Revealed;
-        a = Assignment(s.epochs, s.index, s.weight, s.state, s.numSamples, revealed ? bytes32(0) : h, revealed ? h : bytes32(0));
+        bool open = s.state == AssignmentState.Assigned || s.state == AssignmentState.Accepted;
+        // the hash slot holds an earlier round's update hash until the member commits
+        bytes32 h = revealed || s.state == AssignmentState.Committed ? _hashes[jobId][member] : bytes32(0);
+        a = Assignment(
+            s.epochs,
+            s.index,
+            open ? s.weight : 0,
+            s.state,
+            revealed ? s.weight : 0,
+            revealed ? bytes32(0) : h,
+            revealed ? h : bytes32(0)
+        );
+    }
+
+    /// @notice The rounds of a job before round `r` that `member` took on (accepted, committed
+    ///         or revealed) and their epochs: what its privacy accounting counts. Exact for any
+    ///         `r` from the member's latest round in the job on (the record keeps running totals).
+    function takenBefore(uint256 jobId, uint256 r, address member)
+        external
+        view
+        returns (uint256 rounds, uint256 epochs)
+    {
+        Slot memory s = _assignments[jobId][member];
+        (rounds, epochs) = (s.takenRounds, s.takenEpochs);
+        if (s.round < r && _took(s.state)) (rounds, epochs) = (rounds + 1, epochs + s.epochs);
+    }
+
+    /// @notice The last round of a job in which a member was slashed. Such a member sits out
+    ///         that job's next round, so epochs it failed are not handed straight back to it.
+    function lastSlashedRound(uint256 jobId, address member) external view returns (uint256) {
+        return _assignments[jobId][member].slashedRound;
     }
 
     /// @notice Open assignments and committee seats of `account` in federation `fedId`'s rounds
@@ -426,9 +460,10 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
         returns (Job storage j, Round storage rd, Slot storage a)
     {
         (j, rd) = _currentRound(jobId, roundId);
-        a = _assignments[jobId][roundId][msg.sender];
-        if (a.state == AssignmentState.None) revert NotAssigned(msg.sender);
-        if (a.state != AssignmentState.Assigned) revert AlreadyResponded(msg.sender);
+        a = _assignments[jobId][msg.sender];
+        AssignmentState st = _stateIn(a, roundId);
+        if (st == AssignmentState.None) revert NotAssigned(msg.sender);
+        if (st != AssignmentState.Assigned) revert AlreadyResponded(msg.sender);
         if (block.timestamp > rd.acceptDeadline) revert AcceptClosed(rd.acceptDeadline);
     }
 

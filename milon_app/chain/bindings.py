@@ -18,6 +18,7 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from milon_app.chain.deploy import Suite
+from milon_app.chain.past_assignments import RevealedHashes, rebuild
 
 T = TypeVar("T")
 
@@ -188,7 +189,7 @@ class Round:
 class Assignment:
     epochs: int
     index: int  # position in the round's member list: its bit in verdict bitmaps
-    weight: int  # effective capacity the split used (declared x delivery record)
+    weight: int  # effective capacity the split used (declared x delivery record); 0 once committed
     state: AssignmentState
     num_samples: int
     commitment: bytes
@@ -306,6 +307,7 @@ class Milon:
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
         self.client = suite.client
+        self._revealed = RevealedHashes()
 
     def _tx(self, fn: Any, sender: LocalAccount) -> TxReceipt:
         return self.client.transact(fn, sender)
@@ -418,8 +420,8 @@ class Milon:
         self._tx(self.suite.jobs.functions.createJob(params.as_tuple()), sender)
         return int(self._call(self.suite.jobs.functions.jobCount()))
 
-    def job(self, job_id: int) -> Job:
-        return _build(Job, self._call(self.suite.jobs.functions.job(job_id)))
+    def job(self, job_id: int, block: int | str = "latest") -> Job:
+        return _build(Job, self._call(self.suite.jobs.functions.job(job_id), block))
 
     def job_count(self) -> int:
         return int(self._call(self.suite.jobs.functions.jobCount()))
@@ -443,8 +445,26 @@ class Milon:
         return list(self._call(self.suite.jobs.functions.roundMembers(job_id, r)))
 
     def assignment(self, job_id: int, r: int, who: str, block: int | str = "latest") -> Assignment:
+        """``who``'s assignment in round ``r``. The contract keeps one record per job and member,
+        which the member's next round overwrites: an earlier round's is rebuilt from its events
+        (a log query: for displays; the privacy accounting reads :meth:`taken_before`)."""
         fn = self.suite.jobs.functions.assignment(job_id, r, who)
-        return _build(Assignment, self._call(fn, block))
+        a = _build(Assignment, self._call(fn, block))
+        if a.state is not AssignmentState.NONE or r >= self.job(job_id, block).current_round:
+            return a
+        return rebuild(self, job_id, r, who, block)
+
+    def revealed_before(self, job_id: int, r: int) -> set[bytes]:
+        """Update hashes revealed in the job's rounds before ``r`` (a judge's replay check: the
+        contract does not refuse them), from the events, read once and then incrementally."""
+        return self._revealed.before(self, job_id, r)
+
+    def taken_before(self, job_id: int, r: int, who: str) -> tuple[int, int]:
+        """Rounds of the job before ``r`` that ``who`` took on (accepted, committed or revealed)
+        and their epochs, from the running totals in its assignment record (one call)."""
+        fn = self.suite.jobs.functions.takenBefore(job_id, r, who)
+        rounds, epochs = self._call(fn)
+        return int(rounds), int(epochs)
 
     def accept(self, sender: LocalAccount, job_id: int, r: int) -> TxReceipt:
         return self._tx(self.suite.jobs.functions.accept(job_id, r), sender)

@@ -17,6 +17,7 @@ reorganisation dropped is sent again, with the same content.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +149,8 @@ class Committee:
         submissions, unavailable = self._fetch_updates(ctx, r, rnd, members)
         if unavailable and patient:
             return None
+        replayed = self._replays(ctx, r, submissions)
+        submissions = [s for s in submissions if s.client_id not in replayed]
         base = fetch_state(
             rnd.base_model_hash.hex(), svc.transport, svc.store, svc.providers_for(ctx), ctx
         )
@@ -177,6 +180,9 @@ class Committee:
             if member in unavailable:
                 reasons[i] = int(Reason.UNAVAILABLE)
                 rejected[member] = unavailable[member]
+            elif member in replayed:
+                reasons[i] = int(Reason.REPLAY)
+                rejected[member] = replayed[member]
             elif member in verdicts:
                 v = verdicts[member]
                 if v.reason is Reason.ACCEPTED:
@@ -186,6 +192,17 @@ class Committee:
                     reasons[i] = int(v.reason)
                     rejected[member] = f"{v.reason.name.lower()}: {v.detail}"
         return bits, bytes(reasons), {"accepted": accepted, "rejected": rejected}
+
+    def _replays(self, ctx: JobContext, r: int, submissions: list[Submission]) -> dict[str, str]:
+        """Updates revealed in an earlier round of the job, whatever this judge remembers of
+        it (the contract does not refuse them): rejected as replays, left out of the round."""
+        earlier = self.services.milon.revealed_before(ctx.job_id, r)
+        why = "replay: update revealed in an earlier round of the job"
+        return {
+            s.client_id: why
+            for s in submissions
+            if hashlib.sha256(bytes(s.update_bytes)).digest() in earlier
+        }
 
     def _fetch_updates(
         self, ctx: JobContext, r: int, rnd: Round, members: list[str]

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from milon_app.chain.bindings import Assignment, AssignmentState
 from milon_app.compute import dp_sgd
 from milon_app.federation import privacy as P
 
@@ -63,31 +62,21 @@ class Budget:
         return max(self.epsilon_after, self.epsilon_worst)
 
 
-# Assignment states that mean the node took the round: counted as a release whether or not
-# the update was revealed (a node cannot know that an update it committed was never seen).
-_TAKEN = frozenset({AssignmentState.ACCEPTED, AssignmentState.COMMITTED, AssignmentState.REVEALED})
-
-
 def rounds_taken(svc: RoleServices, ctx: JobContext, r: int) -> int:
     """Rounds of the job before ``r`` this node took: the state DB's count, or the chain's
     when that is higher (a node that lost its state DB must not forget what it spent)."""
     local = svc.state.accepted_rounds(ctx.job_id, r)
     if ctx.spec.privacy.mode != "client-dp":
         return local
-    return max(local, len(_taken_on_chain(svc, ctx, r)))
+    return max(local, svc.milon.taken_before(ctx.job_id, r, svc.address)[0])
 
 
 def epochs_taken(svc: RoleServices, ctx: JobContext, r: int) -> int:
     """Epochs of the job before round ``r`` this node accepted (dp-sgd accounting): the state
-    DB's sum, or the chain's assignment records' when that is higher."""
+    DB's sum, or the chain's when that is higher (the running totals in the node's assignment
+    record: one call, however many rounds)."""
     local = svc.state.accepted_epochs(ctx.job_id, r)
-    return max(local, sum(a.epochs for a in _taken_on_chain(svc, ctx, r)))
-
-
-def _taken_on_chain(svc: RoleServices, ctx: JobContext, r: int) -> list[Assignment]:
-    me = svc.address
-    rows = (svc.milon.assignment(ctx.job_id, rr, me) for rr in range(1, r))
-    return [a for a in rows if a.state in _TAKEN]
+    return max(local, svc.milon.taken_before(ctx.job_id, r, svc.address)[1])
 
 
 def sgd_plan(svc: RoleServices, ctx: JobContext, r: int) -> dp_sgd.Plan:

@@ -4,7 +4,7 @@ v1: a contributor announced (gossiped ``have``) its update as soon as it was sto
 committing; a copier that saw the digest committed the same hash, and validators rejected
 both byte-identical updates, slashing the victim. v2: a contributor announces and serves its
 update only after commits have closed, so there is nothing to copy while a commitment can
-still be made; once reveals start, the contract refuses a hash already revealed in the job
+still be made; a later round's replay of it is the judges' to reject
 (tests/attacks/test_replay.py). The copier ends a slashed no-show; the victim is paid.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -131,10 +132,11 @@ def test_full_round_pays_by_capacity_and_the_committee(client, suite, accounts, 
     assert milon.pending_work(fed, members[0].address) == 0
 
 
-def _play(milon, members, owner, job_id, rejected: set[int]):
-    """One round: everyone assigned accepts, commits and reveals; the committee rejects the
-    updates of the members at the ``rejected`` positions and confirms the rest."""
-    r = milon.start_round(owner, job_id)
+def _play(milon, members, owner, job_id, rejected: set[int], r: int = 0):
+    """One round (``r``: one already started): everyone assigned accepts, commits and reveals;
+    the committee rejects the updates of the members at the ``rejected`` positions and
+    confirms the rest."""
+    r = r or milon.start_round(owner, job_id)
     active = [m for m in members if milon.assignment(job_id, r, m.address).epochs > 0]
     for m in active:
         milon.accept(m, job_id, r)
@@ -162,13 +164,18 @@ def _play(milon, members, owner, job_id, rejected: set[int]):
     return r, active
 
 
-def test_a_slashed_member_sits_out_the_next_round(client, suite, accounts, milon):
-    owner, members = accounts[0], accounts[1:4]
+def _three_member_job(milon, owner, members) -> tuple[int, int]:
+    """A federation of ``members`` (capacities 1, 2, 3), a job of 5 rounds of 6 epochs."""
     fed = milon.create_federation(owner, "bench", h("meta"), ETHER)
     for i, m in enumerate(members, start=1):
         milon.transfer(owner, m.address, 100 * ETHER)
         milon.join(m, fed, 10 * ETHER, capacity=i, peer_info="")
-    job_id = milon.create_job(owner, _params(fed, total_epochs=30, epochs_per_round=6))
+    return fed, milon.create_job(owner, _params(fed, total_epochs=30, epochs_per_round=6))
+
+
+def test_a_slashed_member_sits_out_the_next_round(client, suite, accounts, milon):
+    owner, members = accounts[0], accounts[1:4]
+    fed, job_id = _three_member_job(milon, owner, members)
     r1, active1 = _play(milon, members, owner, job_id, rejected={2})
     assert len(active1) == 3
     slashed = milon.member(fed, members[2].address)
@@ -202,3 +209,47 @@ def test_suspension_and_reinstatement_through_the_bindings(client, suite, accoun
     info = milon.member(fed, a.address)
     assert info.active and not info.suspended and info.stake == 10 * ETHER
     assert milon.active_members(fed) == [b.address, a.address]
+
+
+def test_an_earlier_round_reads_the_same_once_its_records_are_reused(
+    client, suite, accounts, milon
+):
+    """TrainingJobs keeps one assignment record per job and member, which the member's next
+    round overwrites: the bindings rebuild the earlier round's from its events, a record left
+    from an earlier round is nothing in the current one (no commit or reveal on it), and the
+    record's running totals say what the member took on before a round (privacy accounting)."""
+    owner, members = accounts[0], accounts[1:4]
+    _, job_id = _three_member_job(milon, owner, members)
+    r1, _ = _play(milon, members, owner, job_id, rejected={2})
+    before = {m.address: milon.assignment(job_id, r1, m.address) for m in members}
+    assert all(a.weight == 0 and a.num_samples == 10 for a in before.values())  # revealed
+    r2 = milon.start_round(owner, job_id)
+    reused = members[:2]  # members[2] was slashed in round 1: it sits round 2 out
+    for m in reused:
+        raw = client.call(suite.jobs.functions.assignment(job_id, r1, m.address))
+        assert raw[3] == AssignmentState.NONE  # the record holds round 2 now
+        rebuilt = milon.assignment(job_id, r1, m.address)
+        assert rebuilt == dataclasses.replace(before[m.address], weight=0)
+        assert rebuilt.state is AssignmentState.REVEALED and rebuilt.update_hash != bytes(32)
+        now = milon.assignment(job_id, r2, m.address)  # round 1's update hash is not round 2's
+        assert now.state is AssignmentState.ASSIGNED and now.weight > 0
+        assert now.commitment == now.update_hash == bytes(32)
+        taken = (1, before[m.address].epochs)
+        assert milon.taken_before(job_id, r2, m.address) == taken
+    benched = members[2]
+    assert milon.assignment(job_id, r1, benched.address) == before[benched.address]
+    assert milon.assignment(job_id, r2, benched.address).state is AssignmentState.NONE
+    assert milon.taken_before(job_id, r2, benched.address) == (1, before[benched.address].epochs)
+    with pytest.raises(ContractRevert, match="NotAccepted"):
+        milon.commit(benched, job_id, r2, h("c"))
+    with pytest.raises(ContractRevert, match="NotCommitted"):
+        milon.reveal(benched, job_id, r2, h(f"u{r1}2"), 10, h(f"s{r1}2"))
+    # round 2 played out, round 3 started: round 2's epochs fold into each record's totals
+    r2_epochs = {m.address: milon.assignment(job_id, r2, m.address).epochs for m in reused}
+    _play(milon, members, owner, job_id, rejected=set(), r=r2)
+    r3 = milon.start_round(owner, job_id)
+    for m in reused:
+        assert milon.assignment(job_id, r3, m.address).state is AssignmentState.ASSIGNED
+        want = (2, before[m.address].epochs + r2_epochs[m.address])
+        assert milon.taken_before(job_id, r3, m.address) == want
+        assert milon.assignment(job_id, r2, m.address).epochs == r2_epochs[m.address]

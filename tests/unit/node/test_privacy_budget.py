@@ -70,6 +70,9 @@ def test_ceiling_and_job_target_decline_with_a_reason():
     assert why is not None and "over the job's target epsilon=8" in why
 
 
+_TAKEN = (AssignmentState.ACCEPTED, AssignmentState.COMMITTED, AssignmentState.REVEALED)
+
+
 class _Milon:
     """The chain as far as the contributor's decision reads and writes it."""
 
@@ -95,6 +98,13 @@ class _Milon:
         return SimpleNamespace(
             state=state, epochs=0 if state is AssignmentState.NONE else self.epochs
         )
+
+    def taken_before(self, job_id: int, r: int, who: str) -> tuple[int, int]:
+        """The contract's running totals: rounds before ``r`` taken on, and their epochs."""
+        taken = [
+            rr for (j, rr), st in self.states.items() if j == job_id and rr < r and st in _TAKEN
+        ]
+        return len(taken), len(taken) * self.epochs
 
 
 def _contributor(
