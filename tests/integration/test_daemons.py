@@ -161,13 +161,21 @@ def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
         # first round at least): slashed for it and never paid for a round it was rejected in.
         # A late, small sign-flipped step may pass the verdict function; the contract then
         # pays it like any accepted update, and the claimable sum says exactly what was paid.
+        # The draw is the chain's (it changes with every block hash): when it gave every seat
+        # of round 1 to the byzantine node, nobody may judge its update there (an author's seat
+        # never counts on its own update), so that round neither pays nor slashes it.
+        drawn = [e for e in events if e.name == "CommitteeDrawn" and e.args["jobId"] == job_id]
+        seated = {e.args["round"]: set(e.args["members"]) for e in drawn}
+        judged_first = bool(seated[1] - {bad})
         slashed = {e.args["round"] for e in events
                    if e.name == "MemberSlashed" and e.args["member"] == bad}
         paid_rounds = {e.args["round"] for e in events
                        if e.name == "RewardCredited" and e.args["member"] == bad}
-        assert 1 in slashed and not slashed & paid_rounds, (slashed, paid_rounds)
+        assert (1 in slashed) == judged_first and not slashed & paid_rounds, (
+            slashed, paid_rounds, seated)
+        assert judged_first or 1 not in paid_rounds
         assert milon.claimable(bad) == total("RewardCredited", bad) + total("ValidatorPaid", bad)
-        assert milon.member(fed, bad).stake < 50 * ETHER
+        assert (milon.member(fed, bad).stake < 50 * ETHER) == bool(slashed)
         honest = [a.address for i, a in enumerate(accts) if i != BYZANTINE]
         for a in honest:
             assert milon.claimable(a) > 0, f"{a} was not paid\n{_logs(homes)}"
@@ -177,7 +185,6 @@ def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
         )
         # every round drew 3 seats (with replacement: a member may hold two); the seated
         # daemons logged their verdicts
-        drawn = [e for e in events if e.name == "CommitteeDrawn" and e.args["jobId"] == job_id]
         assert len(drawn) >= 2 and all(sum(e.args["weights"]) == 3 for e in drawn), drawn
         assert all(len(e.args["members"]) == len(e.args["weights"]) for e in drawn)
         lines = [json.loads(ln) for h in homes[1:] for ln in (h / "daemon.log").read_text(
@@ -186,7 +193,8 @@ def test_daemons_train_validate_pay_slash_and_survive_kill9(tmp_path):
         assert {"CommitteeDrawn", "VerdictSubmitted", "VerdictsTallied", "ModelConfirmed"} <= kinds
         assert not kinds & {"UpdatesValidated", "ProposalSubmitted"}
         votes = [ln for ln in lines if ln["event"] == "VerdictSubmitted"]
-        assert any(bad in [m for m, _why in v["rejected"]] for v in votes), votes
+        rejected_bad = any(bad in [m for m, _why in v["rejected"]] for v in votes)
+        assert rejected_bad or not judged_first, votes
         commits = [e for e in events if e.name == "UpdateCommitted" and e.args["member"] == victim]
         assert len({(e.args["jobId"], e.args["round"]) for e in commits}) == len(commits)
         milon.claim(accts[0])
