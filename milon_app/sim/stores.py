@@ -7,8 +7,8 @@ asked who pins its update (the in-process transport's authorisation): at 1,000 m
 is over 50,000 connections opened and closed a round, a third of the committees' time. The
 simulation is one process that closes every member at its end
 (:meth:`milon_app.sim.federation.SimFederation.close`), so each member's table keeps one
-connection for the run instead (at most :data:`OPEN_MAX` at a time). The same SQL runs in
-the same transactions.
+connection for the run instead (at most :data:`OPEN_MAX` at a time, each with a rollback
+journal: one file descriptor). The same SQL runs in the same transactions.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 
 from milon_app.store.pins import PinTable
 
-# Tables with an open connection, least recently used first. Each holds three descriptors
-# (the database, its WAL and shared-memory files) beside the member's state DB's three: 4,000
-# members with all of them open would pass a 20,000-descriptor limit, so the oldest is closed
-# (and reopened on its next use) beyond this many.
-OPEN_MAX = 1_024
+# Tables with an open connection, least recently used first; the oldest is closed (and
+# reopened on its next use) beyond this many. A kept connection uses a rollback journal
+# instead of WAL: one file descriptor instead of three (database, WAL, shared memory), so
+# 4,000 members' tables fit beside their state DBs' three each under a 20,000 limit.
+OPEN_MAX = 4_096
 _open: OrderedDict[int, KeptPinTable] = OrderedDict()
 _lock = threading.RLock()  # one for every table: the simulation drives them from one thread
 
@@ -45,6 +45,7 @@ class KeptPinTable(PinTable):
             try:
                 if self._con is None:
                     self._con = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+                    self._con.execute("PRAGMA journal_mode=DELETE")
                     while len(_open) >= OPEN_MAX:
                         _open.popitem(last=False)[1].close()
                 _open[id(self)] = self

@@ -31,6 +31,8 @@ def test_kept_table_answers_like_the_ordinary_one_on_one_connection(
         assert table.unpin("d1", "job:2") and table.digests("job:1") == ["d1", "d2"]
         assert table.unpin_owner("job:1") == 2 and table.pinned() == set()
     assert opened.count("a.sqlite") == 1 and opened.count("b.sqlite") > 5  # once, each call
+    assert kept._con is not None  # one file descriptor: a rollback journal, not WAL's three
+    assert kept._con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     kept.close()
     assert kept.pin("d3", "job:1")  # reopened on use after close
     kept.close()
