@@ -37,7 +37,9 @@ class KeptPinTable(PinTable):
 
     def __init__(self, path: Path) -> None:
         self._con: sqlite3.Connection | None = None
-        super().__init__(path)
+        super().__init__(path)  # which sets WAL: a rollback journal from here on
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=DELETE")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
