@@ -793,19 +793,22 @@ abstract contract TrainingJobsBase {
 
     // ------------------------------------------------------------------ internals: phases
 
-    /// @dev Reads two slots on the way through (the job's round counter, the round's flags):
-    ///      the job count is read only to name an unknown job, and the job's status not at all,
-    ///      since a round neither finalized nor timed out belongs to an open job (`cancelJob`
-    ///      refuses while a round is in progress; a job completes only as its round finalizes).
+    /// @dev Reads the round's first slot (its start time, which the phases read anyway) and its
+    ///      flags on the way through, not the job: a round started and neither finalized nor
+    ///      timed out is its job's current one (a round starts only once the previous one
+    ///      closed) and belongs to an open job (`cancelJob` refuses while a round is in
+    ///      progress; a job completes only as its round finalizes). The job's round counter and
+    ///      count are read only to name what is wrong.
     function _currentRound(uint256 jobId, uint256 roundId) internal view returns (Job storage j, Round storage rd) {
         j = _jobs[jobId];
+        rd = _rounds[jobId][roundId];
+        if (rd.startedAt != 0 && !rd.finalized && !rd.timedOut) return (j, rd);
         uint256 current = j.currentRound;
         if (roundId == 0 || roundId != current) {
             _job(jobId);
             revert WrongRound(roundId, current);
         }
-        rd = _rounds[jobId][roundId];
-        if (rd.finalized || rd.timedOut) revert RoundClosed(jobId, roundId);
+        revert RoundClosed(jobId, roundId);
     }
 
     /// @dev No more commits can arrive: the deadline passed, or acceptance closed and every
