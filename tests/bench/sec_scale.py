@@ -164,6 +164,9 @@ def run(ctx: BenchContext) -> SectionResult:
         failed["why"] += (f" (the {a['nodes']}→{b['nodes']} growth predicts ~{est:.0f} s for "
                           "set-up and round)")
         failed["predicted_s"] = est
+    import sec_scale_sim
+
+    sim_md, sim_data = sec_scale_sim.run(ctx, results)
     md = "\n\n".join([
         "Every size is a fresh process: anvil on 127.0.0.1, the suite deployed, an owner and N "
         "contributors, each a `NodeCore` with its own state DB and blob store, all in that one "
@@ -194,6 +197,7 @@ def run(ctx: BenchContext) -> SectionResult:
         + (" Round time growth: " + "; ".join(growth) + "." if growth else "")
         + f" Section budget {budget:.0f} s (MILON_BENCH_SCALE_BUDGET_S).",
         f"![round time vs nodes](benchmarks/{plot.name})",
+        sim_md,
     ])
     head = ", ".join(f"{r['nodes']} nodes ({r['transport']}) {r['round_s']:.0f} s"
                      for r in done)
@@ -201,9 +205,14 @@ def run(ctx: BenchContext) -> SectionResult:
         key="scale", title="Scale",
         command=".venv/bin/python tests/bench/report.py --only scale"
         + (" --quick" if ctx.quick else "")
-        + "  (one size: tests/bench/sec_scale.py --nodes N [--transport libp2p|inprocess])",
-        markdown=md, data={"budget_s": budget, "sizes": results, "largest": largest},
-        headline=[f"largest federation through a round: {largest} nodes; round wall time {head}"],
+        + "  (one size: tests/bench/sec_scale.py --nodes N [--transport libp2p|inprocess]; "
+        "one sim size: tests/bench/sec_scale_sim.py --members N; Flower: "
+        "tests/bench/flower_scale.py)",
+        markdown=md, data={"budget_s": budget, "sizes": results, "largest": largest, **sim_data},
+        headline=[f"largest federation through a round: {largest} nodes; round wall time {head}"
+                  + "".join(f"; milon sim {x['members']:,} members "
+                            f"{x['rounds'][-1]['wall_seconds']:.0f} s a round"
+                            for x in sim_data["sim"] if x["ok"])],
         plots=[plot], device="cpu (all nodes in one process, anvil on 127.0.0.1)",
     )
 
