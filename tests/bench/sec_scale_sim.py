@@ -28,6 +28,7 @@ FLOWER_SIZES = (16, 64, 256, 1000, 4000)
 COMMITTEE = 16
 ROUNDS = 2
 DEFAULT_BUDGET_S = 2400  # MILON_BENCH_SCALE_SIM_BUDGET_S: both tools together
+# MILON_BENCH_SCALE_SIM_SIZES / MILON_BENCH_SCALE_FLOWER_SIZES (e.g. "1000") override the sizes
 
 
 def sim_command(python: str, members: int, rounds: int) -> list[str]:
@@ -138,17 +139,24 @@ def _growth(sims: list[dict[str, Any]], flower: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _sizes(var: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Sizes from ``var`` (comma-separated), else ``default``: a shorter run on a busy day."""
+    text = os.environ.get(var, "").strip()
+    return tuple(int(x) for x in text.split(",")) if text else default
+
+
 def run(ctx: BenchContext, real: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     """Markdown for the simulation part of the section, and its data."""
     from sectools import table
 
     budget = float(os.environ.get("MILON_BENCH_SCALE_SIM_BUDGET_S", DEFAULT_BUDGET_S))
     t0 = time.monotonic()
-    sizes = (8,) if ctx.quick else SIM_SIZES
+    sizes = (8,) if ctx.quick else _sizes("MILON_BENCH_SCALE_SIM_SIZES", SIM_SIZES)
     sims = [run_sim(ctx, n, 1 if ctx.quick else ROUNDS, budget - (time.monotonic() - t0))
             for n in sizes]
     left = budget - (time.monotonic() - t0)
-    flower = (run_flower(ctx, (16,) if ctx.quick else FLOWER_SIZES, left) if left > 120
+    fsizes = (16,) if ctx.quick else _sizes("MILON_BENCH_SCALE_FLOWER_SIZES", FLOWER_SIZES)
+    flower = (run_flower(ctx, fsizes, left) if left > 120
               else {"ok": False, "why": "not started: the budget is spent", "sizes": []})
     flower_note = "" if flower["ok"] else f" Flower: {flower['why']}."
     md = "\n\n".join([
