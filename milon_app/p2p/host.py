@@ -32,7 +32,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
 from milon_app.errors import BadInputError, NetworkError
-from milon_app.p2p import addresses, dialback, record_cache, yamux_tuning
+from milon_app.p2p import addresses, dialback
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import (
     DIAL_TIMEOUT_S,
@@ -245,8 +245,6 @@ class Libp2pTransport:
         host.set_stream_handler(dialback.PROTOCOL, dialback.Server(is_relayed).handle)
         host.get_network().register_notifee(_Notifee(self))
         router = _make_router()
-        record_cache.install()  # a peer's unchanged signed record is verified once
-        yamux_tuning.install()  # window updates batched, not one frame per read
         pubsub = Pubsub(host, router)
         listen, moved = addresses.free_port_fallback(self._listen)
         try:
