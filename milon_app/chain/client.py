@@ -319,6 +319,10 @@ class ChainClient(Connectivity, DevChainControls):
             return self.block_number()
         return head[1]
 
+    def read_block(self) -> int:
+        """The block "latest" reads are pinned to now (this client's own writes included)."""
+        return self._read_block()
+
     def now(self, block: Any = "latest") -> int:
         """Timestamp of the latest block, or of ``block`` (contract deadlines compare
         against this). RPC chains: "latest" is the head the reads are pinned to, its

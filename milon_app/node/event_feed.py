@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -27,11 +26,6 @@ if TYPE_CHECKING:
 
     from milon_app.chain.client import ChainClient
 
-# How long a read of the chain's head serves the nodes that poll after it (the client pins its
-# "latest" reads to a head block for as long, HEAD_FRESH_S).
-FRESH_S = 0.25
-
-
 class SharedFeed:
     """The events of ``contracts`` from ``from_block`` on, held until every cursor is past them."""
 
@@ -40,15 +34,12 @@ class SharedFeed:
         client: ChainClient,
         contracts: Mapping[str, Contract],
         from_block: int,
-        fresh_s: float | None = None,
     ) -> None:
         self.client, self.contracts = client, contracts
-        self.fresh_s = FRESH_S if fresh_s is None else fresh_s
         self._held_from = from_block  # every event from this block on is held (or not yet read)
         self._cursor = EventCursor(client, contracts, from_block)
         self._events: list[ChainEvent] = []  # in chain order
         self._positions: dict[int, int] = {}  # cursor id -> its next block
-        self._polled = float("-inf")
         self._lock = threading.Lock()
 
     def join(self, who: int, block: int) -> bool:
@@ -61,13 +52,13 @@ class SharedFeed:
             return True
 
     def read(self, who: int, next_block: int) -> tuple[list[ChainEvent], int]:
-        """The events at ``next_block`` and after, and the block to resume from; the chain is
-        asked at most once per ``fresh_s`` for all cursors together."""
+        """The events at ``next_block`` and after, and the block to resume from. The logs are
+        asked for only when the head the client's reads are pinned to is past what the feed
+        read (the client re-reads that head at most every HEAD_FRESH_S, and at once after its
+        own writes), so a node sees every event up to the state its reads see."""
         with self._lock:
-            now = time.monotonic()
-            if now - self._polled >= self.fresh_s:
+            if self.client.read_block() >= self._cursor.next_block:
                 self._events.extend(self._cursor.poll())
-                self._polled = now
             end = self._cursor.next_block
             start = bisect.bisect_left(self._events, next_block, key=lambda e: e.block)
             out = self._events[start:]
