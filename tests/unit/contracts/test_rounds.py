@@ -540,3 +540,30 @@ def test_zero_samples_are_refused_and_replays_are_left_to_the_committee(client, 
     reveal(client, suite, job_id, r, ua)
     reveal(client, suite, job_id, r, ub)
     assert round_info(client, suite, job_id, r)["revealedBits"] == 0b011
+
+
+def test_a_record_left_from_an_earlier_round_opens_nothing_in_the_next(client, suite, accounts):
+    """Assignment slots are reused across a job's rounds (issue 18). A member slashed in round
+    1 sits round 2 out; its slot still holds round 1's committed record, and that record must
+    not let it commit, reveal or accept in round 2."""
+    a, b, c = accounts[1:4]
+    fed = federation_with_members(client, suite, [a, b, c])
+    job_id = create_job(client, suite, accounts[0], fed.fed_id, totalEpochs=6, epochsPerRound=3)
+    r = start_round(client, suite, job_id, accounts[0])
+    ups = {m.address: make_update(m, job_id, r) for m in (a, b, c)}
+    for u in ups.values():
+        commit(client, suite, job_id, r, u)
+    past(client, round_info(client, suite, job_id, r)["commitDeadline"])
+    for m in (a, b):
+        reveal(client, suite, job_id, r, ups[m.address])  # c keeps its commitment unopened
+    past(client, round_info(client, suite, job_id, r)["confirmDeadline"])
+    tx(client, suite.jobs.functions.timeoutRound(job_id), accounts[0])
+    r2 = start_round(client, suite, job_id, accounts[0])
+    members = [x.lower() for x in client.call(suite.jobs.functions.roundMembers(job_id, r2))]
+    assert c.address.lower() not in members  # slashed as a no-show in round 1
+    with reverts("NotAccepted"):
+        commit(client, suite, job_id, r2, make_update(c, job_id, r2))
+    with reverts("NotAssigned"):
+        tx(client, suite.jobs.functions.accept(job_id, r2), c)
+    with reverts("NotCommitted"):
+        reveal(client, suite, job_id, r2, ups[c.address])
