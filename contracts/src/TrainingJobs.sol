@@ -4,6 +4,8 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {FederationRegistry} from "./FederationRegistry.sol";
 import {ITrainingJobsPending} from "./ITrainingJobsPending.sol";
 import {RoundMath} from "./RoundMath.sol";
@@ -29,16 +31,42 @@ import {TrainingJobsBase} from "./TrainingJobsBase.sol";
 ///         (tally, finalize, fail, lapses and re-splits) runs in RoundSettler by DELEGATECALL and
 ///         the epoch split and committee draw in RoundPlanner, both deployed by the constructor,
 ///         so this contract stays well under the EIP-170 code-size limit.
-contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, TrainingJobsBase {
+contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, TrainingJobsBase, EIP712 {
+    // EIP712 comes last: its two fallback-string slots must follow TrainingJobsBase's storage,
+    // which RoundSettler (DELEGATECALL) lays out the same way without it.
     using SafeERC20 for IERC20;
+
+    /// @notice A member's commitment signed for a batch (EIP-712 `Commit`; EIP-2098 signature).
+    struct SignedCommit {
+        bytes32 commitment;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice A member's opening for a batch: it opens only that member's own commitment.
+    struct Opening {
+        address member;
+        bytes32 updateHash;
+        uint64 numSamples;
+        bytes32 salt;
+    }
+
+    bytes32 public constant COMMIT_TYPEHASH = keccak256("Commit(uint256 jobId,uint256 roundId,bytes32 commitment)");
 
     /// @notice Settles rounds in this contract's storage (DELEGATECALL only).
     RoundSettler public immutable settler;
 
     error NotRegistry(address caller);
+    error NotSelf(address caller);
+    error BadSignature();
+
+    /// @notice A batch entry that failed the checks of the member's own call (`reason`: that
+    ///         call's error selector); the batch went on without it.
+    event BatchEntrySkipped(uint256 indexed jobId, uint256 indexed roundId, address indexed member, bytes4 reason);
 
     constructor(IERC20 token_, FederationRegistry registry_, address governance_)
         TrainingJobsBase(token_, registry_, governance_, new RoundPlanner())
+        EIP712("MILON TrainingJobs", "2")
     {
         settler = new RoundSettler(token_, registry_, governance_, planner);
         _params = [
@@ -194,7 +222,7 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     ///         accept window). Committing within the window accepts as well (see `commit`).
     function accept(uint256 jobId, uint256 roundId) external {
         (Job storage j, Round storage rd, Slot storage a) = _respond(jobId, roundId);
-        _take(j, rd);
+        _take(j, rd, msg.sender);
         a.state = AssignmentState.Accepted;
         emit AssignmentAccepted(jobId, roundId, msg.sender, a.epochs);
     }
@@ -226,42 +254,102 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     ///         `UpdateCommitted` stands for the `AssignmentAccepted` an explicit accept emits); a
     ///         committed member's epochs are final (later re-splits pass it by).
     function commit(uint256 jobId, uint256 roundId, bytes32 commitment) external {
+        _commit(jobId, roundId, msg.sender, commitment);
+    }
+
+    /// @notice Many members' commits in one transaction (anyone may send it): each entry is
+    ///         signed by the member it commits for and passes that member's own `commit`
+    ///         checks, else it is skipped (`BatchEntrySkipped`) and the others still land, so
+    ///         an entry cannot sink the batch. One base fee and warm round slots for all.
+    function commitBatch(uint256 jobId, uint256 roundId, SignedCommit[] calldata entries)
+        external
+        returns (uint256 landed)
+    {
+        for (uint256 i; i < entries.length; ++i) {
+            SignedCommit calldata e = entries[i];
+            bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(COMMIT_TYPEHASH, jobId, roundId, e.commitment)));
+            (address member, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, e.r, e.vs);
+            if (err != ECDSA.RecoverError.NoError) {
+                emit BatchEntrySkipped(jobId, roundId, address(0), BadSignature.selector);
+                continue;
+            }
+            try this.commitAs(jobId, roundId, member, e.commitment) {
+                ++landed;
+            } catch (bytes memory why) {
+                emit BatchEntrySkipped(jobId, roundId, member, bytes4(why));
+            }
+        }
+    }
+
+    /// @dev One batch entry, as its own call so that its revert undoes only itself.
+    function commitAs(uint256 jobId, uint256 roundId, address member, bytes32 commitment) external {
+        if (msg.sender != address(this)) revert NotSelf(msg.sender);
+        _commit(jobId, roundId, member, commitment);
+    }
+
+    function _commit(uint256 jobId, uint256 roundId, address member, bytes32 commitment) internal {
         (Job storage j, Round storage rd) = _currentRound(jobId, roundId);
-        Slot storage a = _assignments[jobId][msg.sender];
+        Slot storage a = _assignments[jobId][member];
         AssignmentState st = _stateIn(a, roundId);
-        if (st == AssignmentState.Committed || st == AssignmentState.Revealed) revert AlreadyCommitted(msg.sender);
-        if (st != AssignmentState.Accepted && st != AssignmentState.Assigned) revert NotAccepted(msg.sender);
+        if (st == AssignmentState.Committed || st == AssignmentState.Revealed) revert AlreadyCommitted(member);
+        if (st != AssignmentState.Accepted && st != AssignmentState.Assigned) revert NotAccepted(member);
         if (block.timestamp > rd.commitDeadline) revert CommitClosed(rd.commitDeadline);
         if (commitment == bytes32(0)) revert ZeroCommitment();
         if (st == AssignmentState.Assigned) {
             if (block.timestamp > rd.acceptDeadline) revert AcceptClosed(rd.acceptDeadline);
-            _take(j, rd);
+            _take(j, rd, member);
         }
         a.state = AssignmentState.Committed;
-        _hashes[jobId][msg.sender] = commitment;
+        _hashes[jobId][member] = commitment;
         rd.committedCount += 1;
-        emit UpdateCommitted(jobId, roundId, msg.sender, commitment);
+        emit UpdateCommitted(jobId, roundId, member, commitment);
     }
 
     /// @notice Open a commitment. Replays (an update hash revealed before in the job, or a copy
     ///         of another member's) are the committee's to reject (`REPLAY`, duplicates): an
     ///         on-chain set of every revealed hash cost a fresh slot (22k gas) per reveal.
     function reveal(uint256 jobId, uint256 roundId, bytes32 updateHash, uint64 numSamples, bytes32 salt) external {
+        _reveal(jobId, roundId, Opening(msg.sender, updateHash, numSamples, salt));
+    }
+
+    /// @notice Many members' openings in one transaction (anyone may send it: an opening opens
+    ///         only its member's own commitment, whose salt that member handed out). An entry
+    ///         failing that member's own `reveal` checks is skipped, the others still land.
+    function revealBatch(uint256 jobId, uint256 roundId, Opening[] calldata entries)
+        external
+        returns (uint256 landed)
+    {
+        for (uint256 i; i < entries.length; ++i) {
+            try this.revealAs(jobId, roundId, entries[i]) {
+                ++landed;
+            } catch (bytes memory why) {
+                emit BatchEntrySkipped(jobId, roundId, entries[i].member, bytes4(why));
+            }
+        }
+    }
+
+    /// @dev One batch entry, as its own call so that its revert undoes only itself.
+    function revealAs(uint256 jobId, uint256 roundId, Opening calldata o) external {
+        if (msg.sender != address(this)) revert NotSelf(msg.sender);
+        _reveal(jobId, roundId, o);
+    }
+
+    function _reveal(uint256 jobId, uint256 roundId, Opening memory o) internal {
         (, Round storage rd) = _currentRound(jobId, roundId);
-        Slot storage a = _assignments[jobId][msg.sender];
+        Slot storage a = _assignments[jobId][o.member];
         AssignmentState st = _stateIn(a, roundId);
-        if (st == AssignmentState.Revealed) revert AlreadyRevealed(msg.sender);
-        if (st != AssignmentState.Committed) revert NotCommitted(msg.sender);
+        if (st == AssignmentState.Revealed) revert AlreadyRevealed(o.member);
+        if (st != AssignmentState.Committed) revert NotCommitted(o.member);
         if (!_commitClosed(rd)) revert RevealNotOpen();
         if (block.timestamp > rd.revealDeadline) revert RevealClosed(rd.revealDeadline);
-        bytes32 opened = commitmentOf(updateHash, numSamples, salt, msg.sender, jobId, roundId);
-        if (opened != _hashes[jobId][msg.sender]) revert BadReveal();
-        if (numSamples == 0) revert ZeroSamples();
-        _hashes[jobId][msg.sender] = updateHash; // the commitment is spent
-        a.weight = numSamples; // the split weight no longer matters once committed
+        bytes32 opened = commitmentOf(o.updateHash, o.numSamples, o.salt, o.member, jobId, roundId);
+        if (opened != _hashes[jobId][o.member]) revert BadReveal();
+        if (o.numSamples == 0) revert ZeroSamples();
+        _hashes[jobId][o.member] = o.updateHash; // the commitment is spent
+        a.weight = o.numSamples; // the split weight no longer matters once committed
         a.state = AssignmentState.Revealed;
         rd.revealedBits |= 1 << a.index;
-        emit UpdateRevealed(jobId, roundId, msg.sender, updateHash, numSamples);
+        emit UpdateRevealed(jobId, roundId, o.member, o.updateHash, o.numSamples);
     }
 
     /// @notice A committee member's verdict over every revealed update of the round: bit i of
@@ -468,8 +556,8 @@ contract TrainingJobs is ReentrancyGuardTransient, ITrainingJobsPending, Trainin
     }
 
     /// @dev Take on an assignment (an explicit accept, or a commit in the accept window).
-    function _take(Job storage j, Round storage rd) internal {
-        if (!registry.isActive(j.params.fedId, msg.sender)) revert NotEligible(msg.sender);
+    function _take(Job storage j, Round storage rd, address member) internal {
+        if (!registry.isActive(j.params.fedId, member)) revert NotEligible(member);
         rd.assignedCount -= 1;
         rd.acceptedCount += 1;
     }

@@ -86,6 +86,16 @@ def decode_revert_data(data: bytes, context: str = "") -> ContractRevert:
     return ContractRevert("UnknownError", ("0x" + data.hex(),), context)
 
 
+def error_name(selector: bytes) -> str:
+    """The name of the contracts' custom error with this 4-byte selector (a skipped batch
+    entry's reason), else its hex."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _error_table()
+    found = _TABLE.get(bytes(selector))
+    return found[0] if found else "0x" + bytes(selector).hex()
+
+
 _BYTES_RE = re.compile(r"execution reverted: (b'.*'|b\".*\")$", re.S)
 
 

@@ -1,11 +1,15 @@
 """Gas of one full protocol-v2 round at 4, 16, 64 and 256 members, on the embedded chain.
 
     python tests/bench/gas_report.py [--sizes 4,16,64,256] [--with-256] [--explicit-accept]
+                                     [--self-send]
 
 A size is ``members`` or ``members:seats`` (seats 0 or absent: the governed default, 7).
 One round: startRound, every commit (which accepts the epochs too: a member committing within
 the accept window needs no ``accept`` of its own; ``--explicit-accept`` measures the older path,
-an ``accept`` and then a commit) and reveal, every committee member's verdict
+an ``accept`` and then a commit) and reveal, sent in one ``commitBatch`` (each entry signed by
+its member) and one ``revealBatch`` as the nodes hand them to the job owner's batcher
+(``--self-send``: each member's own ``commit`` and ``reveal``, the nodes' fallback; *commit*
+and *reveal* are then per batch entry: the batch's gas over its entries), every committee member's verdict
 (accepting every update; the last one tallies), confirmations of the aggregate until the
 round finalizes (the last one settles: credits, the validators' pool), then one claim.
 Prints a table of medians and the settling calls, the per-member totals, and checks two
@@ -28,6 +32,7 @@ from eth_abi.abi import encode
 from eth_account import Account
 from eth_utils.crypto import keccak
 
+from milon_app.chain import batches
 from milon_app.chain.bindings import Param, _settle_gas, _start_gas
 from milon_app.chain.client import EMBEDDED, ChainClient
 from milon_app.chain.deploy import deploy_suite
@@ -89,6 +94,7 @@ def measure(
     committee: int = 0,
     explicit_accept: bool = False,
     rounds: int = 1,
+    batched: bool = True,
 ) -> dict[str, float]:
     """A federation of ``n`` fresh members, one job and ``rounds`` rounds in which every update
     is accepted by every committee member and the aggregate confirmed; the figures are the
@@ -125,7 +131,7 @@ def measure(
     job_id = client.call(suite.jobs.functions.jobCount())
 
     for i in range(rounds):
-        row = _round(client, suite, job_id, by_address, committee, explicit_accept, tx, i)
+        row = _round(client, suite, job_id, by_address, committee, explicit_accept, tx, i, batched)
     return {
         **row,
         "seats": min(row["seats"], len(members)),
@@ -143,6 +149,7 @@ def _round(
     explicit_accept: bool,
     tx: Any,
     i: int,
+    batched: bool = True,
 ) -> dict[str, float]:
     """One round of the job, every update accepted; its gas figures."""
     funder = suite.deployer
@@ -154,13 +161,16 @@ def _round(
     seats = [by_address[a.lower()] for a in client.call(jobs.committee(job_id, r))]
     accept = [tx(jobs.accept(job_id, r), m) for m in active] if explicit_accept else [0]
     salt = keccak(text="salt")
-    commit = []
-    for m in active:
-        c = _commitment(keccak(text=f"{m.address}-{i}"), 100, salt, m.address, job_id, r)
-        commit.append(tx(jobs.commit(job_id, r, c), m))
-    reveal = [
-        tx(jobs.reveal(job_id, r, keccak(text=f"{m.address}-{i}"), 100, salt), m) for m in active
-    ]
+    updates = {m.address: keccak(text=f"{m.address}-{i}") for m in active}
+    if batched:
+        commit, reveal = _batched(client, suite, job_id, r, active, updates, salt, tx)
+    else:
+        commit = [
+            tx(jobs.commit(job_id, r, _commitment(updates[m.address], 100, salt, m.address,
+                                                  job_id, r)), m)
+            for m in active
+        ]  # fmt: skip
+        reveal = [tx(jobs.reveal(job_id, r, updates[m.address], 100, salt), m) for m in active]
 
     p = client.call(jobs.params())
     k = min(max(committee or p[int(Param.COMMITTEE_DEFAULT)], p[int(Param.COMMITTEE_MIN)]),
@@ -203,6 +213,38 @@ def _round(
         "finalize/member": finalize / len(active),
         "settle_floor": _settle_gas(len(active), len(seats)),
     }
+
+
+def _batched(
+    client: ChainClient,
+    suite: Any,
+    job_id: int,
+    r: int,
+    active: list[Any],
+    updates: dict[str, bytes],
+    salt: bytes,
+    tx: Any,
+) -> tuple[list[float], list[float]]:
+    """Every member's commit in one signed batch and every opening in another, sent by the
+    job's owner; per-entry gas (the batch over its entries), one figure per member."""
+    from milon_app.chain.bindings import Milon
+
+    milon = Milon(suite)
+    signed = [
+        batches.sign_commit(
+            milon, m, job_id, r, _commitment(updates[m.address], 100, salt, m.address, job_id, r)
+        )
+        for m in active
+    ]
+    args = [(e.commitment, *batches._compact(e.signature)) for e in signed]
+    gas = tx(suite.jobs.functions.commitBatch(job_id, r, args), suite.deployer)
+    landed = sum(client.call(suite.jobs.functions.assignment(job_id, r, m.address))[3] == 4
+                 for m in active)  # fmt: skip
+    assert landed == len(active), f"{landed} of {len(active)} batched commits landed"
+    openings = [(m.address, updates[m.address], 100, salt) for m in active]
+    gas_r = tx(suite.jobs.functions.revealBatch(job_id, r, openings), suite.deployer)
+    n = len(active)
+    return [gas / n] * n, [gas_r / n] * n
 
 
 def print_table(rows: list[dict[str, float]]) -> None:
@@ -248,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         help="every member accepts before it commits (the path of a member that trains past "
         "the accept window)",
     )
+    ap.add_argument(
+        "--self-send",
+        action="store_true",
+        help="every member sends its own commit and reveal (the nodes' fallback when no "
+        "batcher takes their entries)",
+    )
     args = ap.parse_args(argv)
     sizes = [parse_size(x) for x in args.sizes.split(",")]
     t0 = time.perf_counter()
@@ -257,12 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     for n, k in sizes:
         if n > 128:
             raise_round_members(client, suite, n)
-        rows.append(measure(client, suite, n, k, args.explicit_accept, args.rounds))
+        rows.append(
+            measure(client, suite, n, k, args.explicit_accept, args.rounds, not args.self_send)
+        )
     if args.with_256:
         roomy = roomy_embedded()
         roomy_suite = deploy_suite(roomy, roomy.dev_accounts[0], dev=True)
         raise_round_members(roomy, roomy_suite, 256)
-        rows.append(measure(roomy, roomy_suite, 256, 0, args.explicit_accept, args.rounds))
+        rows.append(
+            measure(roomy, roomy_suite, 256, 0, args.explicit_accept, args.rounds,
+                    not args.self_send)
+        )  # fmt: skip
     print_table(rows)
     print_per_member(rows)
     print(

@@ -295,6 +295,21 @@ SURFACE: dict[str, Spec] = {
         (lambda c, w: w.suite.jobs.functions.reveal(
             w.job, w.round, w.victim_update.update_hash, w.victim_update.num_samples,
             w.victim_update.salt), ("NotCommitted",)),
+    # a batch entry forged for a victim recovers to the attacker (not in the round): skipped
+    "TrainingJobs.commitBatch(uint256,uint256,(bytes32,bytes32,bytes32)[])":
+        (lambda c, w: w.suite.jobs.functions.commitBatch(
+            w.job, w.round, [(keccak(text="x"), keccak(text="r"), keccak(text="vs"))]), HARMLESS),
+    "TrainingJobs.revealBatch(uint256,uint256,(address,bytes32,uint64,bytes32)[])":
+        (lambda c, w: w.suite.jobs.functions.revealBatch(w.job, w.round, [(
+            w.victims[0].address, w.victim_update.update_hash, w.victim_update.num_samples,
+            w.victim_update.salt)]), HARMLESS),
+    "TrainingJobs.commitAs(uint256,uint256,address,bytes32)":
+        (lambda c, w: w.suite.jobs.functions.commitAs(
+            w.job, w.round, w.victims[0].address, keccak(text="x")), ("NotSelf",)),
+    "TrainingJobs.revealAs(uint256,uint256,(address,bytes32,uint64,bytes32))":
+        (lambda c, w: w.suite.jobs.functions.revealAs(w.job, w.round, (
+            w.victims[0].address, w.victim_update.update_hash, w.victim_update.num_samples,
+            w.victim_update.salt)), ("NotSelf",)),
     "TrainingJobs.closeAcceptance(uint256)":  # every assignment was answered
         (lambda c, w: w.suite.jobs.functions.closeAcceptance(w.job),
          ("AcceptanceOpen", "NothingLapsed")),
