@@ -169,6 +169,12 @@ class NodeSettings:
     partition: str = _f("", "Use only part i of n of the local data, as 'i/n' (simulations)")
     status_port: int = _f(0, "Loopback port of the status channel (0: pick a free one)")
     poll_interval_s: float = _f(1.0, "Seconds between node ticks")
+    batching: bool = _f(
+        True,
+        "Batch commits and reveals through the job owner's node (about half the gas); a member "
+        "still sends its own when the batch does not land in time. Off: always send our own, "
+        "and batch nobody's as an owner",
+    )
     attack: str = _f(
         "", "Robustness tests only: misbehave as signflip, noise, labelflip, lazy or noshow"
     )

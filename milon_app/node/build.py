@@ -45,6 +45,7 @@ class NodeOptions:
     eval_data: Any = None  # the owner's held-out (x, y) for every job it owns
     eval_source: Callable[[Any], Any] | None = None  # per job, when jobs differ in dataset
     worker: TrainerWorker | None = None  # a trainer shared by many nodes (the simulation's)
+    batching: bool = True  # batched commits and reveals through the job owner (node.batching)
 
 
 def options_from_config(
@@ -68,6 +69,7 @@ def options_from_config(
         behaviour=Behaviour(c.node.attack) if c.node.attack else HONEST,
         compile_model=c.compute.compile,
         job_benchmark_s=c.compute.job_benchmark_s,
+        batching=c.node.batching,
     )
 
 
@@ -106,6 +108,7 @@ def build_node(
         behaviour=o.behaviour,
         worker=o.worker or TrainerWorker(compile_model=o.compile_model),
         peer_of=peer_of,
+        batching=o.batching,
     )
     node.contributor.capacity.duration_s = o.job_benchmark_s
     node.owner.eval_data = o.eval_data

@@ -7,6 +7,10 @@ served only after commits have closed, so nobody can copy its digest into a
 commitment of their own. The commitment's salt is derived from the wallet key
 (:func:`commit_salt`), so a node that lost its state DB still reveals: it finds
 its update in the blob store, or trains it again deterministically.
+
+Commits and reveals go through the job owner's batcher when it is there and quick
+(:mod:`milon_app.node.batching`), else as the member's own transaction; either way the
+member publishes ``UpdateCommitted`` / ``UpdateRevealed`` once it sees them on chain.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from milon_app.chain.batches import Opening, commit_message, opening_message, sign_commit
 from milon_app.chain.bindings import Assignment, AssignmentState, Round
 from milon_app.chain.confirmations import Receipts, Status, confirmed_block
 from milon_app.chain.errors import ContractRevert
@@ -25,6 +30,7 @@ from milon_app.chain.nonce_gap import dropped_came_back
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
+from milon_app.node.batching import COMMIT, REVEAL, Handoffs, Window
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
 from milon_app.node.privacy_budget import (
@@ -73,6 +79,7 @@ class Contributor:
         self._settled: set[tuple[int, int]] = set()  # rounds where nothing is left to do
         self.capacity = JobCapacity(services)  # measures and declares each job model's capacity
         self._receipts: Receipts | None = None  # our commits' blocks (made on first use)
+        self.handoffs = Handoffs(services)  # commits and openings handed to the batcher
 
     @property
     def receipts(self) -> Receipts:
@@ -83,8 +90,9 @@ class Contributor:
 
     @property
     def busy(self) -> bool:
-        """Training in flight: a driver should keep ticking rather than wait for time."""
-        return bool(self._training)
+        """Training in flight, or a hand-off waiting for its batch: a driver should keep
+        ticking rather than move time."""
+        return bool(self._training) or self.handoffs.busy
 
     def step(self, ctx: JobContext, r: int, rnd: Round, now: int, eligible: bool) -> None:
         svc, me = self.services, self.services.address
@@ -93,6 +101,7 @@ class Contributor:
         if (ctx.job_id, r) in self._settled:
             return
         a = svc.milon.assignment(ctx.job_id, r, me)
+        self._landed(ctx.job_id, r, a)
         if a.state in _SETTLED:  # not assigned, or done with: no need to read it again
             self._settled.add((ctx.job_id, r))
         elif a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
@@ -109,7 +118,7 @@ class Contributor:
             and now <= rnd.reveal_deadline
             and self._commit_final(ctx.job_id, r)
         ):
-            self._reveal(ctx, r, rnd, a)
+            self._reveal(ctx, r, rnd, a, now)
 
     # -- accept / decline ---------------------------------------------------------------------
     def _decide(self, ctx: JobContext, r: int, epochs: int, eligible: bool) -> None:
@@ -155,7 +164,8 @@ class Contributor:
         if record is not None:  # trained before a restart (or the tx was lost): just commit
             if record.committed and dropped_came_back(svc.milon.client, svc.address):
                 return  # a reorganisation dropped our commit: it was sent again as it was
-            self._commit(ctx.job_id, r, record.update_hash, record.num_samples)
+            window = Window(ctx.job.owner, rnd.commit_deadline, now)
+            self._commit(ctx.job_id, r, record.update_hash, record.num_samples, window)
             return
         if now > rnd.commit_deadline:
             return
@@ -167,7 +177,7 @@ class Contributor:
         salt = self.salt(ctx.job_id, r, update_hash)
         n = svc.settings().behaviour.claimed_samples(result.num_samples)
         svc.state.record_commit_intent(ctx.job_id, r, update_hash, salt, n)
-        self._commit(ctx.job_id, r, update_hash, n)
+        self._commit(ctx.job_id, r, update_hash, n, Window(ctx.job.owner, rnd.commit_deadline, now))
 
     def _trained(self, ctx: JobContext, r: int, rnd: Round, epochs: int) -> TrainResult | None:
         """The finished training of this round, starting it if needed; None while it runs."""
@@ -305,10 +315,24 @@ class Contributor:
             update_hash,
         )
 
-    def _commit(self, job_id: int, r: int, update_hash: bytes, n: int) -> None:
-        svc = self.services
+    def _commit(
+        self, job_id: int, r: int, update_hash: bytes, n: int, window: Window | None = None
+    ) -> None:
+        """Hand the commit to the batcher (``window``: where it stands), or send it ourselves
+        when there is none, it did not land in time, or the deadline is near."""
+        svc, key = self.services, (job_id, r, COMMIT)
+        if window is not None and self.handoffs.waiting(key, window):
+            return
         salt = self.salt(job_id, r, update_hash)
         commitment = svc.milon.commitment(update_hash, n, salt, svc.address, job_id, r)
+
+        def message() -> dict[str, Any]:
+            return commit_message(
+                job_id, r, sign_commit(svc.milon, svc.account, job_id, r, commitment)
+            )
+
+        if window is not None and self.handoffs.hand_off(key, window, message):
+            return
         try:
             receipt = svc.milon.commit(svc.account, job_id, r, commitment)
             if self.receipts.depth:
@@ -316,12 +340,32 @@ class Contributor:
         except ContractRevert as exc:
             if exc.error_name != "AlreadyCommitted":
                 raise
+        self.handoffs.settled(key)
         svc.state.mark_committed(job_id, r)
         svc.publish(ev.UpdateCommitted(job_id=job_id, round=r, update_hash=update_hash.hex()))
 
+    def _landed(self, job_id: int, r: int, a: Assignment) -> None:
+        """A handed-off commit or opening seen on chain: what the member's own transaction
+        would have recorded and told."""
+        svc = self.services
+        done = (AssignmentState.COMMITTED, AssignmentState.REVEALED)
+        if a.state in done and self.handoffs.settled((job_id, r, COMMIT)):
+            record = svc.state.commit_record(job_id, r)
+            svc.state.mark_committed(job_id, r)
+            digest = record.update_hash.hex() if record is not None else ""
+            svc.publish(ev.UpdateCommitted(job_id=job_id, round=r, update_hash=digest))
+        if a.state is AssignmentState.REVEALED and self.handoffs.settled((job_id, r, REVEAL)):
+            svc.state.mark_revealed(job_id, r)
+            svc.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=a.update_hash.hex()))
+
     # -- reveal -------------------------------------------------------------------------------
-    def _reveal(self, ctx: JobContext, r: int, rnd: Round, a: Assignment) -> None:
-        svc, job_id = self.services, ctx.job_id
+    def _reveal(
+        self, ctx: JobContext, r: int, rnd: Round, a: Assignment, now: int | None = None
+    ) -> None:
+        svc, job_id, key = self.services, ctx.job_id, (ctx.job_id, r, REVEAL)
+        window = None if now is None else Window(ctx.job.owner, rnd.reveal_deadline, now)
+        if window is not None and self.handoffs.waiting(key, window):
+            return
         record = svc.state.commit_record(job_id, r)
         found = (
             (record.update_hash, record.num_samples)
@@ -337,15 +381,21 @@ class Contributor:
         update_hash, n = found
         digest = update_hash.hex()
         svc.transport.provide(digest)  # commits are closed: announcing it gives nothing away
+        salt = self.salt(job_id, r, update_hash)
+
+        def message() -> dict[str, Any]:
+            return opening_message(job_id, r, Opening(svc.address, update_hash, n, salt))
+
+        if window is not None and self.handoffs.hand_off(key, window, message):
+            return
         try:
-            svc.milon.reveal(
-                svc.account, job_id, r, update_hash, n, self.salt(job_id, r, update_hash)
-            )
+            svc.milon.reveal(svc.account, job_id, r, update_hash, n, salt)
         except ContractRevert as exc:
             if exc.error_name == "RevealNotOpen":
                 return  # our clock ran ahead of the chain's; try on the next tick
             if exc.error_name != "AlreadyRevealed":
                 raise
+        self.handoffs.settled(key)
         svc.state.mark_revealed(job_id, r)
         svc.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=digest))
 

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 
@@ -24,6 +24,7 @@ from milon_app.compute.hardware import select_device
 from milon_app.compute.worker import TrainerWorker
 from milon_app.errors import BadInputError, MilonError
 from milon_app.node import events as ev
+from milon_app.node.batching import BATCH_TOPIC
 from milon_app.node.behaviour import HONEST, Behaviour
 from milon_app.node.bus import EventBus
 from milon_app.node.chain_watch import backoff_delays
@@ -97,6 +98,7 @@ class NodeCore:
         behaviour: Behaviour = HONEST,
         worker: TrainerWorker | None = None,
         peer_of: Callable[[str], str | None] | None = None,
+        batching: bool = True,
     ) -> None:
         unknown = set(roles) - ROLES
         if unknown:
@@ -116,6 +118,7 @@ class NodeCore:
             device=str(select_device(device)),  # "auto": CUDA/ROCm, then MPS, then CPU
             threads=threads,
             behaviour=behaviour,
+            batching=batching,
         )
         self.worker = worker or TrainerWorker()
         self._peer_of = peer_of or (lambda address: address)
@@ -147,6 +150,7 @@ class NodeCore:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._close_state = False
+        self._unsubscribe: list[Callable[[], None]] = []
 
     # -- settings (front-ends change them while the node runs; the roles read them live) ----
     @property
@@ -185,6 +189,14 @@ class NodeCore:
     def behaviour(self, behaviour: Behaviour) -> None:
         self._settings = replace(self._settings, behaviour=behaviour)
 
+    @property
+    def batching(self) -> bool:
+        return self._settings.batching
+
+    @batching.setter
+    def batching(self, batching: bool) -> None:
+        self._settings = replace(self._settings, batching=batching)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def publish(self, event: ev.Event) -> None:
         object.__setattr__(event, "node", self.address)
@@ -192,6 +204,9 @@ class NodeCore:
 
     def start(self) -> None:
         self.transport.start()
+        # every node joins the batch topic (gossip relays through subscribers); only an
+        # owner's batcher takes the entries in
+        self._unsubscribe.append(self.transport.subscribe(BATCH_TOPIC, self._on_batch_message))
         start = self.state.next_block(self.suite.manifest.deployed_block)
         # nodes of this process on the same client read and decode each block's events once
         self._cursor = cursor_for(self.suite.client, self.suite.by_name(), start)
@@ -211,6 +226,10 @@ class NodeCore:
         client = self.suite.client
         self.publish(ev.ChainStatus(connected=connected, block=client.last_block, detail=detail))
 
+    def _on_batch_message(self, sender: str, message: dict[str, Any]) -> None:
+        if "owner" in self.roles:
+            self.owner.batcher.on_message(sender, message)
+
     def stop(self, reason: str = "stopped") -> None:
         """Stop ticking; the trainer, the transport (and, from :meth:`close`, the state DB)
         are released once the tick thread has ended: now, or when a late tick returns."""
@@ -221,6 +240,9 @@ class NodeCore:
             thread.join(timeout=STOP_JOIN_S)
 
         def release() -> None:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe.clear()
             if self._cursor is not None:
                 self._cursor.close()
             self.contributor.cancel_all()
@@ -337,8 +359,8 @@ class NodeCore:
     def tick(self) -> bool:
         """Handle new chain events, then do the next step of every open job.
 
-        Returns True while the node has work in flight (training), so a driver
-        knows whether waiting would help.
+        Returns True while the node has work in flight (training, a commit or reveal handed
+        to a batcher, entries held for a batch), so a driver knows whether waiting would help.
         """
         if self._cursor is None:
             raise MilonError("node not started: call start() first")
@@ -350,7 +372,7 @@ class NodeCore:
         for job_id in self.state.jobs():
             if self._retry.due(job_id):
                 self._step_job(job_id, now)
-        return self.contributor.busy
+        return self.contributor.busy or self.owner.busy
 
     def _step_job(self, job_id: int, now: int) -> None:
         """One job's step; its failure is reported and retried later, never passed on to the

@@ -1,4 +1,5 @@
-"""The job owner's role: publish a job, drive its rounds, evaluate and export the result."""
+"""The job owner's role: publish a job, drive its rounds, batch its members' commits and
+reveals (:mod:`milon_app.node.batching`), evaluate and export the result."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from milon_app.chain.bindings import AggregationRule, JobParams, JobStatus
+from milon_app.chain.bindings import AggregationRule, JobParams, JobStatus, Round
 from milon_app.chain.errors import ContractRevert
 from milon_app.compute.datasets import DatasetSpec
 from milon_app.compute.init_weights import initial_blob
@@ -16,6 +17,7 @@ from milon_app.compute.model_spec import ModelSpec
 from milon_app.compute.trainer import evaluate
 from milon_app.errors import NetworkError
 from milon_app.node import events as ev
+from milon_app.node.batching import Batcher
 from milon_app.node.jobs import JobContext, fetch_state, pin_owner
 from milon_app.node.privacy_budget import job_rounds
 
@@ -61,6 +63,11 @@ class Owner:
         self.eval_source: Callable[[JobContext], tuple[torch.Tensor, torch.Tensor]] | None = None
         self._waiting: set[int] = set()  # jobs told they wait for members
         self._privacy_done: set[int] = set()  # client-dp jobs whose planned rounds all ran
+        self.batcher = Batcher(services)  # the members' commits and openings, sent in batches
+
+    @property
+    def busy(self) -> bool:
+        return self.batcher.busy
 
     def create_job(self, req: JobRequest) -> int:
         svc = self.services
@@ -141,7 +148,7 @@ class Owner:
         return digest
 
     def step(self, ctx: JobContext) -> None:
-        """Record finished rounds and open the next one."""
+        """Record finished rounds and open the next one; batch the round in progress."""
         svc = self.services
         job = ctx.job
         r = job.current_round
@@ -150,6 +157,7 @@ class Owner:
             if rnd.finalized or rnd.timed_out:
                 self._record_round(ctx, r, rnd.new_model_hash.hex() if rnd.finalized else "")
             else:
+                self._batch(ctx.job_id, r, rnd)
                 return
         if job.status is not JobStatus.OPEN:
             return
@@ -175,6 +183,17 @@ class Owner:
             if exc.error_name not in ("RoundInProgress", "JobNotOpen"):
                 raise
         self._waiting.discard(ctx.job_id)
+
+    def _batch(self, job_id: int, r: int, rnd: Round) -> None:
+        svc = self.services
+        batcher = self.batcher
+        if not batcher.holding:
+            return  # nothing arrived: no chain read
+        batcher.step(job_id, r, rnd, svc.milon.client.now(), self._owns)
+
+    def _owns(self, job_id: int) -> bool:
+        info = self.services.state.job_info(job_id)
+        return info is not None and info[0] == "owner"
 
     def _record_round(self, ctx: JobContext, r: int, model_hash: str) -> None:
         svc = self.services

@@ -7,8 +7,9 @@ validation data). :class:`NodeCore` builds one :class:`RoleServices` and hands i
 role; a test can build one by hand and run a role alone, without a node.
 
 :class:`RoleSettings` are how the roles behave (accept policy, device, threads, attack
-behaviour). Front-ends change them while the node runs (the desktop app's device and policy
-choices), so the roles read them through ``settings()`` at each use rather than keep a copy.
+behaviour, batching). Front-ends change them while the node runs (the desktop app's device
+and policy choices), so the roles read them through ``settings()`` at each use rather than
+keep a copy.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class RoleSettings:
     device: str = "cpu"  # a torch device, already chosen ("auto" is resolved by the node)
     threads: int | None = None
     behaviour: Behaviour = HONEST
+    # Hand commits and reveals to the job owner's batcher (a member, falling back to its own
+    # transaction), and batch the members' entries (an owner); False: neither.
+    batching: bool = True
 
 
 def _same_peers(addresses: Iterable[str]) -> list[str]:
