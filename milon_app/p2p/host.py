@@ -32,7 +32,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
 from milon_app.errors import BadInputError, NetworkError
-from milon_app.p2p import addresses, dialback
+from milon_app.p2p import addresses, connmgr, dialback
 from milon_app.p2p import blob_protocol as bp
 from milon_app.p2p.discovery import (
     DIAL_TIMEOUT_S,
@@ -238,6 +238,7 @@ class Libp2pTransport:
             sec_opt={NOISE_ID: secret},  # Noise only: never plaintext
             muxer_opt={TProtocol(YAMUX_ID): Yamux},
         )
+        connmgr.disable_auto_dial(host)  # no full mesh: MILON dials whom it needs
         server = bp.BlobServer(
             self.store, self._authorize, self._requester_of, self._run_blocking, self._served
         )

@@ -1,0 +1,43 @@
+"""Which connections a MILON host opens: only the ones MILON asks for.
+
+py-libp2p's swarm runs an auto-connector (go-libp2p's connection-manager
+background dialer): below its target of 150 connections it dials every peer
+its peerstore has an address for, every 10-30 s and after each disconnect.
+Every peer a node hears of (identify, ``have`` announcements, providers)
+lands in the peerstore, so in a federation of fewer than 150 members each
+host ends up connected to every other one: n²/2 Noise+Yamux handshakes,
+each with its identify exchange, GossipSub hello and RTT pinger. With 64
+hosts in one process (``milon demo``) that full mesh of 2,016 connections
+cost more CPU than the round's training and aggregation together.
+
+MILON's own dials cover what a node needs: its bootstrap peers, kept
+connected (:func:`milon_app.p2p.discovery.keep_connected`), a blob's
+providers dialled on demand (:mod:`milon_app.p2p.fetch`), mDNS peers, relays.
+So the auto-connector is swapped for one that never dials.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from libp2p.network.auto_connector import AutoConnector
+
+log = logging.getLogger(__name__)
+
+
+class NoAutoDial(AutoConnector):
+    """Keeps the swarm's bookkeeping calls (start, stop, record_disconnect) and dials nothing."""
+
+    async def maybe_connect(self) -> None:
+        return None
+
+
+def disable_auto_dial(host: Any) -> None:
+    """Swap ``host``'s auto-connector before the host runs (a no-op on a swarm without one)."""
+    network = host.get_network()
+    current = getattr(network, "auto_connector", None)
+    if isinstance(current, AutoConnector) and not isinstance(current, NoAutoDial):
+        network.auto_connector = NoAutoDial(network, current.auto_connect_interval)
+    elif current is None:
+        log.debug("this libp2p swarm has no auto-connector to disable")
