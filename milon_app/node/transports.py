@@ -9,6 +9,7 @@ the config (:func:`config_transport_factory`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ def transport_factory(
     if kind not in KINDS:
         raise BadInputError(f"transport {kind!r}: expected one of {', '.join(KINDS)}")
     hub = hub if hub is not None else InProcessHub()
+    resolver = _SharedResolver(suite)
 
     def make(acct: Any, store: Any, bootstrap: list[str]) -> tuple[Any, Any]:
         if kind == "inprocess":
@@ -64,9 +66,26 @@ def transport_factory(
             relay=nat[1],
             dht=dht,
         )
-        return transport, peer_resolver(suite)
+        return transport, resolver.get()
 
     return make
+
+
+class _SharedResolver:
+    """One :func:`peer_resolver` for every node a factory makes: they read the same chain, so
+    n nodes in one process (``milon demo``) need not each read every member's peer info
+    (n² calls a round) nor each poll the registry's events every second."""
+
+    def __init__(self, suite: Any) -> None:
+        self._suite = suite
+        self._lock = threading.Lock()
+        self._resolve: Callable[[str], str | None] | None = None
+
+    def get(self) -> Callable[[str], str | None]:
+        with self._lock:
+            if self._resolve is None:
+                self._resolve = peer_resolver(self._suite)
+            return self._resolve
 
 
 def config_transport_factory(cfg: Config, suite: Any, bus: EventBus) -> Factory:
