@@ -30,7 +30,7 @@ from milon_app.chain.nonce_gap import dropped_came_back
 from milon_app.compute.trainer import TrainProgress, TrainResult
 from milon_app.compute.weights import encode_state
 from milon_app.node import events as ev
-from milon_app.node.batching import COMMIT, REVEAL, Handoffs, Window
+from milon_app.node.batching import COMMIT, REVEAL, Handoffs, Window, commit_deadline
 from milon_app.node.capacity import JobCapacity
 from milon_app.node.jobs import JobContext, acceptance_closed, commit_closed, fetch_state
 from milon_app.node.privacy_budget import (
@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 SALT_DOMAIN = b"milon-commit-salt/v2"
 # States no reorganisation of this node's own steps can undo; a decline or a reveal can be
 # dropped by one, so those are read again while the round is open.
+# Chain seconds before the accept window closes at which a member still training sends its own
+# ``accept`` (else its commit accepts): a commit handed off then still has the batcher's and its
+# own margins (milon_app.node.batching) before the window closes.
+ACCEPT_MARGIN_S = 60
 _SETTLED = frozenset({AssignmentState.NONE, AssignmentState.LAPSED})
 
 
@@ -105,7 +109,13 @@ class Contributor:
         if a.state in _SETTLED:  # not assigned, or done with: no need to read it again
             self._settled.add((ctx.job_id, r))
         elif a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
-            self._decide(ctx, r, a.epochs, eligible)
+            # a member leaving before it committed gives the epochs back (its commit, which
+            # accepts, would be refused): _decide declines for it
+            if svc.state.assignment_decision(ctx.job_id, r) != "accepted" or not eligible:
+                self._decide(ctx, r, a.epochs, eligible)
+            commits = svc.settings().behaviour.commits
+            if svc.state.assignment_decision(ctx.job_id, r) == "accepted" and commits:
+                self._accept_by_committing(ctx, r, rnd, a.epochs, now)
         elif (
             a.state is AssignmentState.ACCEPTED
             and acceptance_closed(rnd)
@@ -122,6 +132,9 @@ class Contributor:
 
     # -- accept / decline ---------------------------------------------------------------------
     def _decide(self, ctx: JobContext, r: int, epochs: int, eligible: bool) -> None:
+        """Decline, wait for the user, or accept: a member that commits accepts by its commit
+        (recorded here, no transaction: see :meth:`_accept_by_committing`), one that does not
+        sends ``accept``."""
         svc = self.services
         if not eligible:  # leaving or suspended: give the epochs back rather than let them lapse
             self.respond(ctx.job_id, r, epochs, False, "this node is leaving the federation")
@@ -143,13 +156,39 @@ class Contributor:
                 )
             )
             return
+        if accept and svc.settings().behaviour.commits:  # accepted by its commit: no tx now
+            self._record(ctx.job_id, r, epochs, True, reason)
+            return
         self.respond(ctx.job_id, r, epochs, accept, reason)
+
+    def _accept_by_committing(
+        self, ctx: JobContext, r: int, rnd: Round, epochs: int, now: int
+    ) -> None:
+        """Train now and let the commit accept the epochs (issue 18: ``accept`` folded into
+        ``commit``, one transaction less per member). A member still training
+        :data:`ACCEPT_MARGIN_S` before the accept window closes sends its ``accept`` (its
+        commit could not land in the window) and goes on as an accepted member. A re-split
+        while it trains can only add epochs it is then paid for (the privacy budget was
+        already weighed for the round's share cap)."""
+        svc = self.services
+        if svc.state.commit_record(ctx.job_id, r) is None and now >= (
+            rnd.accept_deadline - ACCEPT_MARGIN_S
+        ):
+            log.info("job %d round %d: still training near the accept deadline: accepting",
+                     ctx.job_id, r)  # fmt: skip
+            svc.milon.accept(svc.account, ctx.job_id, r)
+            return
+        self._train_or_commit(ctx, r, rnd, epochs, now, AssignmentState.ASSIGNED)
 
     def respond(self, job_id: int, r: int, epochs: int, accept: bool, reason: str) -> None:
         """Send the decision (also called by front-ends for manual mode)."""
         svc = self.services
         fn = svc.milon.accept if accept else svc.milon.decline
         fn(svc.account, job_id, r)
+        self._record(job_id, r, epochs, accept, reason)
+
+    def _record(self, job_id: int, r: int, epochs: int, accept: bool, reason: str) -> None:
+        svc = self.services
         svc.state.record_assignment(job_id, r, epochs, "accepted" if accept else "declined")
         svc.publish(
             ev.AssignmentDecision(
@@ -158,16 +197,24 @@ class Contributor:
         )
 
     # -- train and commit ---------------------------------------------------------------------
-    def _train_or_commit(self, ctx: JobContext, r: int, rnd: Round, epochs: int, now: int) -> None:
+    def _train_or_commit(
+        self,
+        ctx: JobContext,
+        r: int,
+        rnd: Round,
+        epochs: int,
+        now: int,
+        state: AssignmentState = AssignmentState.ACCEPTED,
+    ) -> None:
         svc = self.services
+        window = Window(ctx.job.owner, commit_deadline(rnd, state), now)
         record = svc.state.commit_record(ctx.job_id, r)
         if record is not None:  # trained before a restart (or the tx was lost): just commit
             if record.committed and dropped_came_back(svc.milon.client, svc.address):
                 return  # a reorganisation dropped our commit: it was sent again as it was
-            window = Window(ctx.job.owner, rnd.commit_deadline, now)
             self._commit(ctx.job_id, r, record.update_hash, record.num_samples, window)
             return
-        if now > rnd.commit_deadline:
+        if now > window.deadline:
             return
         result = self._trained(ctx, r, rnd, epochs)
         if result is None:
@@ -177,7 +224,7 @@ class Contributor:
         salt = self.salt(ctx.job_id, r, update_hash)
         n = svc.settings().behaviour.claimed_samples(result.num_samples)
         svc.state.record_commit_intent(ctx.job_id, r, update_hash, salt, n)
-        self._commit(ctx.job_id, r, update_hash, n, Window(ctx.job.owner, rnd.commit_deadline, now))
+        self._commit(ctx.job_id, r, update_hash, n, window)
 
     def _trained(self, ctx: JobContext, r: int, rnd: Round, epochs: int) -> TrainResult | None:
         """The finished training of this round, starting it if needed; None while it runs."""

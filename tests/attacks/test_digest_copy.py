@@ -28,7 +28,7 @@ class Copier(Contributor):
         self.fed = fed
         self.seen_before_close: list[str] = []
 
-    def _train_or_commit(self, ctx, r, rnd, epochs, now):
+    def _train_or_commit(self, ctx, r, rnd, epochs, now, state=AssignmentState.ACCEPTED):
         node = self.services
         with self.fed.hub.lock:
             announced = {

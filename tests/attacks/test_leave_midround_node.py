@@ -27,11 +27,12 @@ def test_leaver_finishes_its_round_and_is_paid(fed):
     leaver = fed.nodes[0]
     m = fed.owner.milon
 
-    def accepted() -> bool:
-        return m.job(job_id).current_round == 1 and m.round(job_id, 1).assigned_count == 0
+    def committed() -> bool:  # a member that commits accepts by its commit (issue 18)
+        if m.job(job_id).current_round != 1:
+            return False
+        return m.assignment(job_id, 1, leaver.address).state is AssignmentState.COMMITTED
 
-    fed.until(accepted)
-    assert m.assignment(job_id, 1, leaver.address).state is AssignmentState.ACCEPTED
+    fed.until(committed)
     m.request_leave(leaver.account, fed.fed_id)
     assert not m.member(fed.fed_id, leaver.address).active
     fed.until(fed.round_closed(job_id, 1))

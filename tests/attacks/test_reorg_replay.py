@@ -43,6 +43,7 @@ def test_reorged_reveal_is_not_slashed_and_a_replayed_claim_pays_once(fed: NodeF
     m = fed.owner.milon
     job_id = fed.job(rounds=1)
     victim = fed.nodes[0]
+    victim.batching = False  # its own reveal transaction is what the reorganisation drops
     client = victim.milon.client
 
     def victim_revealed() -> bool:

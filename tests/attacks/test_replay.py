@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from milon_app.chain.bindings import AssignmentState
 from milon_app.chain.verdicts import round_payments, round_verdicts
 from milon_app.federation.fingerprints import JudgeHistory
 from milon_app.federation.policy import Reason
@@ -34,10 +35,10 @@ class Replayer(Contributor):
         self.victim = victim
         self.replayed: list[tuple[int, bytes]] = []
 
-    def _train_or_commit(self, ctx, r, rnd, epochs, now):
+    def _train_or_commit(self, ctx, r, rnd, epochs, now, state=AssignmentState.ACCEPTED):
         svc = self.services
         if r == 1 or svc.state.commit_record(ctx.job_id, r) is not None:
-            return super()._train_or_commit(ctx, r, rnd, epochs, now)
+            return super()._train_or_commit(ctx, r, rnd, epochs, now, state)
         author = self.victim or svc.address
         old = svc.milon.assignment(ctx.job_id, 1, author)
         digest = old.update_hash.hex()

@@ -83,8 +83,7 @@ class _Milon:
         self.epochs = 12  # what each round it took gave it
 
     def accept(self, account: object, job_id: int, r: int) -> None:
-        self.sent.append(("accept", job_id, r))
-        self.states[job_id, r] = AssignmentState.REVEALED  # it went on to release an update
+        raise AssertionError("a member that commits accepts by its commit, not by `accept`")
 
     def decline(self, account: object, job_id: int, r: int) -> None:
         self.sent.append(("decline", job_id, r))
@@ -127,20 +126,30 @@ def _contributor(
     return Contributor(services), milon, events
 
 
+def _decide(node: Contributor, milon: _Milon, ctx: JobContext, r: int, epochs: int) -> None:
+    """The node's decision; an accepted round then goes on to a released update (a member
+    that commits accepts by its commit: no ``accept`` transaction, so the chain's record of
+    the round is the commit and reveal that follow)."""
+    node._decide(ctx, r, epochs, eligible=True)
+    if node.services.state.assignment_decision(ctx.job_id, r) == "accepted":
+        milon.sent.append(("accept", ctx.job_id, r))
+        milon.states[ctx.job_id, r] = AssignmentState.REVEALED
+
+
 def test_node_declines_the_round_that_would_cross_its_ceiling(tmp_path):
     ctx = _ctx(DP8)
     sigma = P.noise_multiplier(8.0, 1e-5, ROUNDS)
     ceiling = (P.epsilon_spent(sigma, 2, 1e-5) + P.epsilon_spent(sigma, 3, 1e-5)) / 2
     node, milon, events = _contributor(tmp_path, ceiling)
     for r in (1, 2, 3):
-        node._decide(ctx, r, 12, eligible=True)
+        _decide(node, milon, ctx, r, 12)
     assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
     said = [e for e in events if isinstance(e, ev.AssignmentDecision)]
     assert [e.accepted for e in said] == [True, True, False]
     assert "privacy.max_epsilon" in said[-1].reason and "job 7" in said[-1].reason
     # a job without privacy is not limited by the ceiling
     plain = _ctx(PrivacySpec())
-    node._decide(plain, 3, 12, eligible=True)
+    _decide(node, milon, plain, 3, 12)
     assert milon.sent[-1] == ("accept", 7, 3)
 
 
@@ -150,9 +159,9 @@ def test_a_node_that_lost_its_state_db_counts_its_rounds_from_the_chain(tmp_path
     ceiling = (P.epsilon_spent(sigma, 2, 1e-5) + P.epsilon_spent(sigma, 3, 1e-5)) / 2
     node, milon, _ = _contributor(tmp_path, ceiling)
     for r in (1, 2):
-        node._decide(ctx, r, 12, eligible=True)
+        _decide(node, milon, ctx, r, 12)
     fresh, milon, events = _contributor(tmp_path, ceiling, milon, db="new-state.db")
-    fresh._decide(ctx, 3, 12, eligible=True)  # its new DB remembers nothing; the chain does
+    _decide(fresh, milon, ctx, 3, 12)  # its new DB remembers nothing; the chain does
     assert milon.sent[-1] == ("decline", 7, 3)
     assert "privacy.max_epsilon" in events[-1].reason  # type: ignore[attr-defined]
 
@@ -196,11 +205,11 @@ def test_dp_sgd_node_declines_past_its_ceiling_even_after_losing_its_state_db(
     ceiling = (p.epsilon(24) + p.epsilon(36)) / 2
     node, milon, events = _contributor(tmp_path, ceiling)
     for r in (1, 2):
-        node._decide(ctx, r, 12, eligible=True)
+        _decide(node, milon, ctx, r, 12)
     assert node.services.state.accepted_epochs(7, 3) == 24  # what a restart reads
     if lose_state_db:  # a new DB remembers nothing; the chain's assignments do
         node, milon, events = _contributor(tmp_path, ceiling, milon, db="new-state.db")
-    node._decide(ctx, 3, 12, eligible=True)
+    _decide(node, milon, ctx, 3, 12)
     assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
     said = [e for e in events if isinstance(e, ev.AssignmentDecision)]
     assert "privacy.max_epsilon" in said[-1].reason and "job 7" in said[-1].reason
@@ -221,7 +230,7 @@ def test_dp_sgd_plan_is_sized_for_max_epochs_not_the_jobs_total(tmp_path):
     assert bounded.epsilon(20) <= 8.0 + 1e-9 < bounded.epsilon(21)
     milon.share_cap = milon.epochs = 8
     for r in (1, 2, 3):  # 8 + 8 = 16 epochs; 8 more would be 24 > 20
-        node._decide(ctx, r, 8, eligible=True)
+        _decide(node, milon, ctx, r, 8)
     assert milon.sent == [("accept", 7, 1), ("accept", 7, 2), ("decline", 7, 3)]
     why = [e for e in events if isinstance(e, ev.AssignmentDecision)][-1].reason
     assert "this node reached the job's max_epochs=20 (16 epochs taken, 24 after" in why

@@ -54,10 +54,15 @@ class Fed:
 
     def job(self, **kw) -> int:
         spec = digits_mlp()
-        req = JobRequest(fed_id=self.fed_id, spec=spec,
-                         dataset=DatasetSpec(kind="builtin", name="digits"),
-                         total_epochs=kw.get("epochs", 4), epochs_per_round=kw.get("epochs", 4),
-                         reward_per_epoch=ETHER, committee_size=kw.get("committee", 0))
+        req = JobRequest(
+            fed_id=self.fed_id,
+            spec=spec,
+            dataset=DatasetSpec(kind="builtin", name="digits"),
+            total_epochs=kw.get("epochs", 4),
+            epochs_per_round=kw.get("epochs", 4),
+            reward_per_epoch=ETHER,
+            committee_size=kw.get("committee", 0),
+        )
         return self.owner.owner.create_job(req)
 
     def close(self) -> None:
@@ -83,9 +88,16 @@ def fed(tmp_path):
 
     owner = node(owner_acct, "owner", roles=("owner", "keeper"))
     owner.owner.eval_data = (data.x_test, data.y_test)
-    nodes = [node(a, f"n{i}", policy=policies[i], threads=1,
-                  data=TensorData(data.x_train[i::2], data.y_train[i::2]))
-             for i, a in enumerate(accts)]
+    nodes = [
+        node(
+            a,
+            f"n{i}",
+            policy=policies[i],
+            threads=1,
+            data=TensorData(data.x_train[i::2], data.y_train[i::2]),
+        )
+        for i, a in enumerate(accts)
+    ]
     fed_id = owner.milon.create_federation(owner_acct, "roles", b"\0" * 32, ETHER)
     owner.start()
     for i, nd in enumerate(nodes):
@@ -103,7 +115,11 @@ def test_owner_opens_rounds_and_contributor_policy_decides(fed):
     job = fed.owner.milon.job(job_id)
     assert job.current_round == 1
     auto, manual = fed.nodes
-    assert fed.owner.milon.assignment(job_id, 1, auto.address).state is AssignmentState.ACCEPTED
+    # the auto node accepts by its commit (issue 18): it trains at once, sends no `accept`
+    assert auto.state.assignment_decision(job_id, 1) == "accepted"
+    state = fed.owner.milon.assignment(job_id, 1, auto.address).state
+    assert state in (AssignmentState.ASSIGNED, AssignmentState.COMMITTED)
+    assert not [t for t in auto.milon.client.transactions(auto.address) if t.action == "accept"]
     # the manual node waits for its user: nothing sent, a decision event asks for it
     assert fed.owner.milon.assignment(job_id, 1, manual.address).state is AssignmentState.ASSIGNED
     ask = [e for e in fed.bus.history(AssignmentDecision) if e.node == manual.address]
@@ -180,3 +196,29 @@ def test_owner_exports_the_trained_model(fed, tmp_path):
     ctx = fed.owner.context(job_id)
     files = fed.owner.owner.download(ctx, tmp_path / "export", onnx=False)
     assert {f.name for f in files} == {"model.safetensors", "model-spec.json"}
+
+
+def test_a_member_still_training_near_the_accept_deadline_accepts_explicitly(fed):
+    """A member that commits accepts by its commit (issue 18: no `accept` transaction); one
+    whose training runs into the last ACCEPT_MARGIN_S of the accept window sends `accept`, so it
+    does not lapse, and goes on training as an accepted member."""
+    from concurrent.futures import Future
+
+    from milon_app.node.contributor import ACCEPT_MARGIN_S
+
+    job_id = fed.job()
+    auto, manual = fed.nodes
+    manual.policy = AcceptPolicy()
+    stuck: Future[object] = Future()  # training that does not finish in the window
+    auto.contributor._start_training = lambda *a, **k: stuck  # type: ignore[method-assign]
+    fed.tick(2)
+    m = fed.owner.milon
+    assert auto.state.assignment_decision(job_id, 1) == "accepted"
+    assert m.assignment(job_id, 1, auto.address).state is AssignmentState.ASSIGNED
+    rnd = m.round(job_id, 1)
+    fed.client.increase_time(rnd.accept_deadline - ACCEPT_MARGIN_S - fed.client.now() + 1)
+    fed.client.mine(1)
+    auto.tick()
+    assert m.assignment(job_id, 1, auto.address).state is AssignmentState.ACCEPTED
+    assert [t.action for t in auto.milon.client.transactions(auto.address)].count("accept") == 1
+    stuck.cancel()
