@@ -15,10 +15,12 @@ epochs, a pure validator). Protocol v2: with three members every one sits
 on each round's committee, weighted by stake; c0 and c1 stake 50, v stakes
 20, so without v both thresholds still hold: 100 of 120 voted (participation
 needs two thirds), each update is judged by 50 of the 70 non-author weight,
-and c0 + c1 confirm 100 of 120. Training starts only once acceptance has
-closed, and reveals open only once every member that accepted has
-committed: freezing c0 (SIGSTOP) after it accepted holds the round between
-c1's commit and its reveal for as long as the test needs.
+and c0 + c1 confirm 100 of 120. A member that auto-accepts sends no ``accept``
+(issue 18): it trains at once and its commit accepts its epochs, so it stays
+Assigned on chain until it commits. Reveals open only once no member is left
+Assigned and every member that accepted has committed: freezing c0 (SIGSTOP)
+while it trains holds the round between c1's commit and its reveal until
+the accept window (300 s) closes, longer than the test needs.
 """
 
 from __future__ import annotations
@@ -91,8 +93,11 @@ def test_contributor_killed_during_training_retrains_once_and_is_paid(fed):
     fed.wait("c0 to be training round 1", training, 240, poll_s=0.05)
     c0.kill9()
     steps_at_kill = c0.query("SELECT count(*) FROM metrics WHERE job_id=?", (job,))[0][0]
-    # the phase, proven after the fact: accepted on chain, no commitment anywhere
-    assert fed.state(job, "c0") is AssignmentState.ACCEPTED
+    # the phase, proven after the fact: accepted locally, still Assigned on chain (its commit
+    # would have accepted: no `accept` transaction, issue 18), no commitment anywhere
+    assert fed.state(job, "c0") is AssignmentState.ASSIGNED
+    assert c0.query("SELECT decision FROM assignments WHERE job_id=? AND round=1",
+                    (job,)) == [("accepted",)]
     assert c0.query("SELECT count(*) FROM commits WHERE job_id=?", (job,)) == [(0,)]
     assert not [e for e in c0.events("TrainingFinished") if e["job_id"] == job]
 
@@ -120,17 +125,26 @@ def test_contributor_killed_between_commit_and_reveal_reveals_its_commitment(fed
     fed.ensure_running()
     t0 = time.monotonic()
     c0, c1 = fed.nodes["c0"], fed.nodes["c1"]
-    job = fed.create_job()
-    fed.wait("c0 to accept round 1",
-             lambda: fed.round_started(job) and fed.state(job, "c0") is AssignmentState.ACCEPTED,
-             240, poll_s=0.05)
-    c0.freeze()  # it cannot commit (acceptance had not closed, or it had just begun training)
+    # a CNN job of a few seconds' training, so that c0 is frozen well before its commit
+    job = fed.create_job(model="digits-cnn", epochs=36, per_round=36)
+
+    def c0_accepted() -> bool:
+        if not fed.round_started(job):
+            return False
+        rows = c0.query("SELECT decision FROM assignments WHERE job_id=? AND round=1", (job,))
+        return rows == [("accepted",)]
+
+    # c0 accepts by its commit (issue 18): no `accept` transaction; it trains at once and stays
+    # Assigned on chain until it commits
+    fed.wait("c0 to accept round 1", c0_accepted, 240, poll_s=0.05)
+    c0.freeze()  # it cannot commit: its training has just begun
     try:
-        assert fed.state(job, "c0") is AssignmentState.ACCEPTED
+        assert fed.state(job, "c0") is AssignmentState.ASSIGNED
         fed.wait("c1 to commit", lambda: fed.state(job, "c1") is COMMITTED, 240, poll_s=0.1)
         c1.kill9()
-        # c0 accepted and has not committed, so commits are still open: c1 could not reveal
-        assert fed.state(job, "c1") is COMMITTED and fed.state(job, "c0") is AssignmentState.ACCEPTED
+        # c0 is still Assigned (its commit would accept), so commits are still open: c1 could
+        # not reveal
+        assert fed.state(job, "c1") is COMMITTED and fed.state(job, "c0") is AssignmentState.ASSIGNED
         assert fed.milon.round(job, 1).revealed_count == 0
         (rec,) = c1.query(
             "SELECT update_hash, committed, revealed FROM commits WHERE job_id=? AND round=1",
