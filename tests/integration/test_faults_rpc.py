@@ -107,10 +107,19 @@ def test_rpc_outage_mid_round_disconnected_then_recovers(fed, outage_s):
     t_start = time.monotonic()
     job = fed.create_job(epochs=4, per_round=4)
     c0, c1 = fed.nodes["c0"], fed.nodes["c1"]
-    fed.wait("round 1 under way",
-             lambda: fed.round_started(job)
-             and fed.state(job, "c0") in (AssignmentState.ACCEPTED, AssignmentState.COMMITTED),
-             240, poll_s=0.1)
+
+    def under_way() -> bool:
+        """c0 took its epochs: accepted on chain, committed, or (issue 18: a member that
+        auto-accepts sends no `accept`, its commit accepts) still Assigned but accepted locally."""
+        if not fed.round_started(job):
+            return False
+        state = fed.state(job, "c0")
+        if state in (AssignmentState.ACCEPTED, AssignmentState.COMMITTED):
+            return True
+        decided = c0.query("SELECT decision FROM assignments WHERE job_id=? AND round=1", (job,))
+        return state is AssignmentState.ASSIGNED and decided == [("accepted",)]
+
+    fed.wait("round 1 under way", under_way, 240, poll_s=0.1)
 
     pid = fed.anvil.proc.pid
     frozen_at = time.time()
