@@ -132,7 +132,7 @@ def test_contributor_killed_between_commit_and_reveal_reveals_its_commitment(fed
         if not fed.round_started(job):
             return False
         rows = c0.query("SELECT decision FROM assignments WHERE job_id=? AND round=1", (job,))
-        return rows == [("accepted",)]
+        return bool(rows == [("accepted",)])
 
     # c0 accepts by its commit (issue 18): no `accept` transaction; it trains at once and stays
     # Assigned on chain until it commits
