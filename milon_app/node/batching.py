@@ -210,7 +210,9 @@ class Batcher:
         if held is None:
             return
         self._check(job_id, r, rnd, held, now)
-        outstanding = rnd.accepted_count - rnd.committed_count
+        # still to commit: those that accepted and have not, and the assigned ones (their
+        # commit accepts)
+        outstanding = rnd.assigned_count + rnd.accepted_count - rnd.committed_count
         if self._due(held.commits, outstanding, now, rnd.commit_deadline):
             entries = [e for e, _ in held.commits.values()]
             held.commits.clear()
