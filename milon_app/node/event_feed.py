@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from milon_app.chain.client import ChainClient
 
+
 class SharedFeed:
     """The events of ``contracts`` from ``from_block`` on, held until every cursor is past them."""
 
