@@ -287,5 +287,5 @@ class Committee:
             sample_clip_bps=svc.milon.params()[Param.SAMPLE_CLIP_BPS],
         )
         digest = svc.store.put(result.encoded, "weights", owner=ctx.pin)
-        svc.transport.provide(digest)
+        svc.transport.provide(digest, announce=False)  # members ask the committee by name
         return digest

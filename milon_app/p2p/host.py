@@ -482,13 +482,14 @@ class Libp2pTransport:
         return set(mesh[topic] if topic in mesh else pubsub.peer_topics.get(topic, set()))
 
     # -- blobs -----------------------------------------------------------------
-    def provide(self, digest: str) -> None:
+    def provide(self, digest: str, *, announce: bool = True) -> None:
         check_digest(digest)
         if not self.store.has(digest):
             raise BadInputError(f"cannot provide blob {digest}: not in the local store")
         with self._lock:
             self._provided.add(digest)
-        self.call(self._topics.announce, [digest])
+        if announce:
+            self.call(self._topics.announce, [digest])
         if self._records is not None:
             self.call(self._records.provide, digest)
 

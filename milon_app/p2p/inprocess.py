@@ -83,7 +83,8 @@ class InProcessTransport:
                 raise NetworkError(f"no peer {addr} in this process")
         return addr
 
-    def provide(self, digest: str) -> None:
+    def provide(self, digest: str, *, announce: bool = True) -> None:
+        """The hub's provider table is both the serving and the announcing (free here)."""
         check_digest(digest)
         if not self.store.has(digest):
             raise BadInputError(f"cannot provide blob {digest}: not in the local store")

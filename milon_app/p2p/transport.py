@@ -39,8 +39,10 @@ class Transport(Protocol):
         """Full addresses other peers can dial (``.../p2p/<id>``); empty when there are none
         (an in-process peer is reached by its peer id)."""
 
-    def provide(self, digest: str) -> None:
-        """Announce that the local store holds ``digest``."""
+    def provide(self, digest: str, *, announce: bool = True) -> None:
+        """Serve ``digest`` from the local store. ``announce``: also tell every peer now (a
+        gossip ``have`` that the whole mesh relays); else only peers that ask (``want``) or
+        name this node as a provider hear of it."""
 
     def fetch(
         self,
