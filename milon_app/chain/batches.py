@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import is_address, to_checksum_address
+from web3.logs import DISCARD
 
 from milon_app.chain.errors import error_name
 
@@ -129,22 +130,13 @@ def _outcome(milon: Milon, receipt: TxReceipt, landed_event: str) -> BatchOutcom
     events = milon.suite.jobs.events
     landed = tuple(
         str(e["args"]["member"])
-        for e in getattr(events, landed_event)().process_receipt(receipt, errors=_DISCARD)
+        for e in getattr(events, landed_event)().process_receipt(receipt, errors=DISCARD)
     )
     skipped = {
         str(e["args"]["member"]): error_name(bytes(e["args"]["reason"]))
-        for e in events.BatchEntrySkipped().process_receipt(receipt, errors=_DISCARD)
+        for e in events.BatchEntrySkipped().process_receipt(receipt, errors=DISCARD)
     }
     return BatchOutcome(receipt, landed, skipped)
-
-
-def _discard() -> Any:
-    from web3.logs import DISCARD
-
-    return DISCARD
-
-
-_DISCARD = _discard()
 
 
 # -- gossip messages ---------------------------------------------------------------------------

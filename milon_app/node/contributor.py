@@ -49,12 +49,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SALT_DOMAIN = b"milon-commit-salt/v2"
-# States no reorganisation of this node's own steps can undo; a decline or a reveal can be
-# dropped by one, so those are read again while the round is open.
 # Chain seconds before the accept window closes at which a member still training sends its own
 # ``accept`` (else its commit accepts): a commit handed off then still has the batcher's and its
 # own margins (milon_app.node.batching) before the window closes.
 ACCEPT_MARGIN_S = 60
+# States no reorganisation of this node's own steps can undo; a decline or a reveal can be
+# dropped by one, so those are read again while the round is open.
 _SETTLED = frozenset({AssignmentState.NONE, AssignmentState.LAPSED})
 
 
@@ -111,10 +111,11 @@ class Contributor:
         elif a.state is AssignmentState.ASSIGNED and now <= rnd.accept_deadline:
             # a member leaving before it committed gives the epochs back (its commit, which
             # accepts, would be refused): _decide declines for it
-            if svc.state.assignment_decision(ctx.job_id, r) != "accepted" or not eligible:
+            decision = svc.state.assignment_decision(ctx.job_id, r)
+            if decision != "accepted" or not eligible:
                 self._decide(ctx, r, a.epochs, eligible)
-            commits = svc.settings().behaviour.commits
-            if svc.state.assignment_decision(ctx.job_id, r) == "accepted" and commits:
+                decision = svc.state.assignment_decision(ctx.job_id, r)
+            if decision == "accepted" and svc.settings().behaviour.commits:
                 self._accept_by_committing(ctx, r, rnd, a.epochs, now)
         elif (
             a.state is AssignmentState.ACCEPTED
@@ -406,12 +407,10 @@ class Contributor:
             svc.publish(ev.UpdateRevealed(job_id=job_id, round=r, update_hash=a.update_hash.hex()))
 
     # -- reveal -------------------------------------------------------------------------------
-    def _reveal(
-        self, ctx: JobContext, r: int, rnd: Round, a: Assignment, now: int | None = None
-    ) -> None:
+    def _reveal(self, ctx: JobContext, r: int, rnd: Round, a: Assignment, now: int) -> None:
         svc, job_id, key = self.services, ctx.job_id, (ctx.job_id, r, REVEAL)
-        window = None if now is None else Window(ctx.job.owner, rnd.reveal_deadline, now)
-        if window is not None and self.handoffs.waiting(key, window):
+        window = Window(ctx.job.owner, rnd.reveal_deadline, now)
+        if self.handoffs.waiting(key, window):
             return
         record = svc.state.commit_record(job_id, r)
         found = (
@@ -437,7 +436,7 @@ class Contributor:
         def message() -> dict[str, Any]:
             return opening_message(job_id, r, Opening(svc.address, update_hash, n, salt))
 
-        if window is not None and self.handoffs.hand_off(key, window, message):
+        if self.handoffs.hand_off(key, window, message):
             return
         try:
             svc.milon.reveal(svc.account, job_id, r, update_hash, n, salt)

@@ -236,8 +236,7 @@ class NodeCore:
         self._unsubscribe.append(self.transport.subscribe(BATCH_TOPIC, self._on_batch_message))
 
     def _on_batch_message(self, sender: str, message: dict[str, Any]) -> None:
-        if "owner" in self.roles:
-            self.owner.batcher.on_message(sender, message)
+        self.owner.batcher.on_message(sender, message)  # subscribed only with the owner role
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop ticking; the trainer, the transport (and, from :meth:`close`, the state DB)

@@ -163,7 +163,7 @@ def _round(
     salt = keccak(text="salt")
     updates = {m.address: keccak(text=f"{m.address}-{i}") for m in active}
     if batched:
-        commit, reveal = _batched(client, suite, job_id, r, active, updates, salt, tx)
+        commit, reveal = _batched(suite, job_id, r, active, updates, salt)
     else:
         commit = [
             tx(jobs.commit(job_id, r, _commitment(updates[m.address], 100, salt, m.address,
@@ -216,33 +216,25 @@ def _round(
 
 
 def _batched(
-    client: ChainClient,
-    suite: Any,
-    job_id: int,
-    r: int,
-    active: list[Any],
-    updates: dict[str, bytes],
-    salt: bytes,
-    tx: Any,
+    suite: Any, job_id: int, r: int, active: list[Any], updates: dict[str, bytes], salt: bytes
 ) -> tuple[list[float], list[float]]:
     """Every member's commit in one signed batch and every opening in another, sent by the
     job's owner; per-entry gas (the batch over its entries), one figure per member."""
     from milon_app.chain.bindings import Milon
 
-    milon = Milon(suite)
+    milon, owner = Milon(suite), suite.deployer
     signed = [
         batches.sign_commit(
             milon, m, job_id, r, _commitment(updates[m.address], 100, salt, m.address, job_id, r)
         )
         for m in active
     ]
-    args = [(e.commitment, *batches._compact(e.signature)) for e in signed]
-    gas = tx(suite.jobs.functions.commitBatch(job_id, r, args), suite.deployer)
-    landed = sum(client.call(suite.jobs.functions.assignment(job_id, r, m.address))[3] == 4
-                 for m in active)  # fmt: skip
-    assert landed == len(active), f"{landed} of {len(active)} batched commits landed"
-    openings = [(m.address, updates[m.address], 100, salt) for m in active]
-    gas_r = tx(suite.jobs.functions.revealBatch(job_id, r, openings), suite.deployer)
+    out = batches.commit_batch(milon, owner, job_id, r, signed)
+    assert len(out.landed) == len(active), f"{len(out.landed)} of {len(active)} commits landed"
+    openings = [batches.Opening(m.address, updates[m.address], 100, salt) for m in active]
+    out_r = batches.reveal_batch(milon, owner, job_id, r, openings)
+    assert len(out_r.landed) == len(active), f"{len(out_r.landed)} of {len(active)} reveals"
+    gas, gas_r = int(out.receipt["gasUsed"]), int(out_r.receipt["gasUsed"])
     n = len(active)
     return [gas / n] * n, [gas_r / n] * n
 
