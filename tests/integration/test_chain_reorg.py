@@ -109,9 +109,10 @@ def test_commit_reveal_and_verdict_reorged_out_are_sent_again(fed: NodeFed) -> N
     assert rnd().committed_count < 4  # a commit vanished
     fed.until(lambda: rnd().committed_count == 4, max_s=120, each=True)
     last = max(jobs.UpdateCommitted.get_logs(from_block=0), key=lambda e: e.blockNumber)
-    assert last.blockNumber == fed.client.block_number()
+    on_it = fed.client.block_number() - last.blockNumber  # blocks already on the last commit
+    assert on_it < DEPTH
     latest = next(nd for nd in fed.nodes if nd.address == last.args["member"])
-    for _ in range(DEPTH):
+    for _ in range(DEPTH - on_it):
         latest.tick()  # reveals are open, but its commit is not DEPTH deep yet
         assert state(latest) is AssignmentState.COMMITTED
         fed.client.mine(1)
