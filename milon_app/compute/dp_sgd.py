@@ -18,7 +18,7 @@ std ``sigma * clip`` (Opacus' DPOptimizer), then divides by the expected batch `
 and lets the spec's optimizer step. Like Opacus' DPDataLoader, an epoch is
 ``ceil(n / batch_size)`` steps and ``q`` is one over that. The sampling is seeded by the
 training seed (CPU runs repeat it exactly); the noise seed is fresh OS randomness
-(:func:`milon_app.federation.privacy.fresh_seed`), so nobody can subtract the noise.
+(:func:`milon_app.federation.privacy.noise_seed`), so nobody can subtract the noise.
 Training is fp32 and eager: the spec's reduced precision and ``torch.compile`` are not
 used under dp-sgd.
 """
@@ -181,7 +181,7 @@ def _train(
     n = int(x.shape[0])
     gsm = GradSampleModule(model, loss_reduction="mean")
     params = [w for w in model.parameters() if w.requires_grad]
-    noise_gen = torch.Generator(device=x.device).manual_seed(P.fresh_seed())
+    noise_gen = torch.Generator(device=x.device).manual_seed(P.noise_seed(seed))
     optimizer = DPOptimizer(
         spec.make_optimizer(params),
         noise_multiplier=p.noise_multiplier,

@@ -124,6 +124,19 @@ def fresh_seed() -> int:
     return int.from_bytes(os.urandom(8), "big") >> 1
 
 
+def noise_seed(run_seed: int) -> int:
+    """The seed of one dp-sgd training run's noise: :func:`fresh_seed`, whatever ``run_seed``.
+
+    ``run_seed`` (the run's training seed, public: it follows job, round and address) is
+    never mixed in. It is passed so that a test can replace this function with one of it
+    and get the same noise for the same member and round, whatever order the members'
+    training threads ask in (a counter in place of :func:`fresh_seed` hands seeds out in
+    that order, so two runs of a federation differ).
+    """
+    del run_seed
+    return fresh_seed()
+
+
 def delta_norm(base: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> float:
     """L2 norm of (state - base) over the floating tensors, in float64."""
     import torch

@@ -89,6 +89,15 @@ def test_privatize_adds_noise_of_the_given_std_from_a_fresh_seed():
     assert P.delta_norm(base, a) == pytest.approx(expected_norm, rel=0.05)
 
 
+def test_noise_seed_is_fresh_whatever_the_training_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dp-sgd's noise seed never follows the (public) training seed it is given: the same
+    run seed gives two different seeds, and the seed is fresh_seed's."""
+    assert P.noise_seed(7) != P.noise_seed(7)
+    assert 0 <= P.noise_seed(7) < 2**63
+    monkeypatch.setattr(P, "fresh_seed", lambda: 12345)
+    assert P.noise_seed(7) == P.noise_seed(8) == 12345
+
+
 def test_noise_std_and_summary():
     priv = PrivacySpec("client-dp", 8.0, DELTA, 0.5)
     sigma = P.job_sigma(priv, 8)
