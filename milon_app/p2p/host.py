@@ -237,6 +237,7 @@ class Libp2pTransport:
             key_pair=self._keypair,
             sec_opt={NOISE_ID: secret},  # Noise only: never plaintext
             muxer_opt={TProtocol(YAMUX_ID): Yamux},
+            connection_config=connmgr.connection_config(),  # a dial ends once it is up
         )
         connmgr.disable_auto_dial(host)  # no full mesh: MILON dials whom it needs
         server = bp.BlobServer(

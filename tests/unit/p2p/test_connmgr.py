@@ -36,3 +36,38 @@ def test_a_known_address_is_not_dialled_by_the_auto_connector(make_peer):
 
 async def _remember(peer, pid: ID, addrs: list[Multiaddr]) -> None:
     peer.remember_addrs(pid, addrs, 600)
+
+
+def test_a_dial_ends_once_its_connection_is_up(make_peer, monkeypatch):
+    """py-libp2p's happy-eyeballs dial waits its fallback delay (250 ms) after a success unless
+    the peer's connection limit is reached; with one connection a peer it always is. The
+    delay is made a minute long here: a dial that waited it would run into connect's 10 s
+    timeout."""
+    import libp2p.network.swarm as swarm
+
+    monkeypatch.setattr(swarm, "_HAPPY_EYEBALLS_DELAY", 60.0)
+    hub, a = make_peer("hub"), make_peer("a")
+    assert a.connect(hub.listen_addrs()[0], timeout_s=10.0) == hub.peer_id
+    assert a.is_connected(ID.from_base58(hub.peer_id))
+
+
+def test_peers_dialling_each_other_at_once_both_fetch(make_peer):
+    """Two connections between one pair (each side dialled) are kept, and blobs move both
+    ways over them."""
+    import threading
+
+    a, b = make_peer("a"), make_peer("b")
+    da, db = a.store.put(b"from a" * 100, kind="weights"), b.store.put(b"from b" * 100, "weights")
+    a.provide(da, announce=False)
+    b.provide(db, announce=False)
+    dials = [
+        threading.Thread(target=a.connect, args=(b.listen_addrs()[0],)),
+        threading.Thread(target=b.connect, args=(a.listen_addrs()[0],)),
+    ]
+    for t in dials:
+        t.start()
+    for t in dials:
+        t.join(30)
+    assert a.fetch(db, kind="weights", providers=[b.peer_id]) == db
+    assert b.fetch(da, kind="weights", providers=[a.peer_id]) == da
+    assert a.store.get(db) == b"from b" * 100 and b.store.get(da) == b"from a" * 100
