@@ -33,6 +33,7 @@ from milon_app.demo_summary import baseline_accuracy, govern, settle, stakes
 from milon_app.errors import BadInputError
 from milon_app.federation.types import RULE_NAMES
 from milon_app.node.behaviour import ATTACKS
+from milon_app.util import heap
 
 if TYPE_CHECKING:
     from milon_app.node.core import NodeCore
@@ -322,6 +323,7 @@ def _run(
     t0 = time.monotonic()
     torch.manual_seed(opts.seed)
     data = _data(opts)
+    heap.warm_up()  # the first optimizer's imports now, not in the first round's training
     chain = _chain(opts, attach)
     # every host listens on 127.0.0.1, reachable by all the others: no dial-back checks, no
     # relay service (each would cost every host CPU for nothing)

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from milon_app.config import Config
 from milon_app.errors import BadInputError, ConfigError, NotFoundError
 from milon_app.units import milon_fields
+from milon_app.util import heap
 
 log = logging.getLogger(__name__)
 ETHER = 10**18
@@ -167,6 +168,7 @@ class Daemon:
             account, suite, bus, self.paths.data_dir, make, opts,
             bootstrap=c.p2p.bootstrap, state_file=self.paths.state_db.name,
         )  # fmt: skip
+        heap.warm_up()  # the first training's and judging's imports now, not in a round
 
     def _join_federations(self) -> None:
         """Join the configured federations; a suspended or leaving membership is reported in
