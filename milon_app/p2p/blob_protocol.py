@@ -47,6 +47,11 @@ class ProviderError(Exception):
     """One provider could not serve a blob; the fetch moves on to the next one."""
 
 
+class NotHeld(ProviderError):
+    """The provider does not hold the blob (yet): nothing wrong with it, ask the next one
+    (a committee seat asks the seat that fetches an update first, which may still be at it)."""
+
+
 def encode_request(digest: str, kind: str) -> bytes:
     raw_kind = kind.encode("ascii")
     return struct.pack(">B32sB", VERSION, bytes.fromhex(digest), len(raw_kind)) + raw_kind
@@ -136,7 +141,8 @@ async def request(stream: Any, digest: str, kind: str, limit: int) -> int:
                 raise ProviderError(f"sent a {size}-byte error reason (max {MAX_REASON})")
             reason = (await read_exact(stream, size)).decode("utf-8", "replace")
             name = STATUS_NAMES[status]
-            raise ProviderError(f"{name}: {reason}" if reason else name)
+            error = NotHeld if status == NOT_FOUND else ProviderError
+            raise error(f"{name}: {reason}" if reason else name)
         (length,) = struct.unpack(">Q", await read_exact(stream, 8))
     if length > limit:
         raise ProviderError(f"announced {length} bytes, over the {kind} limit of {limit}")
@@ -187,6 +193,12 @@ class BlobServer:
             await self._refuse(stream, BAD_REQUEST, f"version {version}, kind {kind!r:.40}")
             return
         requester = self._requester_of(stream)
+        # A blob this node does not hold is "not found" to anyone: its digest is all the
+        # requester learns, and whether a member holds a round's update is on chain anyway
+        # (authors and seats). Refusing it instead would read as a misbehaving provider.
+        if not await self._run_blocking(self._store.has, digest):
+            await self._refuse(stream, NOT_FOUND, "blob not in this store")
+            return
         if not await self._run_blocking(self._authorize, requester, digest):
             log.info("refused blob %s to %s: not authorized", digest, requester)
             await self._refuse(stream, REFUSED, "not authorized for this blob")

@@ -90,7 +90,8 @@ class Fetch:
         except (bp.ProviderError, MilonError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             self.reasons.append(f"{label}: {reason}")
-            log.warning("fetch of %s from %s failed: %s", self.digest, label, reason)
+            level = logging.INFO if isinstance(exc, bp.NotHeld) else logging.WARNING
+            log.log(level, "fetch of %s from %s failed: %s", self.digest, label, reason)
             return None
         seconds = time.monotonic() - started
         return {

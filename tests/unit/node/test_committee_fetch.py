@@ -1,0 +1,68 @@
+"""A round's updates leave their authors about once: each has one *first fetcher* among the
+seats, and the other seats fetch it from that seat (``Committee._fetch_updates``).
+
+Real node cores on the embedded chain and the in-process hub, whose providers check
+membership on chain like the libp2p transport. What a provider served is read from the
+hub: a request it authorized for a blob it held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.attacks.nodefed import NodeFed, node_federation
+
+
+@pytest.fixture
+def fed(tmp_path: Path) -> Iterator[NodeFed]:
+    f = node_federation(tmp_path, n=6)
+    yield f
+    f.close()
+
+
+def record_serves(fed: NodeFed) -> list[tuple[str, str, str]]:
+    """(provider peer id, requester peer id, digest) of every blob a hub peer handed out."""
+    served: list[tuple[str, str, str]] = []
+    for pid, peer in fed.hub.peers.items():
+        real = peer.authorize
+
+        def authorize(requester: str, digest: str, pid=pid, peer=peer, real=real) -> bool:  # type: ignore[no-untyped-def]
+            ok = real(requester, digest)
+            if ok and peer.store.has(digest):
+                served.append((pid, requester, digest))
+            return ok
+
+        peer.authorize = authorize
+    return served
+
+
+def test_seats_fetch_an_update_from_its_first_fetcher_not_its_author(fed: NodeFed) -> None:
+    """The driver ticks the nodes one after the other, and a seat judges within one tick:
+    a seat judging before an update's first fetcher gets it from the author (the first
+    fetcher has nothing yet), every seat judging after it gets it from the first fetcher."""
+    served = record_serves(fed)
+    m = fed.owner.milon
+    job_id = fed.job(rounds=1, committee_size=3)  # fewer seats than members
+    fed.until(fed.round_closed(job_id, 1))
+    assert m.round(job_id, 1).finalized
+    seats, members = m.committee(job_id, 1), m.round_members(job_id, 1)
+    assert len(set(seats)) >= 2  # with one seat, every update leaves its author once anyway
+    pid = {nd.address: nd.transport.peer_id for nd in fed.nodes}
+    turn = [nd.address for nd in fed.nodes]  # the order the seats judged in
+    checked = 0
+    for i, member in enumerate(members):
+        digest = m.assignment(job_id, 1, member).update_hash.hex()
+        first = seats[i % len(seats)]
+        source = {req: p for p, req, d in served if d == digest}  # seat -> who served it
+        for seat in set(seats) - {member, first}:
+            if turn.index(seat) > turn.index(first):
+                assert source[pid[seat]] == pid[first], (member, seat)
+                checked += 1
+            else:
+                assert source[pid[seat]] == pid[member], (member, seat)
+        if first != member:  # the author served its update to the first fetcher
+            assert source[pid[first]] == pid[member]
+    assert checked >= 2  # the relaying was seen, not only the fall-backs
