@@ -40,9 +40,10 @@ def record_serves(fed: NodeFed) -> list[tuple[str, str, str]]:
 
 
 def test_seats_fetch_an_update_from_its_first_fetcher_not_its_author(fed: NodeFed) -> None:
-    """The driver ticks the nodes one after the other, and a seat judges within one tick:
-    a seat judging before an update's first fetcher gets it from the author (the first
-    fetcher has nothing yet), every seat judging after it gets it from the first fetcher."""
+    """The driver ticks the nodes one after the other, and a seat judges and sends its
+    verdict within one tick: a seat judging before an update's first fetcher gets it from
+    the author (the first fetcher has nothing yet), every seat judging after it gets it from
+    the first fetcher. The order the seats judged in is the order of their verdicts on chain."""
     served = record_serves(fed)
     m = fed.owner.milon
     job_id = fed.job(rounds=1, committee_size=3)  # fewer seats than members
@@ -51,7 +52,11 @@ def test_seats_fetch_an_update_from_its_first_fetcher_not_its_author(fed: NodeFe
     seats, members = m.committee(job_id, 1), m.round_members(job_id, 1)
     assert len(set(seats)) >= 2  # with one seat, every update leaves its author once anyway
     pid = {nd.address: nd.transport.peer_id for nd in fed.nodes}
-    turn = [nd.address for nd in fed.nodes]  # the order the seats judged in
+    verdicts = m.suite.jobs.events.VerdictSubmitted.get_logs(from_block=0)
+    turn = [
+        e.args["validator"] for e in sorted(verdicts, key=lambda e: (e.blockNumber, e.logIndex))
+    ]
+    assert set(turn) == set(seats)
     checked = 0
     for i, member in enumerate(members):
         digest = m.assignment(job_id, 1, member).update_hash.hex()
