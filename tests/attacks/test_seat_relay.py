@@ -22,7 +22,7 @@ import pytest
 
 from milon_app.chain.verdicts import round_payments
 from tests.attacks.nodefed import STAKE, NodeFed, node_federation
-from tests.unit.node.test_committee_fetch import record_serves
+from tests.unit.node.test_committee_fetch import job_with_seats, record_serves
 
 
 class _Forged:
@@ -69,8 +69,7 @@ def fed(tmp_path: Path) -> Iterator[NodeFed]:
 def test_a_seat_relaying_bad_updates_costs_nobody_anything(fed: NodeFed, how: str) -> None:
     served = record_serves(fed)
     m = fed.owner.milon
-    job_id = fed.job(rounds=1, committee_size=3)
-    fed.until(lambda: m.job(job_id).current_round == 1)
+    job_id = job_with_seats(fed)  # 3 seats, at least two members on them
     seats, members = m.committee(job_id, 1), m.round_members(job_id, 1)
     turn = [nd.address for nd in fed.nodes]
     bad = min(set(seats), key=turn.index)  # judges first: the later seats ask it
