@@ -221,22 +221,23 @@ class Committee:
         seats = svc.milon.committee(ctx.job_id, r)
         seat_peers = {seat: svc.peers_of([seat]) for seat in seats if seat != me}
         holders = [p for peers in seat_peers.values() for p in peers]
-        order: list[tuple[int, str, list[str]]] = []  # (member index, member, providers)
+        # (member index, member, providers): this seat's own share first, then the others'
+        mine: list[tuple[int, str, list[str]]] = []
+        others: list[tuple[int, str, list[str]]] = []
         for i, member in enumerate(members):
             if not rnd.revealed_bits >> i & 1:
                 continue
             first = seats[i % len(seats)] if seats else me
             own = svc.peers_of([member])
             if first == me:
-                order.append((i, member, [*own, *holders]))
+                mine.append((i, member, [*own, *holders]))
             else:
                 near = seat_peers.get(first, [])
                 rest = [p for p in holders if p not in near]
-                order.append((i, member, [*near, *own, *rest]))
-        mine = [o for o in order if not seats or seats[o[0] % len(seats)] == me]
+                others.append((i, member, [*near, *own, *rest]))
         found: dict[int, Submission] = {}
         unavailable: dict[str, str] = {}
-        for i, member, providers in [*mine, *(o for o in order if o not in mine)]:
+        for i, member, providers in [*mine, *others]:
             a = svc.milon.assignment(ctx.job_id, r, member)
             digest = a.update_hash.hex()
             try:
