@@ -158,3 +158,33 @@ def node_federation(
         nd.start()
         nd.join(fed.fed_id, STAKE, 100, f"inprocess:{nd.address}")
     return fed
+
+
+def record_serves(fed: NodeFed) -> list[tuple[str, str, str]]:
+    """(provider peer id, requester peer id, digest) of every blob a hub peer handed out."""
+    served: list[tuple[str, str, str]] = []
+    for pid, peer in fed.hub.peers.items():
+        real = peer.authorize
+
+        def authorize(requester: str, digest: str, pid=pid, peer=peer, real=real) -> bool:  # type: ignore[no-untyped-def]
+            ok = real(requester, digest)
+            if ok and peer.store.has(digest):
+                served.append((pid, requester, digest))
+            return ok
+
+        peer.authorize = authorize
+    return served
+
+
+def job_with_seats(fed: NodeFed, tries: int = 6) -> int:
+    """A one-round job whose committee (3 seats drawn by stake, with replacement, from 6
+    equal stakes) has at least two distinct members: with one, every update but that
+    member's leaves its author once anyway, and its own is judged by nobody. About one draw
+    in 36 gives one member all three seats; such a job is left to run, and another made."""
+    m = fed.owner.milon
+    for _ in range(tries):
+        job_id = fed.job(rounds=1, committee_size=3)
+        fed.until(lambda j=job_id: m.job(j).current_round == 1)
+        if len(set(m.committee(job_id, 1))) >= 2:
+            return job_id
+    raise AssertionError(f"{tries} committee draws in a row gave one member every seat")

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 
 from milon_app.chain.verdicts import round_payments
-from tests.attacks.nodefed import STAKE, NodeFed, node_federation
-from tests.unit.node.test_committee_fetch import job_with_seats, record_serves
+from tests.attacks.nodefed import STAKE, NodeFed, job_with_seats, node_federation, record_serves
 
 
 class _Forged:

@@ -3,7 +3,7 @@ seats, and the other seats fetch it from that seat (``Committee._fetch_updates``
 
 Real node cores on the embedded chain and the in-process hub, whose providers check
 membership on chain like the libp2p transport. What a provider served is read from the
-hub: a request it authorized for a blob it held.
+hub (``nodefed.record_serves``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.attacks.nodefed import NodeFed, node_federation
+from tests.attacks.nodefed import NodeFed, job_with_seats, node_federation, record_serves
 
 
 @pytest.fixture
@@ -21,36 +21,6 @@ def fed(tmp_path: Path) -> Iterator[NodeFed]:
     f = node_federation(tmp_path, n=6)
     yield f
     f.close()
-
-
-def record_serves(fed: NodeFed) -> list[tuple[str, str, str]]:
-    """(provider peer id, requester peer id, digest) of every blob a hub peer handed out."""
-    served: list[tuple[str, str, str]] = []
-    for pid, peer in fed.hub.peers.items():
-        real = peer.authorize
-
-        def authorize(requester: str, digest: str, pid=pid, peer=peer, real=real) -> bool:  # type: ignore[no-untyped-def]
-            ok = real(requester, digest)
-            if ok and peer.store.has(digest):
-                served.append((pid, requester, digest))
-            return ok
-
-        peer.authorize = authorize
-    return served
-
-
-def job_with_seats(fed: NodeFed, tries: int = 6) -> int:
-    """A one-round job whose committee (3 seats drawn by stake, with replacement, from 6
-    equal stakes) has at least two distinct members: with one, every update but that
-    member's leaves its author once anyway, and its own is judged by nobody. About one draw
-    in 36 gives one member all three seats; such a job is left to run, and another made."""
-    m = fed.owner.milon
-    for _ in range(tries):
-        job_id = fed.job(rounds=1, committee_size=3)
-        fed.until(lambda j=job_id: m.job(j).current_round == 1)
-        if len(set(m.committee(job_id, 1))) >= 2:
-            return job_id
-    raise AssertionError(f"{tries} committee draws in a row gave one member every seat")
 
 
 def test_seats_fetch_an_update_from_its_first_fetcher_not_its_author(fed: NodeFed) -> None:
